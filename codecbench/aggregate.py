@@ -1,0 +1,80 @@
+"""Aggregation: the tidy table of every measurement and CompressAI-compatible JSON per (dataset, codec)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from .io import atomic_path, write_csv_atomic, write_text_atomic
+
+KEY_COLUMNS = ["dataset", "codec", "quality", "image_id"]
+# Our column -> CompressAI's key in ``results`` (their names where they have one).
+COMPRESSAI_KEYS = {
+    "bpp": "bpp",
+    "psnr_rgb": "psnr-rgb",
+    "psnr_y": "psnr-y",
+    "ms_ssim": "ms-ssim-rgb",
+    "ssim": "ssim-rgb",
+    "vif": "vif",
+    "mse": "mse",
+    "mae": "mae",
+    "compression_ratio": "compression-ratio",
+    "encode_s": "encoding_time",
+    "decode_s": "decoding_time",
+}
+
+
+def read_point_tables(paths: Iterable[str | Path]) -> pd.DataFrame:
+    frames = [pd.read_csv(p, dtype={"image_id": str, "dataset": str, "codec": str}) for p in paths]
+    if not frames:
+        raise ValueError("no per-point quality tables to aggregate")
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_quality_table(
+    point_tables: Iterable[str | Path], csv_path: str | Path, parquet_path: str | Path
+) -> pd.DataFrame:
+    """Concatenate per-point tables into one tidy table (one row per dataset, codec, quality, image)."""
+    table = read_point_tables(point_tables).sort_values(KEY_COLUMNS, kind="stable", ignore_index=True)
+    duplicated = table.duplicated(KEY_COLUMNS)
+    if duplicated.any():
+        raise ValueError(f"duplicate rows for {table.loc[duplicated, KEY_COLUMNS].head().to_dict('records')}")
+    write_csv_atomic(table, csv_path)
+    with atomic_path(parquet_path) as tmp:
+        table.to_parquet(tmp, index=False)
+    return table
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def compressai_results(table: pd.DataFrame, name: str, description: str) -> dict:
+    """CompressAI's JSON shape for one codec: per-quality means, ordered by increasing bpp.
+
+    Means of per-image values, as CompressAI's published tables are. Infinite means (PSNR of a lossless codec)
+    are written as ``null``, since JSON has no infinity.
+    """
+    if table.codec.nunique() != 1 or table.dataset.nunique() != 1:
+        raise ValueError("compressai_results expects the rows of one dataset and one codec")
+    means = table.groupby("quality").mean(numeric_only=True).sort_values("bpp", kind="stable")
+    results: dict[str, list] = {"quality": [q.item() if hasattr(q, "item") else q for q in means.index]}
+    for column, key in COMPRESSAI_KEYS.items():
+        if column in means:
+            results[key] = [_finite_or_none(float(v)) for v in means[column]]
+    results["n_images"] = [int(n) for n in table.groupby("quality").size().loc[means.index]]
+    return {"name": name, "description": description, "results": results}
+
+
+def write_codec_json(point_tables: Iterable[str | Path], json_path: str | Path) -> dict:
+    table = read_point_tables(point_tables)
+    codec, dataset = table.codec.iloc[0], table.dataset.iloc[0]
+    versions = ", ".join(sorted(table.codec_version.unique()))
+    description = f"{codec} on dataset {dataset}, means over images per quality; coded by {versions}"
+    document = compressai_results(table, codec, description)
+    write_text_atomic(json_path, json.dumps(document, indent=2, allow_nan=False) + "\n")
+    return document

@@ -1,0 +1,65 @@
+"""The codec interface: every codec, classical or learned, turns an RGB image into real bytes and back."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+class CodecError(RuntimeError):
+    """A codec failed on an input; the message names the codec and what went wrong."""
+
+
+class Codec(ABC):
+    """One codec at one quality.
+
+    Subclasses declare their registry ``name``, the file ``extension`` of their bitstream, the valid range of
+    their native ``quality`` knob (``quality_min``..``quality_max``, integers unless ``quality_type`` is
+    float) and what it means (``quality_doc``; ``higher_is_better`` says in which direction it improves).
+    ``options`` are the codec's other settings from the config (e.g. ``method`` for WebP); every option has a
+    default in ``default_options`` so a config only names what it changes.
+    """
+
+    name: ClassVar[str]
+    extension: ClassVar[str]
+    quality_min: ClassVar[float]
+    quality_max: ClassVar[float]
+    quality_type: ClassVar[type] = int
+    higher_is_better: ClassVar[bool] = True
+    quality_doc: ClassVar[str]
+    default_options: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, quality: float, **options: Any) -> None:
+        unknown = sorted(set(options) - set(self.default_options))
+        if unknown:
+            known = ", ".join(sorted(self.default_options)) or "none"
+            raise ValueError(f"codec {self.name!r}: unknown option(s) {unknown} (known: {known})")
+        if not (self.quality_min <= quality <= self.quality_max):
+            raise ValueError(f"codec {self.name!r}: quality {quality} outside {self.quality_min}..{self.quality_max}")
+        if self.quality_type is int and int(quality) != quality:
+            raise ValueError(f"codec {self.name!r}: quality must be an integer, got {quality}")
+        self.quality = self.quality_type(quality)
+        self.options = {**self.default_options, **options}
+
+    @abstractmethod
+    def encode(self, image: np.ndarray) -> bytes:
+        """Encode a uint8 HxWx3 RGB image into the bytes a user would store."""
+
+    @abstractmethod
+    def decode(self, data: bytes, size: tuple[int, int] | None = None) -> np.ndarray:
+        """Decode bytes from :meth:`encode` into a uint8 HxWx3 RGB image.
+
+        ``size`` is the (height, width) of the encoded image; only codecs whose streams cannot state odd sides
+        (4:2:0 video codecs) need it, to crop their padding away. All others ignore it.
+        """
+
+    @classmethod
+    @abstractmethod
+    def version(cls) -> str:
+        """The library (and its version) that really does the coding, e.g. ``Pillow 12.0.0 libjpeg-turbo 3.1``."""
+
+    def describe(self) -> str:
+        opts = ", ".join(f"{k}={v}" for k, v in sorted(self.options.items()))
+        return f"{self.name} quality={self.quality}" + (f" ({opts})" if opts else "")

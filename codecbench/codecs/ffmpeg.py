@@ -1,0 +1,142 @@
+"""Video codecs used as still-image codecs: one intra-coded frame through the ffmpeg that imageio-ffmpeg ships.
+
+Colour handling (the same for every codec here, and stated in the README): RGB is converted to Y'CbCr with the
+BT.601 matrix at full range (as JFIF JPEG and libavif do), chroma subsampled to the configured pixel format
+(``yuv420p`` by default), and tagged so in the bitstream; decoding inverts the same conversion. Images with odd
+sides are padded by repeating the last row/column to the even size 4:2:0 needs and cropped back after decoding
+to the size the caller passes (1-2 bits of side information that the raw stream cannot carry, not counted);
+the padding's own bits are counted. The stored file is the raw elementary stream (Annex B for H.264/HEVC, low-overhead
+OBUs for AV1), with no container bytes. Timings include starting the ffmpeg process (about 20-50 ms).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import subprocess
+from typing import ClassVar
+
+import numpy as np
+from PIL import Image
+
+from ..io import check_rgb
+from . import register_codec
+from .base import Codec, CodecError
+
+_SWS_FLAGS = "accurate_rnd+full_chroma_int+full_chroma_inp+bitexact"
+_TO_YUV = "scale=out_color_matrix=bt601:out_range=full:flags=" + _SWS_FLAGS
+_TO_RGB = "scale=in_color_matrix=bt601:in_range=full:flags=" + _SWS_FLAGS
+
+
+@functools.cache
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@functools.cache
+def ffmpeg_version() -> str:
+    import imageio_ffmpeg
+
+    return f"ffmpeg {imageio_ffmpeg.get_ffmpeg_version()} (imageio-ffmpeg {imageio_ffmpeg.__version__})"
+
+
+def run_ffmpeg(args: list[str], data: bytes, what: str) -> bytes:
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
+    proc = subprocess.run(cmd, input=data, capture_output=True, check=False)
+    if proc.returncode != 0 or not proc.stdout:
+        err = proc.stderr.decode(errors="replace").strip() or "no output"
+        raise CodecError(f"{what}: ffmpeg exited with {proc.returncode}: {err}\ncommand: {' '.join(cmd)}")
+    return proc.stdout
+
+
+class FfmpegIntraCodec(Codec):
+    """A single intra frame coded by an ffmpeg encoder, the quality knob being its CRF."""
+
+    encoder: ClassVar[str]
+    decoder: ClassVar[str]
+    stream_format: ClassVar[str]  # ffmpeg muxer/demuxer of the raw elementary stream
+    higher_is_better = False
+
+    def encoder_args(self) -> list[str]:
+        return ["-crf", str(self.quality)]
+
+    def encode(self, image: np.ndarray) -> bytes:
+        check_rgb(image)
+        height, width = image.shape[:2]
+        # 4:2:0 and 4:2:2 need even sides: repeat the edge, crop after decoding.
+        padded = np.pad(image, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+        pix_fmt = self.options["pix_fmt"]
+        args = [
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{padded.shape[1]}x{padded.shape[0]}", "-i", "pipe:",
+            "-frames:v", "1", "-vf", f"{_TO_YUV},format={pix_fmt}",
+            "-color_range", "pc", "-colorspace", "smpte170m",
+            "-c:v", self.encoder, *self.encoder_args(), "-threads", "1",
+            "-f", self.stream_format, "pipe:",
+        ]  # fmt: skip
+        return run_ffmpeg(args, padded.tobytes(), f"{self.describe()} encode")
+
+    def decode(self, data: bytes, size: tuple[int, int] | None = None) -> np.ndarray:
+        args = [
+            "-c:v", self.decoder, "-f", self.stream_format, "-i", "pipe:",
+            "-vf", f"{_TO_RGB},format=rgb24", "-frames:v", "1", "-c:v", "ppm", "-f", "image2pipe", "pipe:",
+        ]  # fmt: skip
+        ppm = run_ffmpeg(args, data, f"{self.describe()} decode")
+        with Image.open(io.BytesIO(ppm)) as im:
+            decoded = np.asarray(im.convert("RGB"), dtype=np.uint8)
+        if size is not None:
+            height, width = size
+            if decoded.shape[0] - height not in (0, 1) or decoded.shape[1] - width not in (0, 1):
+                raise CodecError(
+                    f"{self.describe()} decode: stream is {decoded.shape[1]}x{decoded.shape[0]}, "
+                    f"expected {width}x{height} (or one more for padding)"
+                )
+            decoded = decoded[:height, :width]
+        return decoded.copy()
+
+    @classmethod
+    def version(cls) -> str:
+        return f"{ffmpeg_version()} encoder {cls.encoder}, decoder {cls.decoder}"
+
+
+@register_codec
+class H264(FfmpegIntraCodec):
+    name = "h264"
+    extension = "h264"
+    encoder, decoder, stream_format = "libx264", "h264", "h264"
+    quality_min, quality_max = 0, 51
+    quality_doc = "x264 CRF 0..51, lower is better (0 = lossless)"
+    default_options = {"preset": "medium", "pix_fmt": "yuv420p"}
+
+    def encoder_args(self) -> list[str]:
+        return ["-preset", self.options["preset"], "-crf", str(self.quality)]
+
+
+@register_codec
+class Hevc(FfmpegIntraCodec):
+    name = "hevc"
+    extension = "hevc"
+    encoder, decoder, stream_format = "libx265", "hevc", "hevc"
+    quality_min, quality_max = 0, 51
+    quality_doc = "x265 CRF 0..51, lower is better"
+    default_options = {"preset": "medium", "pix_fmt": "yuv420p"}
+
+    def encoder_args(self) -> list[str]:
+        return ["-preset", self.options["preset"], "-crf", str(self.quality), "-x265-params", "log-level=error"]
+
+
+@register_codec
+class Av1(FfmpegIntraCodec):
+    name = "av1"
+    extension = "obu"
+    encoder, decoder, stream_format = "libaom-av1", "libdav1d", "obu"
+    quality_min, quality_max = 0, 63
+    quality_doc = "libaom CRF 0..63 in still-picture mode, lower is better"
+    default_options = {"cpu_used": 6, "pix_fmt": "yuv420p"}
+
+    def encoder_args(self) -> list[str]:
+        return [
+            "-crf", str(self.quality), "-b:v", "0", "-cpu-used", str(self.options["cpu_used"]),
+            "-still-picture", "1", "-row-mt", "0",
+        ]  # fmt: skip

@@ -1,0 +1,104 @@
+"""The compression stage: run one codec at one quality over a prepared dataset.
+
+Writes each image's bitstream (the real file a user would store) and its decoded image, and returns the rate
+table: per image the bytes, bpp (= bytes x 8 / pixels of the original image), encode and decode seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .codecs import CodecError, make_codec
+from .datasets import read_manifest
+from .io import read_rgb, write_bytes_atomic, write_csv_atomic, write_rgb_png
+
+log = logging.getLogger(__name__)
+
+RATE_COLUMNS = ["image_id", "width", "height", "bytes", "bpp", "encode_s", "decode_s", "codec_version"]
+
+
+def bits_per_pixel(n_bytes: int, width: int, height: int) -> float:
+    return n_bytes * 8.0 / (width * height)
+
+
+def compress_dataset(
+    manifest_path: str | Path,
+    codec_name: str,
+    quality: float,
+    options: dict[str, Any],
+    bitstream_dir: str | Path,
+    decoded_dir: str | Path,
+    rate_csv: str | Path,
+) -> pd.DataFrame:
+    """Encode and decode every image of the manifest; write bitstreams, decoded PNGs and the rate CSV."""
+    from tqdm import tqdm
+
+    manifest_path = Path(manifest_path)
+    codec = make_codec(codec_name, quality, options)
+    version = codec.version()
+    log.info("%s with %s", codec.describe(), version)
+    manifest = read_manifest(manifest_path)
+    rows = []
+    for item in tqdm(manifest.itertuples(), total=len(manifest), desc=codec.describe(), mininterval=5):
+        image = read_rgb(manifest_path.parent / item.file)
+        height, width = image.shape[:2]
+        try:
+            start = time.perf_counter()
+            data = codec.encode(image)
+            encode_s = time.perf_counter() - start
+            start = time.perf_counter()
+            decoded = codec.decode(data, size=(height, width))
+            decode_s = time.perf_counter() - start
+        except CodecError as exc:
+            raise CodecError(f"image {item.image_id!r} ({manifest_path.parent / item.file}): {exc}") from exc
+        if decoded.shape != image.shape:
+            raise CodecError(
+                f"{codec.describe()}: image {item.image_id!r} decoded to {decoded.shape}, expected {image.shape}"
+            )
+        write_bytes_atomic(Path(bitstream_dir) / f"{item.image_id}.{codec.extension}", data)
+        write_rgb_png(Path(decoded_dir) / f"{item.image_id}.png", decoded)
+        bpp = bits_per_pixel(len(data), width, height)
+        rows.append([item.image_id, width, height, len(data), bpp, encode_s, decode_s, version])
+    rates = pd.DataFrame(rows, columns=RATE_COLUMNS)
+    write_csv_atomic(rates, rate_csv)
+    return rates
+
+
+def measure_quality(
+    manifest_path: str | Path,
+    rate_csv: str | Path,
+    decoded_dir: str | Path,
+    metrics: list[str],
+    keys: dict[str, Any],
+    quality_csv: str | Path,
+) -> pd.DataFrame:
+    """Compute ``metrics`` for every decoded image against its reference.
+
+    Writes and returns the tidy rows of this (dataset, codec, quality) point: the ``keys`` columns, the rate
+    table's columns, ``compression_ratio`` (raw 24-bit RGB bytes / coded bytes) and one column per metric.
+    """
+    from tqdm import tqdm
+
+    from .metrics import compute_metrics
+
+    manifest_path = Path(manifest_path)
+    manifest = read_manifest(manifest_path)
+    rates = pd.read_csv(rate_csv, dtype={"image_id": str})
+    if sorted(rates.image_id) != sorted(manifest.image_id):
+        raise ValueError(f"{rate_csv} does not list the same images as {manifest_path}; rerun the compression job")
+    rows = []
+    for item in tqdm(manifest.itertuples(), total=len(manifest), desc="metrics", mininterval=5):
+        reference = read_rgb(manifest_path.parent / item.file)
+        decoded = read_rgb(Path(decoded_dir) / f"{item.image_id}.png")
+        rows.append({"image_id": item.image_id, **compute_metrics(reference, decoded, metrics)})
+    table = rates.merge(pd.DataFrame(rows, columns=["image_id", *metrics]), on="image_id", validate="1:1")
+    table["compression_ratio"] = table.width * table.height * 3 / table.bytes
+    for column, value in reversed(list(keys.items())):
+        table.insert(0, column, value)
+    write_csv_atomic(table, quality_csv)
+    return table

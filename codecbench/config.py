@@ -1,0 +1,125 @@
+"""Config validation: JSON Schema first (structure, names, ranges), then the checks a schema cannot express.
+
+``validate_config`` returns a completed copy (defaults filled in) or raises :class:`ConfigError` whose message
+lists every problem, each naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """The config is invalid; the message names each offending key and what is allowed."""
+
+
+@functools.cache
+def load_schema(path: str | Path = DEFAULT_SCHEMA) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def _key_path(parts) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _explain(error) -> str:
+    message = error.message
+    if error.validator == "additionalProperties" and "properties" in error.schema:
+        message += f" (allowed: {', '.join(error.schema['properties'])})"
+    description = error.schema.get("description") if isinstance(error.schema, dict) else None
+    if description and error.validator not in ("additionalProperties", "required"):
+        message += f" [{description.strip()}]"
+    return f"{_key_path(error.absolute_path)}: {message}"
+
+
+def _schema_errors(config: dict, schema: dict) -> list[str]:
+    import jsonschema
+
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator = validator_class(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    return [_explain(e) for e in errors]
+
+
+def _normalise_quality(value: Any) -> Any:
+    """YAML may give 50.0 for an integer knob; paths and codecs want 50."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _reference_errors(cfg: dict) -> list[str]:
+    from .datasets import BUILTIN_DATASETS
+
+    problems = []
+    declared = set(cfg["datasets"])
+    for dataset, entry in cfg["datasets"].items():
+        if entry["source"] == "local" and not Path(entry["path"]).expanduser().is_dir():
+            problems.append(f"datasets.{dataset}.path: folder {entry['path']!r} does not exist (or is not a folder)")
+        if entry["source"] == "builtin":
+            name = entry.get("name", dataset)
+            if name not in BUILTIN_DATASETS:
+                known = ", ".join(sorted(BUILTIN_DATASETS))
+                problems.append(f"datasets.{dataset}: unknown builtin dataset {name!r} (known: {known}); set 'name'")
+    for codec, entry in cfg["codecs"].items():
+        for dataset in entry.get("datasets", []):
+            if dataset not in declared:
+                problems.append(
+                    f"codecs.{codec}.datasets: dataset {dataset!r} is not declared under datasets "
+                    f"(declared: {', '.join(sorted(declared))})"
+                )
+    anchor = cfg.get("anchor")
+    if anchor is not None and anchor not in cfg["codecs"]:
+        problems.append(f"anchor: codec {anchor!r} is not declared under codecs (declared: {', '.join(cfg['codecs'])})")
+    return problems
+
+
+def validate_config(config: dict, schema_path: str | Path = DEFAULT_SCHEMA, source: str = "config") -> dict:
+    """Validate ``config`` and return a completed copy; raise :class:`ConfigError` listing every problem."""
+    from .codecs import get_codec_class
+
+    schema = load_schema(schema_path)
+    cfg = copy.deepcopy(dict(config))
+    problems = _schema_errors(cfg, schema)
+    if not problems:
+        for key in ("metrics", "anchor"):
+            cfg.setdefault(key, copy.deepcopy(schema["properties"][key]["default"]))
+        if cfg["anchor"] is None and "jpeg" in cfg["codecs"]:
+            cfg["anchor"] = "jpeg"
+        for codec, entry in cfg["codecs"].items():
+            entry["qualities"] = [_normalise_quality(q) for q in entry["qualities"]]
+            entry["options"] = {**get_codec_class(codec).default_options, **entry.get("options", {})}
+        problems = _reference_errors(cfg)
+    if problems:
+        listing = "\n  - ".join(problems)
+        raise ConfigError(f"invalid {source}:\n  - {listing}")
+    return cfg
+
+
+def codec_datasets(cfg: dict, codec: str) -> list[str]:
+    """The datasets a codec runs on: its own 'datasets' list, or every declared dataset."""
+    return list(cfg["codecs"][codec].get("datasets", cfg["datasets"]))
+
+
+def sweep_points(cfg: dict) -> list[tuple[str, str, Any]]:
+    """Every (dataset, codec, quality) the config asks for, in config order."""
+    return [
+        (dataset, codec, quality)
+        for codec, entry in cfg["codecs"].items()
+        for dataset in codec_datasets(cfg, codec)
+        for quality in entry["qualities"]
+    ]
+
+
+def codec_job_settings(cfg: dict, codec: str) -> dict:
+    """The config slice a compression job of ``codec`` depends on: its options, not its ladder."""
+    return {"options": dict(sorted(cfg["codecs"][codec]["options"].items()))}

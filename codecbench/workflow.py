@@ -1,0 +1,44 @@
+"""Helpers for the scripts that Snakemake runs: send everything a job prints, tracebacks included, to its log."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+@contextlib.contextmanager
+def job_log(log_path: str | os.PathLike) -> Iterator[logging.Logger]:
+    """Redirect stdout and stderr (file descriptors 1 and 2, so C libraries and tqdm too) into ``log_path``.
+
+    A traceback raised inside the block is written to the log before the exception propagates, so Snakemake
+    reports the failure and the log says why.
+    """
+    log_path = Path(log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log_path, "a", buffering=1, encoding="utf-8") as handle:
+        os.dup2(handle.fileno(), 1)
+        os.dup2(handle.fileno(), 2)
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr, force=True)
+        logging.captureWarnings(True)
+        try:
+            yield logging.getLogger("codecbench")
+        except BaseException:
+            traceback.print_exc(file=sys.stderr)
+            raise
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
