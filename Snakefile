@@ -1,0 +1,37 @@
+# codecbench: what image compression does to bits, image quality and vision tasks.
+# The experiment is the config: config.yaml by default, or only the files given with --configfile.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# ---- configuration ------------------------------------------------------------------------------------------
+# Without --configfile the default experiment runs; with it, only what those files declare (config.yaml is not
+# merged underneath, so its default datasets and codecs never leak into a user's experiment).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+
+
+# Wildcards only ever match what the config declares.
+wildcard_constraints:
+    dataset=alternatives(config["datasets"]),
+    codec=alternatives(config["codecs"]),
+    quality=r"-?[0-9]+(\.[0-9]+)?",
+
+
+# ---- stages, in DAG order -----------------------------------------------------------------------------------
+include: "rules/datasets.smk"
+include: "rules/compress.smk"
+include: "rules/quality.smk"
+include: "rules/aggregate.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        get_final_outputs(),

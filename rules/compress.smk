@@ -1,0 +1,29 @@
+# Stage 2: one job per (dataset, codec, quality) encodes and decodes every image of the dataset.
+# params carry only this codec's options (not its ladder), so editing one codec reruns only its jobs.
+
+
+rule compress:
+    input:
+        manifest=f"{RESULTS}/datasets/{{dataset}}/manifest.csv",
+    output:
+        rate=f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/rate.csv",
+        bitstreams=directory(
+            f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/bitstreams"
+        ),
+        decoded=directory(
+            f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/decoded"
+        ),
+    log:
+        f"{RESULTS}/logs/compress/{{dataset}}/{{codec}}/{{quality}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/compress/{{dataset}}/{{codec}}/{{quality}}.tsv"
+    conda:
+        "../envs/codecs.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    params:
+        settings=lambda wildcards: codec_job_settings(config, wildcards.codec),
+    script:
+        "../scripts/compress.py"

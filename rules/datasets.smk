@@ -1,0 +1,22 @@
+# Stage 1: resolve each dataset (builtin, local folder or verified download) to normalised RGB PNGs + manifest.
+
+
+rule prepare_dataset:
+    output:
+        manifest=f"{RESULTS}/datasets/{{dataset}}/manifest.csv",
+        images=directory(f"{RESULTS}/datasets/{{dataset}}/images"),
+    log:
+        f"{RESULTS}/logs/prepare_dataset/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/prepare_dataset/{{dataset}}.tsv"
+    conda:
+        "../envs/codecs.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        settings=lambda wildcards: config["datasets"][wildcards.dataset],
+        downloads_dir=DOWNLOADS,
+    script:
+        "../scripts/prepare_dataset.py"

@@ -1,0 +1,23 @@
+"""Rule compress: encode and decode every image of a dataset with one codec at one quality."""
+
+from codecbench.codecs import get_codec_class
+from codecbench.compress import compress_dataset
+from codecbench.workflow import job_log
+
+
+def main(smk):
+    with job_log(smk.log[0]):
+        codec = smk.wildcards.codec
+        compress_dataset(
+            smk.input.manifest,
+            codec,
+            get_codec_class(codec).quality_type(smk.wildcards.quality),
+            smk.params.settings["options"],
+            bitstream_dir=smk.output.bitstreams,
+            decoded_dir=smk.output.decoded,
+            rate_csv=smk.output.rate,
+        )
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821 (injected by Snakemake)

@@ -1,0 +1,22 @@
+"""Rule quality: per-image quality metrics of one (dataset, codec, quality) point, as tidy rows."""
+
+from codecbench.codecs import get_codec_class
+from codecbench.compress import measure_quality
+from codecbench.workflow import job_log
+
+
+def main(smk):
+    with job_log(smk.log[0]):
+        codec = smk.wildcards.codec
+        keys = {
+            "dataset": smk.wildcards.dataset,
+            "codec": codec,
+            "quality": get_codec_class(codec).quality_type(smk.wildcards.quality),
+        }
+        measure_quality(
+            smk.input.manifest, smk.input.rate, smk.input.decoded, list(smk.params.metrics), keys, smk.output[0]
+        )
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821 (injected by Snakemake)
