@@ -1,0 +1,110 @@
+"""Config validation: every broken config named in the foundation issue fails with the key and what is allowed."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from codecbench.config import ConfigError, codec_job_settings, sweep_points, validate_config
+
+GOOD = {
+    "datasets": {"photos": {"source": "builtin"}},
+    "codecs": {"jpeg": {"qualities": [25, 75]}, "webp": {"qualities": [50], "options": {"method": 6}}},
+}
+
+
+def with_change(path: str, value):
+    """GOOD with the dotted key ``path`` set to ``value``."""
+    cfg = copy.deepcopy(GOOD)
+    *parents, last = path.split(".")
+    node = cfg
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = value
+    return cfg
+
+
+def test_defaults_are_filled_in():
+    cfg = validate_config(GOOD)
+    assert cfg["metrics"] == ["psnr_rgb", "psnr_y", "ssim", "ms_ssim", "vif", "mse", "mae"]
+    assert cfg["anchor"] == "jpeg"
+    assert cfg["codecs"]["webp"]["options"] == {"method": 6}
+    assert cfg["codecs"]["jpeg"]["options"] == {"subsampling": None, "optimize": False, "progressive": False}
+    assert GOOD["codecs"]["jpeg"] == {"qualities": [25, 75]}  # the input is not modified
+
+
+def test_integral_float_qualities_become_integers():
+    assert validate_config(with_change("codecs.jpeg.qualities", [25.0, 75]))["codecs"]["jpeg"]["qualities"] == [25, 75]
+
+
+def test_the_default_config_is_valid(project):
+    cfg = validate_config(yaml.safe_load((project / "config.yaml").read_text()))
+    assert "photos" in cfg["datasets"] and cfg["anchor"] == "jpeg"
+
+
+@pytest.mark.parametrize(
+    ("cfg", "message"),
+    [
+        (with_change("codecs.jpg", {"qualities": [5]}), r"codecs: .*'jpg' was unexpected.*allowed: original, png, jpeg"),
+        (with_change("datasets.photos.source", "ftp"), r"datasets\.photos\.source: 'ftp' is not one of \['builtin', 'local', 'url'\]"),
+        (with_change("codecs.jpeg.qualities", [5, 101]), r"codecs\.jpeg\.qualities\[1\]: 101 is greater than the maximum of 100"),
+        (with_change("codecs.h264.qualities", [-1]), r"codecs\.h264\.qualities\[0\]: -1 is less than the minimum of 0"),
+        (with_change("codecs.jpeg.qualities", [5, 50.5]), r"codecs\.jpeg\.qualities\[1\]: 50\.5 is not of type 'integer'"),
+        (with_change("codecs.jpeg.qualities", []), r"codecs\.jpeg\.qualities: \[\] should be non-empty"),
+        (with_change("codecs.jpeg.qualities", [50, 50]), r"codecs\.jpeg\.qualities: \[50, 50\] has non-unique elements"),
+        (with_change("datasets.mine", {"source": "local", "path": "/no/such/folder"}), r"datasets\.mine\.path: folder '/no/such/folder' does not exist"),
+        (with_change("datasets.mine", {"source": "local"}), r"datasets\.mine: 'path' is a required property"),
+        (with_change("datasets.web", {"source": "url", "url": "http://x/y.zip"}), r"datasets\.web: 'sha256' is a required property"),
+        (with_change("metrics", ["psnr", "ssim"]), r"metrics\[0\]: 'psnr' is not one of \['psnr_rgb', 'psnr_y', 'ssim'"),
+        (with_change("datasets.my-set", {"source": "builtin"}), r"datasets: 'my-set' does not match .*letters, digits and '_'"),
+        (with_change("codecs.jpeg.datasets", ["kodak"]), r"codecs\.jpeg\.datasets: dataset 'kodak' is not declared under datasets \(declared: photos\)"),
+        (with_change("anchor", "avif"), r"anchor: codec 'avif' is not declared under codecs"),
+        (with_change("codecs.webp.options", {"speed": 3}), r"codecs\.webp\.options: .*'speed' was unexpected.*allowed: method"),
+        (with_change("datasets.photos.name", "nope"), r"datasets\.photos: unknown builtin dataset 'nope' \(known: photos\)"),
+        (with_change("codecs.avif.qualities", ["high"]), r"codecs\.avif\.qualities\[0\]: 'high' is not of type 'integer'"),
+    ],
+    ids=[
+        "unknown-codec", "unknown-source", "quality-above-range", "quality-below-range", "non-integer-quality",
+        "empty-ladder", "duplicate-qualities", "missing-local-path", "local-without-path", "url-without-sha256",
+        "unknown-metric", "bad-id-characters", "codec-refers-to-undeclared-dataset", "undeclared-anchor",
+        "unknown-option", "unknown-builtin", "string-quality",
+    ],
+)  # fmt: skip
+def test_bad_config_is_rejected_naming_the_key(cfg, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_config(cfg, source="config (my.yaml)")
+
+
+def test_every_problem_is_listed_at_once():
+    cfg = with_change("codecs.jpeg.qualities", [500])
+    cfg["metrics"] = ["nope"]
+    with pytest.raises(ConfigError) as error:
+        validate_config(cfg, source="config (my.yaml)")
+    assert str(error.value).startswith("invalid config (my.yaml):")
+    assert "codecs.jpeg.qualities[0]" in str(error.value) and "metrics[0]" in str(error.value)
+
+
+def test_sweep_points_respect_codec_dataset_lists():
+    cfg = validate_config(
+        {
+            "datasets": {"a": {"source": "builtin", "name": "photos"}, "b": {"source": "builtin", "name": "photos"}},
+            "codecs": {"jpeg": {"qualities": [10, 20]}, "png": {"qualities": [6], "datasets": ["b"]}},
+        }
+    )
+    assert sweep_points(cfg) == [
+        ("a", "jpeg", 10),
+        ("a", "jpeg", 20),
+        ("b", "jpeg", 10),
+        ("b", "jpeg", 20),
+        ("b", "png", 6),
+    ]
+
+
+def test_a_compression_job_depends_on_options_not_on_the_ladder():
+    first = validate_config(GOOD)
+    longer = validate_config(with_change("codecs.webp.qualities", [50, 90]))
+    assert codec_job_settings(first, "webp") == codec_job_settings(longer, "webp") == {"options": {"method": 6}}
+    changed = validate_config(with_change("codecs.webp.options", {"method": 2}))
+    assert codec_job_settings(changed, "webp") != codec_job_settings(first, "webp")

@@ -1,0 +1,203 @@
+"""End-to-end runs of the real Snakefile on a tiny config in a temporary copy of the project.
+
+Checks the outputs' content against independent computations, that nothing is written to $HOME, that the
+default config does not leak into a --configfile run, and the exact jobs a dry run plans after config edits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+pytestmark = pytest.mark.workflow
+
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+PROJECT_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "schemas", "profiles", "envs"]
+REQUIRED_COLUMNS = [
+    "dataset", "codec", "quality", "image_id", "bytes", "bpp", "psnr_rgb", "psnr_y", "ssim", "ms_ssim", "vif",
+    "mse", "mae", "encode_s", "decode_s", "compression_ratio", "codec_version",
+]  # fmt: skip
+TINY = {
+    "datasets": {"tiny": {"source": "local", "path": "input"}},
+    "codecs": {"jpeg": {"qualities": [30, 70]}, "webp": {"qualities": [50]}, "png": {"qualities": [6]}},
+}
+
+
+def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    # As `make run` does: XDG_CACHE_HOME in the project, since Snakemake's own source cache is written before
+    # the Snakefile runs. The workflow must place the other caches (matplotlib, torch) itself.
+    env = {**os.environ, "HOME": str(workdir / "home"), "XDG_CACHE_HOME": str(workdir / ".cache" / "xdg")}
+    for variable in ("MPLCONFIGDIR", "TORCH_HOME"):
+        env.pop(variable, None)
+    proc = subprocess.run(
+        [str(SNAKEMAKE), "--cores", "2", *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=600
+    )
+    if check and proc.returncode != 0:
+        pytest.fail(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def write_config(workdir: Path, cfg: dict, name: str = "tiny.yaml") -> str:
+    (workdir / name).write_text(yaml.safe_dump(cfg))
+    return name
+
+
+def planned_jobs(workdir: Path, configfile: str) -> list[str]:
+    """The jobs ``snakemake -n`` plans, as 'rule' or 'rule[key=value, ...]' strings, sorted."""
+    out = run_snakemake(workdir, "-n", "--configfile", configfile).stdout
+    jobs = []
+    for block in re.split(r"\n(?=\[[^\]]+\]\n(?:local)?rule )", out):
+        match = re.search(r"^(?:local)?rule (\w+):", block, re.M)
+        if not match:
+            continue
+        wildcards = re.search(r"^\s+wildcards: (.+)$", block, re.M)
+        jobs.append(match.group(1) + (f"[{wildcards.group(1)}]" if wildcards else ""))
+    return sorted(jobs)
+
+
+def make_project_copy(root: Path, photo: np.ndarray) -> Path:
+    for name in PROJECT_FILES:
+        source = Path(__file__).resolve().parents[1] / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
+    (root / "home").mkdir()
+    (root / "input").mkdir()
+    import skimage.data
+
+    Image.fromarray(photo[:200, :180]).save(root / "input" / "astronaut.png")
+    Image.fromarray(skimage.data.coffee()[100:300, 200:380]).save(root / "input" / "coffee.jpg", quality=95)
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, photo):
+    workdir = make_project_copy(tmp_path_factory.mktemp("workflow"), photo)
+    run_snakemake(workdir, "--configfile", write_config(workdir, TINY))
+    return workdir
+
+
+def test_tidy_table_has_every_measurement(tiny_run):
+    table = pd.read_csv(tiny_run / "results/tables/quality.csv")
+    assert set(REQUIRED_COLUMNS) <= set(table.columns)
+    assert len(table) == 2 * 4  # 2 images x (jpeg 30, jpeg 70, webp 50, png 6)
+    assert sorted(set(zip(table.codec, table.quality, strict=True))) == [
+        ("jpeg", 30),
+        ("jpeg", 70),
+        ("png", 6),
+        ("webp", 50),
+    ]
+    pd.testing.assert_frame_equal(pd.read_parquet(tiny_run / "results/tables/quality.parquet"), table)
+
+
+def test_rates_are_the_real_file_sizes(tiny_run):
+    table = pd.read_csv(tiny_run / "results/tables/quality.csv")
+    extension = {"jpeg": "jpg", "webp": "webp", "png": "png"}
+    for row in table.itertuples():
+        stream = (
+            tiny_run
+            / f"results/compressed/tiny/{row.codec}/{row.quality}/bitstreams/{row.image_id}.{extension[row.codec]}"
+        )
+        assert row.bytes == stream.stat().st_size
+        assert row.bpp == pytest.approx(row.bytes * 8 / (row.width * row.height))
+        assert row.compression_ratio == pytest.approx(row.width * row.height * 3 / row.bytes)
+
+
+def test_psnr_matches_a_recomputation_from_the_files(tiny_run):
+    table = pd.read_csv(tiny_run / "results/tables/quality.csv")
+    for row in table[table.codec != "png"].itertuples():
+        original = np.asarray(
+            Image.open(tiny_run / f"input/{row.image_id}.{'png' if row.image_id == 'astronaut' else 'jpg'}").convert(
+                "RGB"
+            ),
+            float,
+        )
+        stream = tiny_run / f"results/compressed/tiny/{row.codec}/{row.quality}/bitstreams"
+        decoded = np.asarray(Image.open(next(stream.glob(f"{row.image_id}.*"))).convert("RGB"), float)
+        mse = np.mean((original - decoded) ** 2)
+        assert row.mse == pytest.approx(mse)
+        assert row.psnr_rgb == pytest.approx(10 * np.log10(255**2 / mse))
+    assert (table[table.codec == "png"].psnr_rgb == np.inf).all()
+
+
+def test_compressai_json_per_codec(tiny_run):
+    table = pd.read_csv(tiny_run / "results/tables/quality.csv")
+    document = json.loads((tiny_run / "results/tables/tiny/jpeg.json").read_text())
+    assert document["name"] == "jpeg"
+    assert document["results"]["quality"] == [30, 70]
+    means = table[table.codec == "jpeg"].groupby("quality").mean(numeric_only=True)
+    assert document["results"]["bpp"] == pytest.approx(means.bpp.tolist())
+    assert document["results"]["ms-ssim-rgb"] == pytest.approx(means.ms_ssim.tolist())
+    assert {p.name for p in (tiny_run / "results/tables/tiny").iterdir()} == {"jpeg.json", "webp.json", "png.json"}
+
+
+def test_figures_logs_and_benchmarks_are_written(tiny_run):
+    for metric in ("psnr_rgb", "ms_ssim"):
+        with Image.open(tiny_run / f"results/figures/tiny/rd_{metric}.png") as im:
+            assert im.size[0] > 400 and np.asarray(im.convert("L")).std() > 5
+    compress_log = (tiny_run / "results/logs/compress/tiny/jpeg/30.log").read_text()
+    assert "Pillow" in compress_log and "jpeg quality=30" in compress_log
+    assert (tiny_run / "results/benchmarks/compress/tiny/webp/50.tsv").read_text().startswith("s\t")
+
+
+def test_nothing_is_written_to_home_and_the_default_experiment_does_not_leak(tiny_run):
+    assert list((tiny_run / "home").iterdir()) == []
+    assert sorted(p.name for p in (tiny_run / "results/datasets").iterdir()) == ["tiny"]
+    assert not (tiny_run / "results/compressed/tiny/avif").exists()
+
+
+def test_up_to_date_run_plans_nothing(tiny_run):
+    assert planned_jobs(tiny_run, write_config(tiny_run, TINY)) == []
+
+
+def test_adding_a_quality_reruns_only_that_point_and_the_aggregates(tiny_run):
+    cfg = {**TINY, "codecs": {**TINY["codecs"], "jpeg": {"qualities": [30, 50, 70]}}}
+    assert planned_jobs(tiny_run, write_config(tiny_run, cfg, "more.yaml")) == [
+        "all",
+        "codec_json[dataset=tiny, codec=jpeg]",
+        "compress[dataset=tiny, codec=jpeg, quality=50]",
+        "quality[dataset=tiny, codec=jpeg, quality=50]",
+        "quality_table",
+        "rd_figure[dataset=tiny, metric=ms_ssim]",
+        "rd_figure[dataset=tiny, metric=psnr_rgb]",
+    ]
+
+
+def test_editing_another_codec_never_reruns_jpeg(tiny_run):
+    ladder = {**TINY, "codecs": {**TINY["codecs"], "webp": {"qualities": [50, 80]}}}
+    jobs = planned_jobs(tiny_run, write_config(tiny_run, ladder, "ladder.yaml"))
+    assert "compress[dataset=tiny, codec=webp, quality=80]" in jobs
+    assert not [job for job in jobs if "codec=jpeg" in job]
+    options = {**TINY, "codecs": {**TINY["codecs"], "webp": {"qualities": [50], "options": {"method": 6}}}}
+    jobs = planned_jobs(tiny_run, write_config(tiny_run, options, "options.yaml"))
+    assert "compress[dataset=tiny, codec=webp, quality=50]" in jobs
+    assert not [job for job in jobs if "codec=jpeg" in job or "codec=png" in job]
+
+
+def test_a_broken_config_fails_before_any_job(tmp_path, photo):
+    workdir = make_project_copy(tmp_path, photo)
+    bad = {**TINY, "codecs": {"jpg": {"qualities": [5]}}}
+    proc = run_snakemake(workdir, "--configfile", write_config(workdir, bad), check=False)
+    assert proc.returncode != 0
+    assert "'jpg' was unexpected" in proc.stderr and "allowed: original, png, jpeg" in proc.stderr
+    assert not (workdir / "results").exists()
+
+
+def test_a_corrupt_image_fails_naming_the_file(tmp_path, photo):
+    workdir = make_project_copy(tmp_path, photo)
+    data = (workdir / "input/coffee.jpg").read_bytes()
+    (workdir / "input/coffee.jpg").write_bytes(data[: len(data) // 3])
+    proc = run_snakemake(workdir, "--configfile", write_config(workdir, TINY), check=False)
+    assert proc.returncode != 0
+    log = (workdir / "results/logs/prepare_dataset/tiny.log").read_text()
+    assert "coffee.jpg" in log and "truncated" in log
+    assert not (workdir / "results/datasets/tiny/manifest.csv").exists()
