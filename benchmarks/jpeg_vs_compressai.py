@@ -24,7 +24,9 @@ import yaml
 PROJECT = Path(__file__).resolve().parents[1]
 QUALITIES = list(range(5, 100, 5))
 # CompressAI's published Pillow JPEG on the 24 Kodak images (results/image/kodak/jpeg.json): quality -> (bpp, PSNR).
-KODAK_PUBLISHED = {5: (0.2212, 23.78), 25: (0.5879, 29.78), 50: (0.9060, 32.06), 75: (1.3688, 34.39), 95: (3.4013, 40.56)}
+KODAK_PUBLISHED = {
+    5: (0.2212, 23.78), 25: (0.5879, 29.78), 50: (0.9060, 32.06), 75: (1.3688, 34.39), 95: (3.4013, 40.56),
+}  # fmt: skip
 
 
 def run_ours(images: Path, jobs: int, workdir: Path) -> tuple[float, pd.DataFrame]:
@@ -84,7 +86,10 @@ def main() -> None:
             rel = 100 * (row.bpp / bpp - 1)
             diff = row.psnr_rgb - psnr
             verdict = "ok" if abs(rel) <= 0.5 and abs(diff) <= 0.2 else "MISS"
-            print(f"  q={quality:2d}: bpp {row.bpp:.4f} vs {bpp:.4f} ({rel:+.2f}%), PSNR {row.psnr_rgb:.2f} vs {psnr:.2f} ({diff:+.2f} dB) {verdict}")
+            print(
+                f"  q={quality:2d}: bpp {row.bpp:.4f} vs {bpp:.4f} ({rel:+.2f}%), "
+                f"PSNR {row.psnr_rgb:.2f} vs {psnr:.2f} ({diff:+.2f} dB) {verdict}"
+            )
 
 
 if __name__ == "__main__":

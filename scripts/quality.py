@@ -2,11 +2,13 @@
 
 from codecbench.codecs import get_codec_class
 from codecbench.compress import measure_quality
+from codecbench.metrics import limit_threads
 from codecbench.workflow import job_log
 
 
 def main(smk):
     with job_log(smk.log[0]):
+        limit_threads(smk.threads)
         codec = smk.wildcards.codec
         keys = {
             "dataset": smk.wildcards.dataset,

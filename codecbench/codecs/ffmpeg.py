@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import io
 import subprocess
+from abc import abstractmethod
 from typing import ClassVar
 
 import numpy as np
@@ -59,8 +60,9 @@ class FfmpegIntraCodec(Codec):
     stream_format: ClassVar[str]  # ffmpeg muxer/demuxer of the raw elementary stream
     higher_is_better = False
 
+    @abstractmethod
     def encoder_args(self) -> list[str]:
-        return ["-crf", str(self.quality)]
+        """The encoder's own arguments (rate control, speed)."""
 
     def encode(self, image: np.ndarray) -> bytes:
         check_rgb(image)
@@ -100,30 +102,32 @@ class FfmpegIntraCodec(Codec):
         return f"{ffmpeg_version()} encoder {cls.encoder}, decoder {cls.decoder}"
 
 
+class X26xCodec(FfmpegIntraCodec):
+    """x264 and x265 share their knobs: a CRF and a speed preset."""
+
+    quality_min, quality_max = 0, 51
+    default_options = {"preset": "medium", "pix_fmt": "yuv420p"}
+    extra_args: ClassVar[list[str]] = []
+
+    def encoder_args(self) -> list[str]:
+        return ["-preset", self.options["preset"], "-crf", str(self.quality), *self.extra_args]
+
+
 @register_codec
-class H264(FfmpegIntraCodec):
+class H264(X26xCodec):
     name = "h264"
     extension = "h264"
     encoder, decoder, stream_format = "libx264", "h264", "h264"
-    quality_min, quality_max = 0, 51
-    quality_doc = "x264 CRF 0..51, lower is better (0 = lossless)"
-    default_options = {"preset": "medium", "pix_fmt": "yuv420p"}
-
-    def encoder_args(self) -> list[str]:
-        return ["-preset", self.options["preset"], "-crf", str(self.quality)]
+    quality_doc = "x264 CRF 0..51, lower is better (0 = lossless in Y'CbCr)"
 
 
 @register_codec
-class Hevc(FfmpegIntraCodec):
+class Hevc(X26xCodec):
     name = "hevc"
     extension = "hevc"
     encoder, decoder, stream_format = "libx265", "hevc", "hevc"
-    quality_min, quality_max = 0, 51
     quality_doc = "x265 CRF 0..51, lower is better"
-    default_options = {"preset": "medium", "pix_fmt": "yuv420p"}
-
-    def encoder_args(self) -> list[str]:
-        return ["-preset", self.options["preset"], "-crf", str(self.quality), "-x265-params", "log-level=error"]
+    extra_args = ["-x265-params", "log-level=error"]
 
 
 @register_codec
