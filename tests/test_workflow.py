@@ -172,15 +172,36 @@ def test_adding_a_quality_reruns_only_that_point_and_the_aggregates(tiny_run):
     ]
 
 
-def test_editing_another_codec_never_reruns_jpeg(tiny_run):
+def test_editing_another_codecs_ladder_reruns_only_that_codec(tiny_run):
     ladder = {**TINY, "codecs": {**TINY["codecs"], "webp": {"qualities": [50, 80]}}}
-    jobs = planned_jobs(tiny_run, write_config(tiny_run, ladder, "ladder.yaml"))
-    assert "compress[dataset=tiny, codec=webp, quality=80]" in jobs
-    assert not [job for job in jobs if "codec=jpeg" in job]
+    assert planned_jobs(tiny_run, write_config(tiny_run, ladder, "ladder.yaml")) == [
+        "all",
+        "codec_json[dataset=tiny, codec=webp]",
+        "compress[dataset=tiny, codec=webp, quality=80]",
+        "quality[dataset=tiny, codec=webp, quality=80]",
+        "quality_table",
+        "rd_figure[dataset=tiny, metric=ms_ssim]",
+        "rd_figure[dataset=tiny, metric=psnr_rgb]",
+    ]
+
+
+def test_editing_a_codecs_options_reruns_its_points_only(tiny_run):
     options = {**TINY, "codecs": {**TINY["codecs"], "webp": {"qualities": [50], "options": {"method": 6}}}}
-    jobs = planned_jobs(tiny_run, write_config(tiny_run, options, "options.yaml"))
-    assert "compress[dataset=tiny, codec=webp, quality=50]" in jobs
-    assert not [job for job in jobs if "codec=jpeg" in job or "codec=png" in job]
+    assert planned_jobs(tiny_run, write_config(tiny_run, options, "options.yaml")) == [
+        "all",
+        "codec_json[dataset=tiny, codec=webp]",
+        "compress[dataset=tiny, codec=webp, quality=50]",
+        "quality[dataset=tiny, codec=webp, quality=50]",
+        "quality_table",
+        "rd_figure[dataset=tiny, metric=ms_ssim]",
+        "rd_figure[dataset=tiny, metric=psnr_rgb]",
+    ]
+
+
+def test_changing_the_metrics_reruns_metric_jobs_but_no_compression(tiny_run):
+    jobs = planned_jobs(tiny_run, write_config(tiny_run, {**TINY, "metrics": ["psnr_rgb", "ms_ssim"]}, "metrics.yaml"))
+    assert sum(job.startswith("quality[") for job in jobs) == 4
+    assert not [job for job in jobs if job.startswith(("compress", "prepare_dataset"))]
 
 
 def test_a_broken_config_fails_before_any_job(tmp_path, photo):
