@@ -1,0 +1,386 @@
+"""Bjontegaard deltas and paired bootstrap confidence intervals for codec comparisons.
+
+``bd_metrics`` compares two rate-quality curves (BD-rate: bits saved at equal quality; BD-quality, e.g. BD-PSNR:
+quality gained at equal rate) with the ``bjontegaard`` package, after making each curve usable for it (finite,
+sorted, strictly increasing) and reporting how much the curves overlap. ``bootstrap_bd`` and ``bootstrap_means``
+add percentile confidence intervals from a paired bootstrap over images: every codec and quality of one dataset
+is resampled with the same image draws, so the intervals reflect the spread of images, not of codec settings.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+# Our method names -> bjontegaard's (they happen to coincide; the mapping pins the set we support).
+METHODS = {"pchip": "pchip", "akima": "akima", "cubic": "cubic"}
+# bjontegaard's default ``min_overlap``: below it a BD value extrapolates the curve shapes too much to trust.
+RELIABLE_OVERLAP = 0.75
+# np.polyfit(deg=3) is underdetermined below 4 points and returns an arbitrary cubic through them.
+_MIN_POINTS = {"pchip": 2, "akima": 2, "cubic": 4}
+
+
+def _bjontegaard():
+    # Imported on first use: bjontegaard imports matplotlib.pyplot at import time (about 0.5 s).
+    import bjontegaard
+
+    return bjontegaard
+
+
+def _check_method(method: str) -> str:
+    if method not in METHODS:
+        raise ValueError(f"unknown BD interpolation method {method!r}; allowed: {', '.join(METHODS)}")
+    return METHODS[method]
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
+
+
+def _pool_adjacent_violators(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted isotonic (non-decreasing) least-squares fit of ``values`` in their given order.
+
+    Returns the value of each block of pooled points and the block label of every point. Blocks with equal values
+    are pooled too, so block values are strictly increasing (the same fitted values as any isotonic solver).
+    """
+    block_values: list[float] = []
+    block_weights: list[float] = []
+    block_sizes: list[int] = []
+    for value, weight in zip(values.tolist(), weights.tolist(), strict=True):
+        block_values.append(value)
+        block_weights.append(weight)
+        block_sizes.append(1)
+        while len(block_values) > 1 and block_values[-2] >= block_values[-1]:
+            value_2, weight_2, size_2 = block_values.pop(), block_weights.pop(), block_sizes.pop()
+            total = block_weights[-1] + weight_2
+            block_values[-1] = (block_values[-1] * block_weights[-1] + value_2 * weight_2) / total
+            block_weights[-1] = total
+            block_sizes[-1] += size_2
+    labels = np.repeat(np.arange(len(block_sizes)), block_sizes)
+    return np.asarray(block_values), labels
+
+
+def _prepare_curve(rate, quality) -> tuple[np.ndarray, np.ndarray, bool]:
+    """A curve bjontegaard can interpolate both ways: (rate, quality, monotone_fit), both strictly increasing.
+
+    1. Points with a non-finite rate or quality, or a rate <= 0 (no logarithm), are dropped.
+    2. Points are sorted by rate; points with exactly the same rate are merged into one, with the mean quality.
+    3. If quality then decreases anywhere, it is replaced by its isotonic regression on rate (``monotone_fit``).
+    4. Points sharing one quality value (a pooled block of the fit, or a flat run in the data) are merged into one
+       point at that quality and the mean log-rate (geometric mean rate) of the points, weighted by how many input
+       points each stands for.
+    Points that need no merging keep their rate exactly as given.
+    """
+    rate = np.asarray(rate, dtype=float).ravel()
+    quality = np.asarray(quality, dtype=float).ravel()
+    if rate.shape != quality.shape:
+        raise ValueError(f"rate and quality differ in length: {rate.size} and {quality.size}")
+    keep = np.isfinite(rate) & np.isfinite(quality) & (rate > 0)
+    rate, quality = rate[keep], quality[keep]
+    if rate.size == 0:
+        return rate, quality, False
+    order = np.lexsort((quality, rate))
+    rate, quality = rate[order], quality[order]
+
+    unique_rate, inverse, counts = np.unique(rate, return_inverse=True, return_counts=True)
+    if unique_rate.size < rate.size:
+        quality = np.bincount(inverse, weights=quality) / counts
+    rate, weights = unique_rate, counts.astype(float)
+
+    steps = np.diff(quality)
+    monotone_fit = bool((steps < 0).any())
+    if (steps > 0).all():
+        return rate, quality, monotone_fit
+    quality, labels = _pool_adjacent_violators(quality, weights)
+    block_weight = np.bincount(labels, weights=weights)
+    merged_log_rate = np.bincount(labels, weights=weights * np.log10(rate)) / block_weight
+    single = np.bincount(labels) == 1
+    # Keep untouched points bit-exact rather than round-tripping them through log10.
+    rate = np.where(single, rate[np.searchsorted(labels, np.arange(labels[-1] + 1))], 10.0**merged_log_rate)
+    return rate, quality, monotone_fit
+
+
+def _relative_overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Length of the intersection of two ranges over the length of their union (bjontegaard's measure)."""
+    union = max(a[-1], b[-1]) - min(a[0], b[0])
+    return float(max(min(a[-1], b[-1]) - max(a[0], b[0]), 0.0) / union)
+
+
+def _bd_prepared(anchor: tuple, test: tuple, method: str) -> dict:
+    """BD values for two curves already prepared by ``_prepare_curve`` (warnings are the caller's business)."""
+    (rate_a, quality_a, fit_a), (rate_t, quality_t, fit_t) = anchor, test
+    result = {
+        "bd_rate_pct": float("nan"),
+        "bd_quality": float("nan"),
+        "overlap_quality": float("nan"),
+        "overlap_rate": float("nan"),
+        "reliable": False,
+        "available": False,
+        "monotone_fit": fit_a or fit_t,
+        "method": method,
+    }
+    if min(rate_a.size, rate_t.size) < 2:
+        return result
+    overlap_quality = _relative_overlap(quality_a, quality_t)
+    overlap_rate = _relative_overlap(np.log10(rate_a), np.log10(rate_t))
+    result["overlap_quality"], result["overlap_rate"] = overlap_quality, overlap_rate
+    if min(overlap_quality, overlap_rate) <= 0 or min(rate_a.size, rate_t.size) < _MIN_POINTS[method]:
+        return result
+    bj = _bjontegaard()
+    options = {"method": METHODS[method], "require_matching_points": False, "min_overlap": 0}
+    bd_rate = float(bj.bd_rate(rate_a, quality_a, rate_t, quality_t, **options))
+    bd_quality = float(bj.bd_psnr(rate_a, quality_a, rate_t, quality_t, **options))
+    if np.isfinite(bd_rate) and np.isfinite(bd_quality):
+        result["bd_rate_pct"], result["bd_quality"] = bd_rate, bd_quality
+        result["available"] = True
+        result["reliable"] = min(overlap_quality, overlap_rate) >= RELIABLE_OVERLAP
+    return result
+
+
+def bd_metrics(anchor_rate, anchor_quality, test_rate, test_quality, method: str = "pchip") -> dict:
+    """Bjontegaard deltas of one test rate-quality curve against one anchor curve.
+
+    Each curve is given as arrays of per-quality mean rate (bpp) and mean quality (higher is better), in any
+    order. Non-finite points and rates <= 0 are dropped; a side left with fewer than 2 points (4 for ``"cubic"``,
+    whose cubic polynomial is otherwise underdetermined) makes the result not available.
+
+    Monotone fit: BD integrates rate as a function of quality, which needs quality to increase with rate. If a
+    curve's quality (sorted by rate) decreases anywhere, its quality values are replaced by their isotonic
+    regression on rate (the non-decreasing least-squares fit, by pool-adjacent-violators; Barlow et al. 1972), and
+    ``monotone_fit`` is True. The constrained cubic fit of Wang et al. (PCS 2024) is the alternative; it is not used.
+
+    Ties: bjontegaard's interpolators need strictly increasing abscissae in both directions. Points with exactly
+    the same rate are merged into one with their mean quality; points with the same quality (a block pooled by the
+    fit, or a flat run in the data) are merged into one at that quality and their mean log10-rate.
+
+    Returns a dict:
+
+    - ``bd_rate_pct``: percent rate of test vs anchor at equal quality, averaged over the overlapping quality
+      range in log-rate (negative: the test codec saves bits).
+    - ``bd_quality``: mean quality difference (test - anchor) at equal log-rate, in the metric's unit (dB for PSNR).
+    - ``overlap_quality``: intersection over union of the two quality ranges (0..1), the interval of ``bd_rate_pct``.
+    - ``overlap_rate``: the same for the log-rate ranges, the interval of ``bd_quality``.
+    - ``reliable``: both overlaps >= 0.75 (bjontegaard's threshold for trusting a delta).
+    - ``available``: both overlaps > 0 and enough points; otherwise both deltas are NaN.
+    - ``monotone_fit``: whether either curve was replaced by its isotonic fit.
+    - ``method``: ``"pchip"`` (default), ``"akima"`` or ``"cubic"`` (the VCEG-M33 cubic polynomial fit).
+
+    Overlaps are NaN when a side has fewer than 2 usable points. bjontegaard's overlap warnings are suppressed,
+    since the overlaps are reported here.
+    """
+    _check_method(method)
+    anchor = _prepare_curve(anchor_rate, anchor_quality)
+    test = _prepare_curve(test_rate, test_quality)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _bd_prepared(anchor, test, method)
+
+
+def paired_bootstrap_indices(n_images: int, n_boot: int, seed: int) -> np.ndarray:
+    """Image positions drawn with replacement, one row of ``n_images`` per bootstrap replicate.
+
+    Shape ``(n_boot, n_images)``, from ``np.random.default_rng(seed)``: the same seed gives the same matrix. Using
+    one matrix for every codec and quality of a dataset is what makes the bootstrap paired.
+    """
+    if n_images < 0 or n_boot < 0:
+        raise ValueError(f"n_images and n_boot must be non-negative, got {n_images} and {n_boot}")
+    rng = np.random.default_rng(seed)
+    if n_images == 0:
+        return np.empty((n_boot, 0), dtype=np.int64)
+    return rng.integers(0, n_images, size=(n_boot, n_images))
+
+
+def _draw_counts(indices: np.ndarray, n_images: int) -> np.ndarray:
+    """How often each image is drawn in each replicate, shape (n_boot, n_images)."""
+    n_boot = indices.shape[0]
+    offsets = (np.arange(n_boot) * n_images)[:, None]
+    return np.bincount((indices + offsets).ravel(), minlength=n_boot * n_images).reshape(n_boot, n_images)
+
+
+def _resampled_means(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Mean of each row of ``values`` (groups x images) in every replicate of ``counts`` (replicates x images).
+
+    NaN cells (missing images, undefined metrics) are left out of the mean; a drawn +inf makes the mean +inf, a
+    drawn -inf -inf, both NaN, as np.nanmean would. A replicate that draws none of a group's values gives NaN.
+    """
+    present = ~np.isnan(values)
+    finite = np.isfinite(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = (counts @ np.where(finite, values, 0.0).T) / (counts @ present.T)
+    if not finite[present].all():
+        has_pos = (counts @ np.isposinf(values).T) > 0
+        has_neg = (counts @ np.isneginf(values).T) > 0
+        means = np.where(has_pos, np.inf, means)
+        means = np.where(has_neg, -np.inf, means)
+        means = np.where(has_pos & has_neg, np.nan, means)
+    return means
+
+
+def _percentile_bounds(replicates: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval over axis 0, ignoring NaN replicates."""
+    tail = 100 * (1 - confidence) / 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN bounds, as they should
+        low, high = np.nanpercentile(replicates, [tail, 100 - tail], axis=0)
+    return low, high
+
+
+def _per_quality_matrix(rows: pd.DataFrame, column: str, image_ids: np.ndarray) -> np.ndarray:
+    """One codec's ``column`` as a (quality x image) matrix over ``image_ids``, NaN where an image is missing."""
+    return rows.pivot(index="quality", columns="image_id", values=column).reindex(columns=image_ids).to_numpy(float)
+
+
+def bootstrap_bd(
+    table: pd.DataFrame,
+    anchor: str,
+    codec: str,
+    metric: str,
+    method: str = "pchip",
+    n_boot: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict:
+    """``bd_metrics`` of ``codec`` against ``anchor`` on ``metric``, with paired bootstrap percentile intervals.
+
+    ``table`` holds the per-image rows of one dataset (columns ``codec``, ``quality``, ``image_id``, ``bpp`` and
+    ``metric``). Only the images both codecs have are used, for the estimate and for the bootstrap alike. Each
+    curve is the per-quality mean of ``bpp`` and ``metric`` over those images; a row whose ``bpp`` or ``metric``
+    is NaN is left out of both means (so rate and quality stay means over the same images), and a quality whose
+    mean is infinite (lossless PSNR) drops out of the curve.
+
+    Bootstrap: each replicate draws the shared images with replacement, once, and uses that draw for both codecs
+    and every quality; the curves' means and then the BD values are recomputed. ``bd_*_ci_low``/``_high`` are
+    percentiles of the replicates that were available (``n_boot_valid`` of ``n_boot``; replicates where the curves
+    stop overlapping are left out, which narrows the interval when that happens often). If the estimate itself is
+    not available the intervals are NaN. ``n_images`` is the number of shared images.
+
+    Returns ``bd_metrics``' keys plus ``bd_rate_ci_low``, ``bd_rate_ci_high``, ``bd_quality_ci_low``,
+    ``bd_quality_ci_high``, ``n_boot_valid`` and ``n_images``.
+    """
+    _check_method(method)
+    _check_confidence(confidence)
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be at least 1, got {n_boot}")
+    missing = {"codec", "quality", "image_id", "bpp", metric} - set(table.columns)
+    if missing:
+        raise ValueError(f"table lacks columns {sorted(missing)}")
+    if "dataset" in table.columns and table["dataset"].nunique() > 1:
+        raise ValueError("bootstrap_bd expects the rows of one dataset")
+    duplicated = table.duplicated(["codec", "quality", "image_id"])
+    if duplicated.any():
+        raise ValueError(f"duplicate rows for {table.loc[duplicated, ['codec', 'quality', 'image_id']].head()}")
+
+    curves = {}
+    for name in (anchor, codec):
+        rows = table[table["codec"] == name]
+        if rows.empty:
+            raise ValueError(f"codec {name!r} has no rows in the table")
+        curves[name] = rows
+    image_ids = np.sort(np.intersect1d(curves[anchor]["image_id"].unique(), curves[codec]["image_id"].unique()))
+
+    matrices = []  # per codec: (rate, quality) matrices, quality levels x shared images
+    for name in (anchor, codec):
+        rate = _per_quality_matrix(curves[name], "bpp", image_ids)
+        quality = _per_quality_matrix(curves[name], metric, image_ids)
+        unusable = np.isnan(rate) | np.isnan(quality)
+        matrices.append((np.where(unusable, np.nan, rate), np.where(unusable, np.nan, quality)))
+
+    all_images = np.ones((1, image_ids.size), dtype=np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        point_curves = [tuple(_resampled_means(m, all_images)[0] for m in pair) for pair in matrices]
+        result = _bd_prepared(*(_prepare_curve(r, q) for r, q in point_curves), method)
+
+    nan = float("nan")
+    result.update(
+        bd_rate_ci_low=nan, bd_rate_ci_high=nan, bd_quality_ci_low=nan, bd_quality_ci_high=nan, n_boot_valid=0
+    )
+    result["n_images"] = int(image_ids.size)
+    if not result["available"]:
+        return result
+
+    counts = _draw_counts(paired_bootstrap_indices(image_ids.size, n_boot, seed), image_ids.size)
+    # (replicate, quality) mean rate and quality of each codec under the shared draws.
+    (rate_a, quality_a), (rate_t, quality_t) = [tuple(_resampled_means(m, counts) for m in pair) for pair in matrices]
+    replicates = np.full((n_boot, 2), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # once around the loop: per-call catch_warnings costs time
+        for b in range(n_boot):
+            bd = _bd_prepared(_prepare_curve(rate_a[b], quality_a[b]), _prepare_curve(rate_t[b], quality_t[b]), method)
+            if bd["available"]:
+                replicates[b] = bd["bd_rate_pct"], bd["bd_quality"]
+    valid = np.isfinite(replicates).all(axis=1)
+    result["n_boot_valid"] = int(valid.sum())
+    if valid.any():
+        low, high = _percentile_bounds(replicates[valid], confidence)
+        result["bd_rate_ci_low"], result["bd_quality_ci_low"] = float(low[0]), float(low[1])
+        result["bd_rate_ci_high"], result["bd_quality_ci_high"] = float(high[0]), float(high[1])
+    return result
+
+
+def bootstrap_means(
+    table: pd.DataFrame,
+    value_columns: Iterable[str],
+    n_boot: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    group_columns: Sequence[str] = ("dataset", "codec", "quality"),
+) -> pd.DataFrame:
+    """Per group, the mean over images of each value column with a paired bootstrap percentile interval.
+
+    Returns one row per group: the group columns, then for each value column ``<col>``, ``<col>_ci_low`` and
+    ``<col>_ci_high``, then ``n_images`` (the group's rows).
+
+    Paired: within a dataset (when ``"dataset"`` is a group column; otherwise the whole table is one block) one
+    index matrix from ``paired_bootstrap_indices(n, n_boot, seed)`` over the dataset's sorted unique image ids
+    serves every group, so differences between codecs are judged on the same image draws. A group lacking some
+    image averages the drawn images it has. Every dataset uses ``seed`` itself, so its intervals do not depend on
+    which other datasets the table holds.
+
+    NaN values are ignored (nanmean). A group with an infinite value (PSNR of a lossless codec) has an infinite
+    mean, and its interval bounds are set to that same infinity.
+    """
+    value_columns = list(value_columns)
+    group_columns = list(group_columns)
+    _check_confidence(confidence)
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be at least 1, got {n_boot}")
+    missing = set(value_columns) | set(group_columns) | {"image_id"}
+    missing -= set(table.columns)
+    if missing:
+        raise ValueError(f"table lacks columns {sorted(missing)}")
+    duplicated = table.duplicated([*group_columns, "image_id"])
+    if duplicated.any():
+        raise ValueError(f"duplicate rows for {table.loc[duplicated, [*group_columns, 'image_id']].head()}")
+
+    if "dataset" in group_columns:
+        blocks = [block for _, block in table.groupby("dataset", sort=True, dropna=False)]
+    else:
+        blocks = [table]
+    frames = []
+    for block in blocks:
+        image_ids = np.sort(block["image_id"].unique())
+        counts = _draw_counts(paired_bootstrap_indices(image_ids.size, n_boot, seed), image_ids.size)
+        groups = block.groupby(group_columns, sort=True, dropna=False)
+        group_of_row = groups.ngroup().to_numpy()
+        image_of_row = pd.Index(image_ids).get_indexer(block["image_id"])
+        sizes = groups.size()
+        frame = sizes.index.to_frame(index=False)
+        for column in value_columns:
+            values = np.full((len(sizes), image_ids.size), np.nan)
+            values[group_of_row, image_of_row] = block[column].to_numpy(float)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN groups: NaN mean
+                mean = np.nanmean(values, axis=1)
+            low, high = _percentile_bounds(_resampled_means(values, counts), confidence)
+            infinite = np.isinf(mean)
+            frame[column] = mean
+            frame[f"{column}_ci_low"] = np.where(infinite, mean, low)
+            frame[f"{column}_ci_high"] = np.where(infinite, mean, high)
+        frame["n_images"] = sizes.to_numpy()
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
