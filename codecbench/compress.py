@@ -7,47 +7,71 @@ table: per image the bytes, bpp (= bytes x 8 / pixels of the original image), en
 from __future__ import annotations
 
 import logging
+import platform
 import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from .codecs import CodecError, make_codec
+from .codecs import CodecError, bits_per_pixel, get_codec_class, make_codec
 from .datasets import read_manifest
 from .io import read_rgb, write_bytes_atomic, write_csv_atomic, write_rgb_png
+from .target_bpp import find_quality_for_bpp
 
 log = logging.getLogger(__name__)
 
-RATE_COLUMNS = ["image_id", "width", "height", "bytes", "bpp", "encode_s", "decode_s", "codec_version"]
-
-
-def bits_per_pixel(n_bytes: int, width: int, height: int) -> float:
-    return n_bytes * 8.0 / (width * height)
+RATE_COLUMNS = [
+    "image_id",
+    "width",
+    "height",
+    "bytes",
+    "bpp",
+    "encode_s",
+    "decode_s",
+    "codec_version",
+    "host",
+    "device",
+]
 
 
 def compress_dataset(
     manifest_path: str | Path,
     codec_name: str,
-    quality: float,
+    quality: float | None,
     options: dict[str, Any],
     bitstream_dir: str | Path,
     decoded_dir: str | Path,
     rate_csv: str | Path,
+    target_bpp: float | None = None,
 ) -> pd.DataFrame:
-    """Encode and decode every image of the manifest; write bitstreams, decoded PNGs and the rate CSV."""
+    """Encode and decode every image of the manifest; write bitstreams, decoded PNGs and the rate CSV.
+
+    With ``target_bpp`` instead of ``quality``, each image gets the quality whose rate is nearest the target
+    (:func:`codecbench.target_bpp.find_quality_for_bpp`); the rate table then records the chosen ``quality``
+    per image, and ``encode_s`` times one encode at that quality (the search's probes are not counted).
+    """
     from tqdm import tqdm
 
+    if (quality is None) == (target_bpp is None):
+        raise ValueError("give exactly one of quality and target_bpp")
     manifest_path = Path(manifest_path)
-    codec = make_codec(codec_name, quality, options)
-    version = codec.version()
-    log.info("%s with %s", codec.describe(), version)
+    codec_class = get_codec_class(codec_name)
+    version = codec_class.version()
+    label = f"{codec_name} quality={quality}" if target_bpp is None else f"{codec_name} target {target_bpp} bpp"
+    log.info("%s (%s) with %s", label, options, version)
     manifest = read_manifest(manifest_path)
+    host = platform.node()
     rows = []
-    for item in tqdm(manifest.itertuples(), total=len(manifest), desc=codec.describe(), mininterval=5):
+    for item in tqdm(manifest.itertuples(), total=len(manifest), desc=label, mininterval=5):
         image = read_rgb(manifest_path.parent / item.file)
         height, width = image.shape[:2]
         try:
+            if target_bpp is not None:
+                quality_used = find_quality_for_bpp(codec_name, options, image, target_bpp).quality
+            else:
+                quality_used = quality
+            codec = make_codec(codec_name, quality_used, options)
             start = time.perf_counter()
             data = codec.encode(image)
             encode_s = time.perf_counter() - start
@@ -57,14 +81,14 @@ def compress_dataset(
         except CodecError as exc:
             raise CodecError(f"image {item.image_id!r} ({manifest_path.parent / item.file}): {exc}") from exc
         if decoded.shape != image.shape:
-            raise CodecError(
-                f"{codec.describe()}: image {item.image_id!r} decoded to {decoded.shape}, expected {image.shape}"
-            )
+            raise CodecError(f"{label}: image {item.image_id!r} decoded to {decoded.shape}, expected {image.shape}")
         write_bytes_atomic(Path(bitstream_dir) / f"{item.image_id}.{codec.extension}", data)
         write_rgb_png(Path(decoded_dir) / f"{item.image_id}.png", decoded)
         bpp = bits_per_pixel(len(data), width, height)
-        rows.append([item.image_id, width, height, len(data), bpp, encode_s, decode_s, version])
-    rates = pd.DataFrame(rows, columns=RATE_COLUMNS)
+        row = [item.image_id, width, height, len(data), bpp, encode_s, decode_s, version, host, codec.device]
+        rows.append(row + ([quality_used, target_bpp] if target_bpp is not None else []))
+    columns = RATE_COLUMNS + (["quality_used", "target_bpp"] if target_bpp is not None else [])
+    rates = pd.DataFrame(rows, columns=columns)
     write_csv_atomic(rates, rate_csv)
     return rates
 
@@ -98,6 +122,7 @@ def measure_quality(
         rows.append({"image_id": item.image_id, **compute_metrics(reference, decoded, metrics)})
     table = rates.merge(pd.DataFrame(rows, columns=["image_id", *metrics]), on="image_id", validate="1:1")
     table["compression_ratio"] = table.width * table.height * 3 / table.bytes
+    table["metrics_device"] = "cpu"  # the metrics run their torch code on the CPU
     for column, value in reversed(list(keys.items())):
         table.insert(0, column, value)
     write_csv_atomic(table, quality_csv)

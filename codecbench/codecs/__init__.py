@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Codec, CodecError
+from .base import Codec, CodecError, bits_per_pixel
 
 CODECS: dict[str, type[Codec]] = {}
 
@@ -35,4 +35,4 @@ def make_codec(name: str, quality: float, options: dict[str, Any] | None = None)
 # Importing the modules registers their codecs. Heavy libraries are imported lazily inside them.
 from . import ffmpeg, imagecodecs_codecs, pillow_codecs  # noqa: E402,F401
 
-__all__ = ["CODECS", "Codec", "CodecError", "get_codec_class", "make_codec", "register_codec"]
+__all__ = ["CODECS", "Codec", "CodecError", "bits_per_pixel", "get_codec_class", "make_codec", "register_codec"]

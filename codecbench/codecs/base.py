@@ -8,6 +8,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 
+def bits_per_pixel(n_bytes: int, width: int, height: int) -> float:
+    """The rate of a stored file: its bytes x 8 over the pixels of the original image."""
+    return n_bytes * 8.0 / (width * height)
+
+
 class CodecError(RuntimeError):
     """A codec failed on an input; the message names the codec and what went wrong."""
 
@@ -30,6 +35,7 @@ class Codec(ABC):
     higher_is_better: ClassVar[bool] = True
     quality_doc: ClassVar[str]
     default_options: ClassVar[dict[str, Any]] = {}
+    device: ClassVar[str] = "cpu"  # where encode/decode run; learned codecs report "cuda" when they use it
 
     def __init__(self, quality: float, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.default_options))
