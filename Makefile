@@ -12,7 +12,7 @@ export XDG_CACHE_HOME := $(CURDIR)/.cache/xdg
 export TORCH_HOME := $(CURDIR)/.cache/torch
 export PIP_CACHE_DIR := $(CURDIR)/.cache/pip
 
-.PHONY: setup run dry-run test lint format bench lock clean
+.PHONY: setup run report dry-run test lint format bench lock clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,9 @@ $(STAMP): requirements.lock pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
+
+report: run
+	$(BIN)/snakemake --report results/report.html
 
 dry-run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --dry-run
@@ -48,7 +51,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/jpeg_vs_compressai.py $(or $(IMAGES),../shared/data/kodak)
 
 lock: $(STAMP)
-	$(BIN)/python -m pip freeze --exclude-editable | grep -iv '^codecbench' > requirements.lock.new
+	head -2 requirements.lock > requirements.lock.new
+	$(BIN)/python -m pip freeze --exclude-editable | grep -iv '^codecbench' >> requirements.lock.new
 	mv requirements.lock.new requirements.lock
 
 clean:

@@ -6,6 +6,9 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
+report: "report/workflow.rst"
+
+
 # ---- configuration ------------------------------------------------------------------------------------------
 # Without --configfile the default experiment runs; with it, only what those files declare (config.yaml is not
 # merged underneath, so its default datasets and codecs never leak into a user's experiment).
@@ -21,7 +24,7 @@ include: "rules/common.smk"
 wildcard_constraints:
     dataset=alternatives(config["datasets"]),
     codec=alternatives(config["codecs"]),
-    quality=r"-?[0-9]+(\.[0-9]+)?",
+    quality=f"{LADDER_QUALITY}|target_[0-9]+(\\.[0-9]+)?",
 
 
 # ---- stages, in DAG order -----------------------------------------------------------------------------------
@@ -29,6 +32,7 @@ include: "rules/datasets.smk"
 include: "rules/compress.smk"
 include: "rules/quality.smk"
 include: "rules/aggregate.smk"
+include: "rules/figures.smk"
 
 
 rule all:

@@ -78,3 +78,68 @@ def write_codec_json(point_tables: Iterable[str | Path], json_path: str | Path) 
     document = compressai_results(table, codec, description)
     write_text_atomic(json_path, json.dumps(document, indent=2, allow_nan=False) + "\n")
     return document
+
+
+SUMMARY_COLUMNS = ("bpp", "bytes", "compression_ratio", "encode_s", "decode_s")
+
+
+def write_summary(quality_csv: str | Path, out_csv: str | Path, metrics: list[str], statistics: dict) -> pd.DataFrame:
+    """Per (dataset, codec, quality): the mean of every measurement with its paired-bootstrap CI."""
+    from .bd import bootstrap_means
+
+    table = pd.read_csv(quality_csv, dtype={"image_id": str})
+    columns = [*SUMMARY_COLUMNS, *metrics]
+    summary = bootstrap_means(
+        table, columns, n_boot=statistics["n_boot"], seed=statistics["seed"], confidence=statistics["confidence"]
+    )
+    write_csv_atomic(summary, out_csv)
+    return summary
+
+
+def write_bd_table(
+    quality_csv: str | Path, out_csv: str | Path, anchor: str, bd: dict, statistics: dict
+) -> pd.DataFrame:
+    """BD-rate and BD-quality of every codec against ``anchor``, per dataset and metric, with bootstrap CIs.
+
+    One row per (dataset, codec, anchor, metric); a codec without any finite value for the metric (a lossless
+    codec's PSNR) or without overlap with the anchor gets ``available = False`` and no numbers.
+    """
+    from .bd import bootstrap_bd
+
+    table = pd.read_csv(quality_csv, dtype={"image_id": str})
+    rows = []
+    for dataset, data in table.groupby("dataset", sort=True):
+        if anchor not in set(data.codec):
+            continue
+        for codec in sorted(set(data.codec) - {anchor}):
+            for metric in bd["metrics"]:
+                result = bootstrap_bd(
+                    data, anchor, codec, metric, method=bd["method"], n_boot=statistics["n_boot"],
+                    seed=statistics["seed"], confidence=statistics["confidence"],
+                )  # fmt: skip
+                rows.append({"dataset": dataset, "codec": codec, "anchor": anchor, "metric": metric, **result})
+    frame = pd.DataFrame(rows)
+    write_csv_atomic(frame, out_csv)
+    return frame
+
+
+def write_equal_rate_tables(
+    point_tables: Iterable[str | Path],
+    rows_csv: str | Path,
+    summary_csv: str | Path,
+    metrics: list[str],
+    statistics: dict,
+) -> pd.DataFrame:
+    """Per-image rows of every equal-rate point, and their means per (dataset, target_bpp, codec) with CIs."""
+    from .bd import bootstrap_means
+
+    table = read_point_tables(point_tables).sort_values(
+        ["dataset", "target_bpp", "codec", "image_id"], ignore_index=True
+    )
+    write_csv_atomic(table, rows_csv)
+    summary = bootstrap_means(
+        table, [*SUMMARY_COLUMNS, "quality_used", *metrics], n_boot=statistics["n_boot"], seed=statistics["seed"],
+        confidence=statistics["confidence"], group_columns=("dataset", "target_bpp", "codec"),
+    )  # fmt: skip
+    write_csv_atomic(summary, summary_csv)
+    return summary

@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 
 DEFAULT_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+# Quality metrics where higher is better: the ones rate-quality curves, BD deltas and figures are made for.
+BD_METRICS = ("psnr_rgb", "psnr_y", "ssim", "ms_ssim", "vif")
 
 
 class ConfigError(ValueError):
@@ -80,6 +82,9 @@ def _reference_errors(cfg: dict) -> list[str]:
     anchor = cfg.get("anchor")
     if anchor is not None and anchor not in cfg["codecs"]:
         problems.append(f"anchor: codec {anchor!r} is not declared under codecs (declared: {', '.join(cfg['codecs'])})")
+    missing = [m for m in cfg["bd"]["metrics"] if m not in cfg["metrics"]]
+    if missing:
+        problems.append(f"bd.metrics: {missing} are not computed; add them to metrics (computed: {cfg['metrics']})")
     return problems
 
 
@@ -91,10 +96,15 @@ def validate_config(config: dict, schema_path: str | Path = DEFAULT_SCHEMA, sour
     cfg = copy.deepcopy(dict(config))
     problems = _schema_errors(cfg, schema)
     if not problems:
-        for key in ("metrics", "anchor"):
+        for key in ("metrics", "anchor", "statistics", "bd", "grid"):
             cfg.setdefault(key, copy.deepcopy(schema["properties"][key]["default"]))
-        if cfg["anchor"] is None and "jpeg" in cfg["codecs"]:
-            cfg["anchor"] = "jpeg"
+        for key in ("statistics", "bd", "grid"):
+            for option, spec in schema["properties"][key]["properties"].items():
+                if "default" in spec:
+                    cfg[key].setdefault(option, spec["default"])
+        if cfg["anchor"] is None:
+            cfg["anchor"] = "jpeg" if "jpeg" in cfg["codecs"] else next(iter(cfg["codecs"]))
+        cfg["bd"].setdefault("metrics", [m for m in BD_METRICS if m in cfg["metrics"]])
         for codec, entry in cfg["codecs"].items():
             entry["qualities"] = [_normalise_quality(q) for q in entry["qualities"]]
             entry["options"] = {**get_codec_class(codec).default_options, **entry.get("options", {})}
@@ -117,6 +127,21 @@ def sweep_points(cfg: dict) -> list[tuple[str, str, Any]]:
         for codec, entry in cfg["codecs"].items()
         for dataset in codec_datasets(cfg, codec)
         for quality in entry["qualities"]
+    ]
+
+
+def target_label(target_bpp: float) -> str:
+    """The path label of an equal-rate point, e.g. 'target_0.5'."""
+    return f"target_{target_bpp:g}"
+
+
+def target_points(cfg: dict) -> list[tuple[str, str, str]]:
+    """Every (dataset, codec, target label) of the equal-rate comparisons the config asks for."""
+    return [
+        (dataset, codec, target_label(target))
+        for codec, entry in cfg["codecs"].items()
+        for dataset in codec_datasets(cfg, codec)
+        for target in entry.get("target_bpp", [])
     ]
 
 

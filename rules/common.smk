@@ -5,11 +5,14 @@ import re
 import sys
 from pathlib import Path
 
+from codecbench.provenance import config_hash
 from codecbench.config import (
+    BD_METRICS,
     ConfigError,
     codec_datasets,
     codec_job_settings,
     sweep_points,
+    target_points,
     validate_config,
 )
 
@@ -36,6 +39,7 @@ config.clear()
 config.update(_validated)
 
 RESULTS = "results"
+LADDER_QUALITY = r"-?[0-9]+(\.[0-9]+)?"  # a point of a quality ladder; equal-rate points are 'target_<bpp>'
 DOWNLOADS = "resources/downloads"
 
 
@@ -53,6 +57,14 @@ def get_point_tables(dataset, codec=None):
     ]
 
 
+def get_target_point_tables(wildcards=None):
+    """Per-point tables of every equal-rate (target bpp) point."""
+    return [
+        f"{RESULTS}/quality/{d}/{c}/{label}.csv"
+        for d, c, label in target_points(config)
+    ]
+
+
 def get_codec_jsons(dataset):
     """CompressAI-style JSON of every codec that runs on ``dataset``."""
     return [
@@ -63,15 +75,44 @@ def get_codec_jsons(dataset):
 
 
 def get_rd_metrics():
-    """The rate-distortion figures drawn per dataset: PSNR-RGB and MS-SSIM where those metrics are computed."""
-    return [m for m in ("psnr_rgb", "ms_ssim") if m in config["metrics"]]
+    """Quality metrics drawn against rate (and given a spread figure): the configured higher-is-better ones."""
+    return [m for m in BD_METRICS if m in config["metrics"]]
+
+
+def get_decoded_dirs(dataset):
+    """Every decoded-image folder of ``dataset`` (the comparison grid picks its tiles among them)."""
+    return [
+        f"{RESULTS}/compressed/{d}/{c}/{q}/decoded"
+        for d, c, q in sweep_points(config)
+        if d == dataset
+    ]
+
+
+def get_dataset_figures(dataset):
+    figures = f"{RESULTS}/figures/{dataset}"
+    outputs = expand(f"{figures}/rd_{{metric}}.png", metric=get_rd_metrics())
+    outputs += expand(f"{figures}/spread_{{metric}}.png", metric=get_rd_metrics())
+    return outputs + [
+        f"{figures}/coding_time.png",
+        f"{figures}/bd_rate.png",
+        f"{figures}/grid.png",
+    ]
 
 
 def get_final_outputs():
-    outputs = [f"{RESULTS}/tables/quality.csv", f"{RESULTS}/tables/quality.parquet"]
+    tables = f"{RESULTS}/tables"
+    outputs = [
+        f"{tables}/quality.csv",
+        f"{tables}/quality.parquet",
+        f"{tables}/summary.csv",
+    ]
+    outputs += [
+        f"{tables}/bd_rate.csv",
+        f"{RESULTS}/provenance.json",
+        f"{RESULTS}/provenance.txt",
+    ]
+    if target_points(config):
+        outputs += [f"{tables}/equal_rate.csv", f"{tables}/equal_rate_summary.csv"]
     for dataset in config["datasets"]:
-        outputs += get_codec_jsons(dataset)
-        outputs += expand(
-            f"{RESULTS}/figures/{dataset}/rd_{{metric}}.png", metric=get_rd_metrics()
-        )
+        outputs += get_codec_jsons(dataset) + get_dataset_figures(dataset)
     return outputs

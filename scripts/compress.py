@@ -1,4 +1,4 @@
-"""Rule compress: encode and decode every image of a dataset with one codec at one quality."""
+"""Rules compress and compress_target: encode and decode a dataset with one codec at one quality (or target bpp)."""
 
 from codecbench.codecs import get_codec_class
 from codecbench.compress import compress_dataset
@@ -8,14 +8,16 @@ from codecbench.workflow import job_log
 def main(smk):
     with job_log(smk.log[0]):
         codec = smk.wildcards.codec
+        target = float(smk.wildcards.bpp) if "bpp" in smk.wildcards.keys() else None
         compress_dataset(
             smk.input.manifest,
             codec,
-            get_codec_class(codec).quality_type(smk.wildcards.quality),
+            None if target is not None else get_codec_class(codec).quality_type(smk.wildcards.quality),
             smk.params.settings["options"],
             bitstream_dir=smk.output.bitstreams,
             decoded_dir=smk.output.decoded,
             rate_csv=smk.output.rate,
+            target_bpp=target,
         )
 
 

@@ -6,6 +6,11 @@ from codecbench.metrics import limit_threads
 from codecbench.workflow import job_log
 
 
+def quality_key(codec, label):
+    """A ladder point's quality in the codec's type; an equal-rate point keeps its label ('target_0.5')."""
+    return label if label.startswith("target_") else get_codec_class(codec).quality_type(label)
+
+
 def main(smk):
     with job_log(smk.log[0]):
         limit_threads(smk.threads)
@@ -13,7 +18,7 @@ def main(smk):
         keys = {
             "dataset": smk.wildcards.dataset,
             "codec": codec,
-            "quality": get_codec_class(codec).quality_type(smk.wildcards.quality),
+            "quality": quality_key(codec, smk.wildcards.quality),
         }
         measure_quality(
             smk.input.manifest, smk.input.rate, smk.input.decoded, list(smk.params.metrics), keys, smk.output[0]

@@ -11,7 +11,15 @@ import pytest
 from PIL import Image
 
 from codecbench.aggregate import compressai_results, write_codec_json, write_quality_table
-from codecbench.figures import codec_style, plot_rate_distortion
+from codecbench.figures import (
+    centre_crop,
+    codec_style,
+    plot_bd_bars,
+    plot_coding_time,
+    plot_rate_quality,
+    plot_spread,
+    select_grid_points,
+)
 
 
 def point_table(tmp_path, codec, quality, rows, dataset="d"):
@@ -75,16 +83,148 @@ def test_duplicate_rows_are_refused(tmp_path):
         write_quality_table([path, path], tmp_path / "q.csv", tmp_path / "q.parquet")
 
 
-def test_rate_distortion_figure_draws_lossy_codecs_and_lists_lossless_ones(tmp_path):
-    documents = [
-        {"name": "jpeg", "results": {"bpp": [0.5, 1.0], "psnr-rgb": [30.0, 34.0]}},
-        {"name": "png", "results": {"bpp": [12.0], "psnr-rgb": [None]}},
-    ]
-    drawn = plot_rate_distortion(documents, "psnr-rgb", "test", tmp_path / "rd.png")
-    assert drawn == ["jpeg"]
+def summary_rows():
+    return pd.DataFrame(
+        [
+            {
+                "dataset": "d",
+                "codec": "jpeg",
+                "quality": 10,
+                "bpp": 0.5,
+                "psnr_rgb": 30.0,
+                "psnr_rgb_ci_low": 29.0,
+                "psnr_rgb_ci_high": 31.0,
+                "encode_s": 0.01,
+                "decode_s": 0.01,
+            },
+            {
+                "dataset": "d",
+                "codec": "jpeg",
+                "quality": 50,
+                "bpp": 1.0,
+                "psnr_rgb": 34.0,
+                "psnr_rgb_ci_low": 33.5,
+                "psnr_rgb_ci_high": 34.5,
+                "encode_s": 0.02,
+                "decode_s": 0.01,
+            },
+            {
+                "dataset": "d",
+                "codec": "webp",
+                "quality": 50,
+                "bpp": 0.7,
+                "psnr_rgb": 33.0,
+                "psnr_rgb_ci_low": 32.0,
+                "psnr_rgb_ci_high": 34.0,
+                "encode_s": 0.05,
+                "decode_s": 0.02,
+            },
+            {
+                "dataset": "d",
+                "codec": "png",
+                "quality": 6,
+                "bpp": 12.0,
+                "psnr_rgb": math.inf,
+                "psnr_rgb_ci_low": math.inf,
+                "psnr_rgb_ci_high": math.inf,
+                "encode_s": 0.1,
+                "decode_s": 0.02,
+            },
+        ]
+    )
+
+
+def svg_texts(path) -> list[str]:
+    """Text elements of an SVG written by matplotlib (svg.fonttype 'none' keeps them as text)."""
+    import xml.etree.ElementTree as ET
+
+    return [el.text.strip() for el in ET.parse(path).iter() if el.tag.endswith("text") and el.text and el.text.strip()]
+
+
+def test_rate_quality_figure_draws_lossy_codecs_and_lists_lossless_ones(tmp_path):
+    drawn = plot_rate_quality(summary_rows(), "psnr_rgb", "test", tmp_path / "rd.png", tmp_path / "rd.svg")
+    assert drawn == ["jpeg", "webp"]
+    texts = svg_texts(tmp_path / "rd.svg")
+    assert "jpeg" in texts and "webp" in texts and "PSNR-RGB (dB)" in texts and "rate (bits per pixel)" in texts
+    assert any("png (12.00 bpp)" in t for t in texts)
     pixels = np.asarray(Image.open(tmp_path / "rd.png").convert("RGB"))
     jpeg_colour = np.round(np.array(codec_style("jpeg")["color"]) * 255).astype(int)
     assert (np.abs(pixels.astype(int) - jpeg_colour).sum(axis=2) < 10).sum() > 50  # the curve is there
+
+
+def test_coding_time_and_spread_figures_hold_every_codec(tmp_path):
+    assert plot_coding_time(summary_rows(), "t", tmp_path / "t.png", tmp_path / "t.svg") == ["jpeg", "png", "webp"]
+    assert {"encode time per image (s)", "decode time per image (s)"} <= set(svg_texts(tmp_path / "t.svg"))
+    table = pd.DataFrame(
+        {
+            "codec": ["jpeg"] * 4 + ["webp"] * 2,
+            "quality": [50, 50, 10, 10, 50, 50],
+            "bpp": [1.0, 1.2, 0.4, 0.5, 0.7, 0.8],
+            "psnr_rgb": [34, 35, 30, 31, 33, 33.5],
+        }
+    )
+    labels = plot_spread(table, "psnr_rgb", "s", tmp_path / "s.png", tmp_path / "s.svg")
+    assert labels == ["jpeg 10", "jpeg 50", "webp 50"]  # by codec, then by rate
+
+
+def test_bd_bars_mark_unreliable_and_unavailable_values(tmp_path):
+    bd = pd.DataFrame(
+        [
+            {
+                "codec": "webp",
+                "anchor": "jpeg",
+                "metric": "psnr_rgb",
+                "bd_rate_pct": -20.0,
+                "bd_rate_ci_low": -25.0,
+                "bd_rate_ci_high": -15.0,
+                "available": True,
+                "reliable": True,
+            },
+            {
+                "codec": "avif",
+                "anchor": "jpeg",
+                "metric": "psnr_rgb",
+                "bd_rate_pct": -30.0,
+                "bd_rate_ci_low": -40.0,
+                "bd_rate_ci_high": -20.0,
+                "available": True,
+                "reliable": False,
+            },
+            {
+                "codec": "png",
+                "anchor": "jpeg",
+                "metric": "psnr_rgb",
+                "bd_rate_pct": math.nan,
+                "bd_rate_ci_low": math.nan,
+                "bd_rate_ci_high": math.nan,
+                "available": False,
+                "reliable": False,
+            },
+        ]
+    )
+    assert plot_bd_bars(bd, "bd", tmp_path / "bd.png", tmp_path / "bd.svg") == ["avif", "png", "webp"]
+    texts = svg_texts(tmp_path / "bd.svg")
+    assert "n/a" in texts and any("BD-rate against jpeg" in t for t in texts)
+    assert "<pattern" in (tmp_path / "bd.svg").read_text()  # the unreliable bar is hatched
+
+
+def test_grid_points_are_nearest_the_target_rate_with_ties_to_the_lower_rate():
+    table = pd.DataFrame(
+        {
+            "image_id": ["a"] * 5 + ["b"],
+            "codec": ["jpeg", "jpeg", "jpeg", "webp", "webp", "webp"],
+            "quality": [10, 30, 50, 20, 40, 20],
+            "bpp": [0.3, 0.45, 0.9, 0.4, 0.6, 0.5],
+        }
+    )
+    chosen = select_grid_points(table, "a", 0.5)
+    assert chosen[["codec", "quality"]].values.tolist() == [["jpeg", 30], ["webp", 20]]  # webp: 0.4 and 0.6 tie
+
+
+def test_centre_crop_takes_the_middle():
+    image = np.arange(10 * 12 * 3).reshape(10, 12, 3)
+    assert np.array_equal(centre_crop(image, 4), image[3:7, 4:8])
+    assert centre_crop(image, 50).shape == image.shape
 
 
 def test_each_codec_keeps_its_own_colour():

@@ -23,15 +23,28 @@ from PIL import Image
 pytestmark = pytest.mark.workflow
 
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-PROJECT_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "schemas", "profiles", "envs"]
+PROJECT_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "schemas", "profiles", "envs", "report"]
 REQUIRED_COLUMNS = [
     "dataset", "codec", "quality", "image_id", "bytes", "bpp", "psnr_rgb", "psnr_y", "ssim", "ms_ssim", "vif",
     "mse", "mae", "encode_s", "decode_s", "compression_ratio", "codec_version",
 ]  # fmt: skip
 TINY = {
     "datasets": {"tiny": {"source": "local", "path": "input"}},
-    "codecs": {"jpeg": {"qualities": [30, 70]}, "webp": {"qualities": [50]}, "png": {"qualities": [6]}},
+    "codecs": {
+        "jpeg": {"qualities": [30, 70], "target_bpp": [1.0]},
+        "webp": {"qualities": [50]},
+        "png": {"qualities": [6]},
+    },
+    "metrics": ["psnr_rgb", "psnr_y", "ssim", "ms_ssim", "vif", "mse", "mae"],
+    "bd": {"metrics": ["psnr_rgb", "ms_ssim"]},
+    "statistics": {"n_boot": 200},
 }
+# Jobs that follow any change of a point: tables, statistics, provenance and every figure of the dataset.
+AGGREGATES = [
+    "all", "bd_figure[dataset=tiny]", "bd_rate", "coding_time_figure[dataset=tiny]", "grid_figure[dataset=tiny]",
+    "provenance", "quality_table", "summary",
+    *[f"{kind}[dataset=tiny, metric={m}]" for kind in ("rd_figure", "spread_figure") for m in ("psnr_rgb", "psnr_y", "ssim", "ms_ssim", "vif")],
+]  # fmt: skip
 
 
 def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -89,7 +102,7 @@ def tiny_run(tmp_path_factory, photo):
 def test_tidy_table_has_every_measurement(tiny_run):
     table = pd.read_csv(tiny_run / "results/tables/quality.csv")
     assert set(REQUIRED_COLUMNS) <= set(table.columns)
-    assert len(table) == 2 * 4  # 2 images x (jpeg 30, jpeg 70, webp 50, png 6)
+    assert len(table) == 2 * 4  # 2 images x (jpeg 30, jpeg 70, webp 50, png 6); equal-rate points apart
     assert sorted(set(zip(table.codec, table.quality, strict=True))) == [
         ("jpeg", 30),
         ("jpeg", 70),
@@ -161,46 +174,44 @@ def test_up_to_date_run_plans_nothing(tiny_run):
 
 def test_adding_a_quality_reruns_only_that_point_and_the_aggregates(tiny_run):
     cfg = {**TINY, "codecs": {**TINY["codecs"], "jpeg": {"qualities": [30, 50, 70]}}}
-    assert planned_jobs(tiny_run, write_config(tiny_run, cfg, "more.yaml")) == [
-        "all",
-        "codec_json[dataset=tiny, codec=jpeg]",
-        "compress[dataset=tiny, codec=jpeg, quality=50]",
-        "quality[dataset=tiny, codec=jpeg, quality=50]",
-        "quality_table",
-        "rd_figure[dataset=tiny, metric=ms_ssim]",
-        "rd_figure[dataset=tiny, metric=psnr_rgb]",
-    ]
+    assert planned_jobs(tiny_run, write_config(tiny_run, cfg, "more.yaml")) == sorted(
+        [
+            "codec_json[dataset=tiny, codec=jpeg]",
+            "compress[dataset=tiny, codec=jpeg, quality=50]",
+            "quality[dataset=tiny, codec=jpeg, quality=50]",
+            *AGGREGATES,
+        ]
+    )
 
 
 def test_editing_another_codecs_ladder_reruns_only_that_codec(tiny_run):
     ladder = {**TINY, "codecs": {**TINY["codecs"], "webp": {"qualities": [50, 80]}}}
-    assert planned_jobs(tiny_run, write_config(tiny_run, ladder, "ladder.yaml")) == [
-        "all",
-        "codec_json[dataset=tiny, codec=webp]",
-        "compress[dataset=tiny, codec=webp, quality=80]",
-        "quality[dataset=tiny, codec=webp, quality=80]",
-        "quality_table",
-        "rd_figure[dataset=tiny, metric=ms_ssim]",
-        "rd_figure[dataset=tiny, metric=psnr_rgb]",
-    ]
+    assert planned_jobs(tiny_run, write_config(tiny_run, ladder, "ladder.yaml")) == sorted(
+        [
+            "codec_json[dataset=tiny, codec=webp]",
+            "compress[dataset=tiny, codec=webp, quality=80]",
+            "quality[dataset=tiny, codec=webp, quality=80]",
+            *AGGREGATES,
+        ]
+    )
 
 
 def test_editing_a_codecs_options_reruns_its_points_only(tiny_run):
     options = {**TINY, "codecs": {**TINY["codecs"], "webp": {"qualities": [50], "options": {"method": 6}}}}
-    assert planned_jobs(tiny_run, write_config(tiny_run, options, "options.yaml")) == [
-        "all",
-        "codec_json[dataset=tiny, codec=webp]",
-        "compress[dataset=tiny, codec=webp, quality=50]",
-        "quality[dataset=tiny, codec=webp, quality=50]",
-        "quality_table",
-        "rd_figure[dataset=tiny, metric=ms_ssim]",
-        "rd_figure[dataset=tiny, metric=psnr_rgb]",
-    ]
+    assert planned_jobs(tiny_run, write_config(tiny_run, options, "options.yaml")) == sorted(
+        [
+            "codec_json[dataset=tiny, codec=webp]",
+            "compress[dataset=tiny, codec=webp, quality=50]",
+            "quality[dataset=tiny, codec=webp, quality=50]",
+            *AGGREGATES,
+        ]
+    )
 
 
 def test_changing_the_metrics_reruns_metric_jobs_but_no_compression(tiny_run):
-    jobs = planned_jobs(tiny_run, write_config(tiny_run, {**TINY, "metrics": ["psnr_rgb", "ms_ssim"]}, "metrics.yaml"))
-    assert sum(job.startswith("quality[") for job in jobs) == 4
+    fewer = {**TINY, "metrics": ["psnr_rgb", "ms_ssim"]}
+    jobs = planned_jobs(tiny_run, write_config(tiny_run, fewer, "metrics.yaml"))
+    assert sum(job.startswith("quality[") for job in jobs) == 5  # 4 ladder points and the equal-rate point
     assert not [job for job in jobs if job.startswith(("compress", "prepare_dataset"))]
 
 
@@ -222,3 +233,133 @@ def test_a_corrupt_image_fails_naming_the_file(tmp_path, photo):
     log = (workdir / "results/logs/prepare_dataset/tiny.log").read_text()
     assert "coffee.jpg" in log and "truncated" in log
     assert not (workdir / "results/datasets/tiny/manifest.csv").exists()
+
+
+def chromium_executable() -> str:
+    """Chromium, installed with Debian's package the way CI would if it is missing; skip if impossible."""
+    for name in ("chromium", "chromium-browser"):
+        if path := shutil.which(name):
+            return path
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("Chromium is not installed, and installing Debian's 'chromium' needs root and apt-get")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]
+    proc = subprocess.run(install, env=env, capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:  # stale package lists: refresh once
+        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
+        proc = subprocess.run(install, env=env, capture_output=True, text=True, timeout=900)
+    if path := shutil.which("chromium"):
+        return path
+    pytest.skip(f"Chromium could not be installed with apt-get: {proc.stderr.strip()[-500:]}")
+
+
+# Run in the page after it loaded: what a click on the figure in the report's menu does (see the report's
+# abstract_results.js), so that the screenshot shows the figure rather than the landing page.
+SHOW_FIGURE = """
+<script>
+window.addEventListener("load", () => setTimeout(() => {
+  const path = Object.keys(results).find((key) => key.endsWith("/rd_psnr_rgb.png"));
+  app.showCategory("Rate-quality");
+  app.setView({content: "img", contentPath: results[path].data_uri, resultPath: path});
+}, 300));
+</script>
+"""
+
+
+def chromium(executable: str, profile: Path, url: str, *args: str) -> subprocess.CompletedProcess:
+    command = [
+        executable, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
+        "--host-resolver-rules=MAP * ~NOTFOUND", "--window-size=1400,1000", "--virtual-time-budget=10000", *args, url,
+    ]  # fmt: skip
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(profile)}
+    )
+
+
+def colour_pixels(image: np.ndarray, codec: str) -> int:
+    from codecbench.figures import codec_style
+
+    colour = np.round(np.array(codec_style(codec)["color"]) * 255).astype(int)
+    return int((np.abs(image[..., :3].astype(int) - colour).sum(axis=2) < 12).sum())
+
+
+def test_html_report_opens_in_a_browser_and_shows_the_rate_distortion_figure(tiny_run, tmp_path):
+    run_snakemake(tiny_run, "--configfile", write_config(tiny_run, TINY), "--report", "results/report.html")
+    report = tiny_run / "results/report.html"
+    html = report.read_text()
+    for expected in ("Rate-quality", "rd_psnr_rgb.png", "bd_rate.csv", "provenance.txt", "codecbench"):
+        assert expected in html
+    executable = chromium_executable()
+
+    landing = chromium(executable, tmp_path / "p1", report.as_uri(), f"--screenshot={tmp_path / 'landing.png'}")
+    assert (tmp_path / "landing.png").exists(), landing.stderr[-2000:]
+    landing_pixels = np.asarray(Image.open(tmp_path / "landing.png").convert("RGB"))
+    assert landing_pixels.std() > 10  # the page rendered, not a blank or error page
+
+    navigated = tmp_path / "report-figure.html"
+    end = html.rfind("</body>")  # the page's own end: embedded documents hold '</body>' too
+    navigated.write_text(html[:end] + SHOW_FIGURE + html[end:])
+    chromium(executable, tmp_path / "p2", navigated.as_uri(), f"--screenshot={tmp_path / 'figure.png'}")
+    shot = np.asarray(Image.open(tmp_path / "figure.png").convert("RGB"))
+    figure = np.asarray(Image.open(tiny_run / "results/figures/tiny/rd_psnr_rgb.png").convert("RGB"))
+    # The curves' colours appear on screen as they do in the figure file, and not on the landing page.
+    for codec in ("jpeg", "webp"):
+        assert colour_pixels(figure, codec) > 50
+        assert colour_pixels(shot, codec) > 0.5 * colour_pixels(figure, codec)
+        assert colour_pixels(landing_pixels, codec) < 0.1 * colour_pixels(figure, codec)
+
+
+def test_summary_holds_means_and_confidence_intervals(tiny_run):
+    table = pd.read_csv(tiny_run / "results/tables/quality.csv")
+    summary = pd.read_csv(tiny_run / "results/tables/summary.csv")
+    jpeg30 = summary[(summary.codec == "jpeg") & (summary.quality == 30)].iloc[0]
+    rows = table[(table.codec == "jpeg") & (table.quality == 30)]
+    assert jpeg30.bpp == pytest.approx(rows.bpp.mean()) and jpeg30.n_images == 2
+    assert (
+        rows.psnr_rgb.min()
+        <= jpeg30.psnr_rgb_ci_low
+        <= jpeg30.psnr_rgb
+        <= jpeg30.psnr_rgb_ci_high
+        <= rows.psnr_rgb.max()
+    )
+
+
+def test_bd_table_rows_against_the_anchor(tiny_run):
+    bd = pd.read_csv(tiny_run / "results/tables/bd_rate.csv")
+    assert sorted(zip(bd.codec, bd.metric, strict=True)) == [
+        ("png", "ms_ssim"),
+        ("png", "psnr_rgb"),
+        ("webp", "ms_ssim"),
+        ("webp", "psnr_rgb"),
+    ]
+    assert set(bd.anchor) == {"jpeg"}
+    assert not bd[bd.codec == "png"].available.any() and bd[bd.codec == "png"].bd_rate_pct.isna().all()
+    assert (bd[bd.codec == "webp"].method == "pchip").all()
+
+
+def test_equal_rate_points_pick_the_quality_nearest_the_target(tiny_run):
+    rows = pd.read_csv(tiny_run / "results/tables/equal_rate.csv")
+    assert sorted(rows.image_id) == ["astronaut", "coffee"] and set(rows.target_bpp) == {1.0}
+    for row in rows.itertuples():
+        assert 1 <= row.quality_used <= 100 and abs(row.bpp - 1.0) < 0.25
+    summary = pd.read_csv(tiny_run / "results/tables/equal_rate_summary.csv")
+    assert summary.codec.tolist() == ["jpeg"] and summary.bpp.iloc[0] == pytest.approx(rows.bpp.mean())
+
+
+def test_provenance_names_versions_and_devices(tiny_run):
+    provenance = json.loads((tiny_run / "results/provenance.json").read_text())
+    assert provenance["config"]["codecs"]["jpeg"]["qualities"] == [30, 70]
+    assert "ffmpeg" in provenance["codec_versions"].get("h264", "ffmpeg") and provenance["codec_versions"][
+        "jpeg"
+    ].startswith("Pillow")
+    assert provenance["devices"] and provenance["devices"][0]["device"] == "cpu"
+    assert provenance["config_sha256"][:12] in (tiny_run / "results/provenance.txt").read_text()
+
+
+def test_every_figure_has_an_svg_twin_with_its_series(tiny_run):
+    figures = tiny_run / "results/figures/tiny"
+    pngs = sorted(p.stem for p in figures.glob("*.png"))
+    assert pngs == sorted(p.stem for p in figures.glob("*.svg"))
+    assert {"rd_psnr_rgb", "rd_ms_ssim", "spread_psnr_rgb", "coding_time", "bd_rate", "grid"} <= set(pngs)
+    rd = (figures / "rd_psnr_rgb.svg").read_text()
+    assert ">jpeg<" in rd and ">webp<" in rd and "png (" in rd  # curves for the lossy codecs, png listed as lossless

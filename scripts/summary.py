@@ -1,0 +1,13 @@
+"""Rule summary: per-point means of every measurement with paired-bootstrap confidence intervals."""
+
+from codecbench.aggregate import write_summary
+from codecbench.workflow import job_log
+
+
+def main(smk):
+    with job_log(smk.log[0]):
+        write_summary(smk.input[0], smk.output[0], list(smk.params.metrics), dict(smk.params.statistics))
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821 (injected by Snakemake)
