@@ -118,7 +118,8 @@ def _bd_prepared(anchor: tuple, test: tuple, method: str) -> dict:
         "bd_quality": float("nan"),
         "overlap_quality": float("nan"),
         "overlap_rate": float("nan"),
-        "reliable": False,
+        "bd_rate_reliable": False,
+        "bd_quality_reliable": False,
         "available": False,
         "monotone_fit": fit_a or fit_t,
         "method": method,
@@ -137,7 +138,9 @@ def _bd_prepared(anchor: tuple, test: tuple, method: str) -> dict:
     if np.isfinite(bd_rate) and np.isfinite(bd_quality):
         result["bd_rate_pct"], result["bd_quality"] = bd_rate, bd_quality
         result["available"] = True
-        result["reliable"] = min(overlap_quality, overlap_rate) >= RELIABLE_OVERLAP
+        # Each delta integrates along its own axis, so each is judged by the overlap along that axis.
+        result["bd_rate_reliable"] = overlap_quality >= RELIABLE_OVERLAP
+        result["bd_quality_reliable"] = overlap_rate >= RELIABLE_OVERLAP
     return result
 
 
@@ -164,7 +167,8 @@ def bd_metrics(anchor_rate, anchor_quality, test_rate, test_quality, method: str
     - ``bd_quality``: mean quality difference (test - anchor) at equal log-rate, in the metric's unit (dB for PSNR).
     - ``overlap_quality``: intersection over union of the two quality ranges (0..1), the interval of ``bd_rate_pct``.
     - ``overlap_rate``: the same for the log-rate ranges, the interval of ``bd_quality``.
-    - ``reliable``: both overlaps >= 0.75 (bjontegaard's threshold for trusting a delta).
+    - ``bd_rate_reliable``: ``overlap_quality`` >= 0.75, the range BD-rate integrates over (bjontegaard's
+      threshold for trusting a delta); ``bd_quality_reliable``: the same for ``overlap_rate`` and BD-quality.
     - ``available``: both overlaps > 0 and enough points; otherwise both deltas are NaN.
     - ``monotone_fit``: whether either curve was replaced by its isotonic fit.
     - ``method``: ``"pchip"`` (default), ``"akima"`` or ``"cubic"`` (the VCEG-M33 cubic polynomial fit).

@@ -168,12 +168,12 @@ def plot_bd_bars(bd: pd.DataFrame, title: str, png_path, svg_path=None) -> list[
             row = row.iloc[0]
             x = j + (i - (len(codecs) - 1) / 2) * width
             if not row.available or not math.isfinite(row.bd_rate_pct):
-                ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize="x-small", rotation=90)
+                ax.text(x, 0, "n/a", ha="center", va="top", fontsize="x-small", rotation=90)
                 continue
             low, high = row.bd_rate_pct - row.bd_rate_ci_low, row.bd_rate_ci_high - row.bd_rate_pct
             ax.bar(
                 x, row.bd_rate_pct, width, color=codec_style(codec)["color"], label=codec if j == 0 else None,
-                hatch=None if row.reliable else "//", edgecolor="black", linewidth=0.5,
+                hatch=None if row.bd_rate_reliable else "//", edgecolor="black", linewidth=0.5,
                 yerr=[[max(low, 0)], [max(high, 0)]] if math.isfinite(low) and math.isfinite(high) else None,
                 capsize=2,
             )  # fmt: skip
@@ -184,7 +184,7 @@ def plot_bd_bars(bd: pd.DataFrame, title: str, png_path, svg_path=None) -> list[
     ax.grid(True, axis="y", alpha=0.3)
     if codecs:
         ax.legend(fontsize="small", ncols=2)
-    fig.text(0.01, 0.01, "hatched: curve overlap < 75% (unreliable); n/a: curves do not overlap", fontsize="x-small")
+    fig.text(0.01, 0.01, "hatched: quality ranges overlap < 75% (unreliable); n/a: curves do not overlap", fontsize="x-small")
     save_figure(fig, png_path, svg_path)
     return codecs
 

@@ -178,7 +178,7 @@ def test_bd_bars_mark_unreliable_and_unavailable_values(tmp_path):
                 "bd_rate_ci_low": -25.0,
                 "bd_rate_ci_high": -15.0,
                 "available": True,
-                "reliable": True,
+                "bd_rate_reliable": True,
             },
             {
                 "codec": "avif",
@@ -188,7 +188,7 @@ def test_bd_bars_mark_unreliable_and_unavailable_values(tmp_path):
                 "bd_rate_ci_low": -40.0,
                 "bd_rate_ci_high": -20.0,
                 "available": True,
-                "reliable": False,
+                "bd_rate_reliable": False,
             },
             {
                 "codec": "png",
@@ -198,7 +198,7 @@ def test_bd_bars_mark_unreliable_and_unavailable_values(tmp_path):
                 "bd_rate_ci_low": math.nan,
                 "bd_rate_ci_high": math.nan,
                 "available": False,
-                "reliable": False,
+                "bd_rate_reliable": False,
             },
         ]
     )
@@ -231,3 +231,10 @@ def test_each_codec_keeps_its_own_colour():
     colours = {tuple(codec_style(name)["color"]) for name in ("jpeg", "webp", "avif", "h264", "hevc", "av1")}
     assert len(colours) == 6
     assert codec_style("jpeg") == codec_style("jpeg")
+
+
+def test_grid_leaves_out_codecs_that_only_reproduce_the_image():
+    table = pd.DataFrame(
+        {"image_id": ["a"] * 3, "codec": ["jpeg", "png", "original"], "quality": [30, 6, 0], "bpp": [0.5, 12.0, 24.0], "psnr_rgb": [31.0, math.inf, math.inf]}
+    )
+    assert select_grid_points(table, "a", 0.5).codec.tolist() == ["jpeg"]

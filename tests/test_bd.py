@@ -32,7 +32,7 @@ def test_halving_the_rate_at_every_quality_is_minus_50_percent(method):
     assert result["available"] and not result["monotone_fit"] and result["method"] == method
     # log2-rates [-2, 2] against [-3, 1]: 3 of 5 along rate, so bd_quality would extrapolate too much to trust
     assert result["overlap_quality"] == 1.0 and result["overlap_rate"] == pytest.approx(0.6)
-    assert not result["reliable"]
+    assert result["bd_rate_reliable"] and not result["bd_quality_reliable"]
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -54,7 +54,7 @@ def test_straight_lines_of_different_slope_match_the_integral_by_hand(method):
     assert result["bd_quality"] == pytest.approx(-0.375, abs=1e-9)
     assert result["overlap_quality"] == pytest.approx(9 / 11.25)  # [24, 33] within [22.5, 33.75]
     assert result["overlap_rate"] == 1.0
-    assert result["reliable"]
+    assert result["bd_rate_reliable"] and result["bd_quality_reliable"]
 
 
 # --- bd_metrics: wiring against bjontegaard ---------------------------------------------------------------------
@@ -71,7 +71,7 @@ def test_agrees_with_bjontegaard_called_directly(method):
     assert expected_rate < -5 and expected_psnr > 0.3  # a real difference, not a trivial fixture
     assert result["bd_rate_pct"] == pytest.approx(expected_rate, rel=1e-12)
     assert result["bd_quality"] == pytest.approx(expected_psnr, rel=1e-12)
-    assert result["reliable"] and not result["monotone_fit"]
+    assert result["bd_rate_reliable"] and result["bd_quality_reliable"] and not result["monotone_fit"]
 
 
 def test_non_finite_points_are_dropped():
@@ -93,7 +93,7 @@ def test_unknown_method_names_the_allowed_ones():
 @pytest.mark.parametrize("method", METHODS)
 def test_disjoint_quality_ranges_are_not_available(method):
     result = bd_metrics(RATES, PSNR, RATES, PSNR + 20.0, method=method)  # [28, 40] against [48, 60]
-    assert not result["available"] and not result["reliable"]
+    assert not result["available"] and not result["bd_rate_reliable"] and not result["bd_quality_reliable"]
     assert math.isnan(result["bd_rate_pct"]) and math.isnan(result["bd_quality"])
     assert result["overlap_quality"] == 0.0 and result["overlap_rate"] == 1.0
 
@@ -107,7 +107,7 @@ def test_disjoint_rate_ranges_are_not_available_either():
 def test_low_overlap_is_available_but_not_reliable():
     result = bd_metrics(RATES, PSNR, RATES, PSNR + 5.0)  # [28, 40] against [33, 45]: 7 of 17
     assert result["overlap_quality"] == pytest.approx(7 / 17)
-    assert result["available"] and not result["reliable"]
+    assert result["available"] and not result["bd_rate_reliable"] and result["bd_quality_reliable"]
     assert result["bd_quality"] == pytest.approx(5.0, abs=1e-9)
     assert math.isfinite(result["bd_rate_pct"]) and result["bd_rate_pct"] < -50
 
@@ -213,7 +213,7 @@ def test_bootstrap_bd_is_reproducible_and_its_interval_holds_the_estimate():
     table = synthetic_table()
     first = bootstrap_bd(table, "anchor", "test", "psnr_rgb", n_boot=300, seed=7)
     assert set(first) == {
-        "bd_rate_pct", "bd_quality", "overlap_quality", "overlap_rate", "reliable", "available", "monotone_fit",
+        "bd_rate_pct", "bd_quality", "overlap_quality", "overlap_rate", "bd_rate_reliable", "bd_quality_reliable", "available", "monotone_fit",
         "method", "bd_rate_ci_low", "bd_rate_ci_high", "bd_quality_ci_low", "bd_quality_ci_high", "n_boot_valid",
         "n_images",
     }  # fmt: skip
