@@ -1,4 +1,5 @@
-"""Aggregation: the tidy table of every measurement and CompressAI-compatible JSON per (dataset, codec)."""
+"""Aggregation: the tidy table of every measurement, CompressAI-compatible JSON per (dataset, codec), per-point
+means with bootstrap CIs, BD-rates against the anchor and the equal-rate tables."""
 
 from __future__ import annotations
 
@@ -81,6 +82,11 @@ def write_codec_json(point_tables: Iterable[str | Path], json_path: str | Path) 
 
 
 SUMMARY_COLUMNS = ("bpp", "bytes", "compression_ratio", "encode_s", "decode_s")
+BD_TABLE_COLUMNS = [
+    "dataset", "codec", "anchor", "metric", "bd_rate_pct", "bd_rate_ci_low", "bd_rate_ci_high", "bd_quality",
+    "bd_quality_ci_low", "bd_quality_ci_high", "overlap_quality", "overlap_rate", "bd_rate_reliable",
+    "bd_quality_reliable", "available", "monotone_fit", "method", "n_boot_valid", "n_images",
+]  # fmt: skip
 
 
 def write_summary(quality_csv: str | Path, out_csv: str | Path, metrics: list[str], statistics: dict) -> pd.DataFrame:
@@ -118,7 +124,7 @@ def write_bd_table(
                     seed=statistics["seed"], confidence=statistics["confidence"],
                 )  # fmt: skip
                 rows.append({"dataset": dataset, "codec": codec, "anchor": anchor, "metric": metric, **result})
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows, columns=BD_TABLE_COLUMNS)  # the header even when only the anchor ran
     write_csv_atomic(frame, out_csv)
     return frame
 

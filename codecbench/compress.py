@@ -1,4 +1,4 @@
-"""The compression stage: run one codec at one quality over a prepared dataset.
+"""The compression stage: run one codec at one quality (or one target bpp) over a prepared dataset.
 
 Writes each image's bitstream (the real file a user would store) and its decoded image, and returns the rate
 table: per image the bytes, bpp (= bytes x 8 / pixels of the original image), encode and decode seconds.
@@ -62,6 +62,7 @@ def compress_dataset(
     log.info("%s (%s) with %s", label, options, version)
     manifest = read_manifest(manifest_path)
     host = platform.node()
+    codecs: dict[Any, Any] = {}  # one instance per quality: learned codecs load their model once
     rows = []
     for item in tqdm(manifest.itertuples(), total=len(manifest), desc=label, mininterval=5):
         image = read_rgb(manifest_path.parent / item.file)
@@ -71,7 +72,9 @@ def compress_dataset(
                 quality_used = find_quality_for_bpp(codec_name, options, image, target_bpp).quality
             else:
                 quality_used = quality
-            codec = make_codec(codec_name, quality_used, options)
+            if quality_used not in codecs:
+                codecs[quality_used] = make_codec(codec_name, quality_used, options)
+            codec = codecs[quality_used]
             start = time.perf_counter()
             data = codec.encode(image)
             encode_s = time.perf_counter() - start
@@ -85,10 +88,19 @@ def compress_dataset(
         write_bytes_atomic(Path(bitstream_dir) / f"{item.image_id}.{codec.extension}", data)
         write_rgb_png(Path(decoded_dir) / f"{item.image_id}.png", decoded)
         bpp = bits_per_pixel(len(data), width, height)
-        row = [item.image_id, width, height, len(data), bpp, encode_s, decode_s, version, host, codec.device]
-        rows.append(row + ([quality_used, target_bpp] if target_bpp is not None else []))
-    columns = RATE_COLUMNS + (["quality_used", "target_bpp"] if target_bpp is not None else [])
-    rates = pd.DataFrame(rows, columns=columns)
+        values = [item.image_id, width, height, len(data), bpp, encode_s, decode_s, version, host, codec.device]
+        row = dict(zip(RATE_COLUMNS, values, strict=True))
+        if target_bpp is not None:
+            row.update(quality_used=quality_used, target_bpp=target_bpp)
+        # Codecs may report more per image (learned codecs: estimated bpp, encoder/decoder mismatch).
+        row.update(getattr(codec, "last_encode_info", None) or {})
+        mismatch = row.get("reconstruction_mismatch", 0)
+        if mismatch > 1:
+            log.warning(
+                "%s: image %s decodes %s levels away from the encoder's reconstruction", label, item.image_id, mismatch
+            )
+        rows.append(row)
+    rates = pd.DataFrame(rows)
     write_csv_atomic(rates, rate_csv)
     return rates
 

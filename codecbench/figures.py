@@ -184,7 +184,9 @@ def plot_bd_bars(bd: pd.DataFrame, title: str, png_path, svg_path=None) -> list[
     ax.grid(True, axis="y", alpha=0.3)
     if codecs:
         ax.legend(fontsize="small", ncols=2)
-    fig.text(0.01, 0.01, "hatched: quality ranges overlap < 75% (unreliable); n/a: curves do not overlap", fontsize="x-small")
+    fig.text(
+        0.01, 0.01, "hatched: quality ranges overlap < 75% (unreliable); n/a: curves do not overlap", fontsize="x-small"
+    )
     save_figure(fig, png_path, svg_path)
     return codecs
 

@@ -36,8 +36,7 @@ def coding_time_figure(smk, dataset, out):
 
 
 def bd_figure(smk, dataset, out):
-    bd = rows_of_dataset(smk.input[0], dataset) if Path(smk.input[0]).stat().st_size > 1 else pd.DataFrame()
-    return figures.plot_bd_bars(bd, f"{dataset}: BD-rate against the anchor", *out)
+    return figures.plot_bd_bars(rows_of_dataset(smk.input[0], dataset), f"{dataset}: BD-rate against the anchor", *out)
 
 
 def grid_figure(smk, dataset, out):

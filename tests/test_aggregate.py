@@ -235,6 +235,29 @@ def test_each_codec_keeps_its_own_colour():
 
 def test_grid_leaves_out_codecs_that_only_reproduce_the_image():
     table = pd.DataFrame(
-        {"image_id": ["a"] * 3, "codec": ["jpeg", "png", "original"], "quality": [30, 6, 0], "bpp": [0.5, 12.0, 24.0], "psnr_rgb": [31.0, math.inf, math.inf]}
+        {
+            "image_id": ["a"] * 3,
+            "codec": ["jpeg", "png", "original"],
+            "quality": [30, 6, 0],
+            "bpp": [0.5, 12.0, 24.0],
+            "psnr_rgb": [31.0, math.inf, math.inf],
+        }
     )
     assert select_grid_points(table, "a", 0.5).codec.tolist() == ["jpeg"]
+
+
+def test_bd_table_with_only_the_anchor_has_a_header_and_no_rows(tmp_path):
+    from codecbench.aggregate import BD_TABLE_COLUMNS, write_bd_table
+
+    table = write_quality_table(
+        [point_table(tmp_path, "jpeg", 5, [("a", 7, 25.0)])], tmp_path / "q.csv", tmp_path / "q.parquet"
+    )
+    assert len(table) == 1
+    bd = write_bd_table(
+        tmp_path / "q.csv",
+        tmp_path / "bd.csv",
+        "jpeg",
+        {"metrics": ["psnr_rgb"], "method": "pchip"},
+        {"n_boot": 100, "seed": 0, "confidence": 0.95},
+    )
+    assert bd.empty and pd.read_csv(tmp_path / "bd.csv").columns.tolist() == BD_TABLE_COLUMNS
