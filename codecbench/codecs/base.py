@@ -17,6 +17,10 @@ class CodecError(RuntimeError):
     """A codec failed on an input; the message names the codec and what went wrong."""
 
 
+class LearnedCodecError(CodecError):
+    """A learned codec cannot get its model (weights missing, bad checkpoint, no CUDA) or cannot code an image."""
+
+
 class Codec(ABC):
     """One codec at one quality.
 

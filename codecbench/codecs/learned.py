@@ -1,0 +1,380 @@
+"""Learned codecs: CompressAI's zoo models and our compressive autoencoder, writing real, self-contained bytes.
+
+One codec per architecture (``bmshj2018-factorized``, ``bmshj2018-hyperprior``, ``mbt2018-mean``, ``mbt2018``,
+``cheng2020-anchor``, ``cheng2020-attn``, ``cae``). The model is the codec: it is not in the stream, just as a
+JPEG decoder is not in a .jpg. Everything else the decoder needs is, so bpp from ``len(bytes)`` is honest: it
+counts the header and what coding the padding costs.
+
+Stream format (extension ``cbl``), integers as unsigned LEB128 varints::
+
+    b"CBL1" | height | width | n_dims | latent shape (n_dims varints) | n_strings | n_strings lengths | strings
+
+``height`` x ``width`` is the original image; the codec pads it (edge replicate) to the model's multiple, and
+the decoder crops back. The latent shape is what CompressAI's ``compress`` returns as ``shape`` (the latent's
+sides for the factorized models, the hyper-latent's for the others), and the strings are its ``strings``, one
+per entropy-coded group (``y``; or ``y`` then ``z``), for a batch of one image.
+
+Torch and CompressAI are imported only when a model is first needed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from importlib.metadata import version as distribution_version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..io import check_rgb
+from ..learned import ARCHITECTURES, CAE, METRICS
+from . import register_codec
+from .base import Codec, CodecError, LearnedCodecError
+
+log = logging.getLogger(__name__)
+
+MAGIC = b"CBL1"
+RANDOM_INIT_SEED = 0  # random weights are seeded so that every process builds the same (meaningless) codec
+
+
+def _write_varint(value: int, out: bytearray) -> None:
+    if value < 0:
+        raise ValueError(f"varint cannot store the negative number {value}")
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(data):
+            raise ValueError("stream ends inside its header")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("header number longer than 64 bits")
+
+
+def pack_stream(height: int, width: int, shape: tuple[int, ...], strings: list[bytes]) -> bytes:
+    """The ``cbl`` stream of one image: header, then the entropy-coded strings back to back."""
+    out = bytearray(MAGIC)
+    for value in (height, width, len(shape), *shape, len(strings), *(len(s) for s in strings)):
+        _write_varint(int(value), out)
+    for string in strings:
+        out += string
+    return bytes(out)
+
+
+def unpack_stream(data: bytes) -> tuple[int, int, tuple[int, ...], list[bytes]]:
+    """``(height, width, latent shape, strings)`` of a ``cbl`` stream; ValueError says what is malformed."""
+    if data[:4] != MAGIC:
+        raise ValueError(f"not a cbl stream: starts with {bytes(data[:4])!r}, expected {MAGIC!r}")
+    pos = len(MAGIC)
+    height, pos = _read_varint(data, pos)
+    width, pos = _read_varint(data, pos)
+    n_dims, pos = _read_varint(data, pos)
+    shape = []
+    for _ in range(n_dims):
+        side, pos = _read_varint(data, pos)
+        shape.append(side)
+    n_strings, pos = _read_varint(data, pos)
+    lengths = []
+    for _ in range(n_strings):
+        length, pos = _read_varint(data, pos)
+        lengths.append(length)
+    if pos + sum(lengths) != len(data):
+        raise ValueError(f"header announces {pos + sum(lengths)} bytes, the stream has {len(data)}")
+    strings = []
+    for length in lengths:
+        strings.append(bytes(data[pos : pos + length]))
+        pos += length
+    return height, width, tuple(shape), strings
+
+
+@dataclass
+class _Loaded:
+    model: Any  # a compressai CompressionModel, in eval mode on ``device``
+    device: Any  # torch.device
+
+
+# Models shared by every codec instance of this process: the pipeline makes one codec per image (and the
+# target-bpp search one per probe), and building a model (reading its weights) must not be paid per image.
+_MODELS: dict[tuple, _Loaded] = {}
+
+
+class LearnedCodec(Codec):
+    """A CompressAI model as a codec. Subclasses only name their architecture (``name``).
+
+    Options: ``metric`` picks the zoo weights trained for ``mse`` or ``ms-ssim``; ``pretrained`` uses the zoo's
+    published weights (from torch.hub's cache, downloaded once if missing); ``checkpoint`` a file of
+    :func:`codecbench.learned.models.save_checkpoint`, which wins over both (the quality is then only a
+    label); ``pretrained: false`` without a checkpoint gives seeded random weights, a meaningless codec for
+    tests. ``device``: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
+
+    After each :meth:`encode`, ``last_encode_info`` holds ``bpp_estimated`` (the model's likelihoods'
+    ``sum(-log2 p)`` over the padded image, per original pixel) and ``reconstruction_mismatch`` (the largest
+    difference in 8-bit levels between the decoder's output from the bytes and the encoder's reconstruction
+    from the latents it coded; above 1 the encoder and decoder disagree on entropy parameters).
+    """
+
+    extension = "cbl"
+    higher_is_better = True
+    default_options = {"metric": "mse", "pretrained": True, "checkpoint": None, "device": "auto"}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        info = ARCHITECTURES[cls.name]
+        cls.quality_min, cls.quality_max = info.quality_min, info.quality_max
+        cls.quality_doc = info.quality_doc
+        if cls.name != CAE:
+            cls.quality_doc += "; with checkpoint: <file> the quality is only a label"
+
+    def __init__(self, quality: float, **options: Any) -> None:
+        super().__init__(quality, **options)
+        opts = self.options
+        if opts["metric"] not in METRICS:
+            raise ValueError(f"codec {self.name!r}: metric {opts['metric']!r} unknown (known: {', '.join(METRICS)})")
+        if not isinstance(opts["pretrained"], bool):
+            raise ValueError(f"codec {self.name!r}: pretrained must be true or false, got {opts['pretrained']!r}")
+        if opts["checkpoint"] is not None and not isinstance(opts["checkpoint"], str | os.PathLike):
+            raise ValueError(f"codec {self.name!r}: checkpoint must be a file path, got {opts['checkpoint']!r}")
+        device = str(opts["device"]).lower()
+        if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+            raise ValueError(f"codec {self.name!r}: device {opts['device']!r} unknown (use auto, cpu or cuda)")
+        if self.name == CAE and opts["pretrained"] and opts["checkpoint"] is None:
+            raise ValueError(
+                "codec 'cae': there are no published pretrained weights for the compressive autoencoder; give "
+                "checkpoint: <file> (from codecbench.learned.train), or set pretrained: false (random weights, tests)"
+            )
+        self.last_encode_info: dict[str, float] = {}
+        self._weights: str | None = None
+
+    # -- the model -----------------------------------------------------------------------------------------
+
+    def weights(self) -> str:
+        """Where the weights come from: ``checkpoint <sha256[:12]>``, ``pretrained <zoo file>`` or ``random init``."""
+        if self._weights is None:
+            from ..learned.models import file_sha256, pretrained_weights_path
+
+            checkpoint, metric = self.options["checkpoint"], self.options["metric"]
+            if checkpoint is not None:
+                try:
+                    self._weights = f"checkpoint {file_sha256(checkpoint)[:12]}"
+                except OSError as exc:
+                    raise LearnedCodecError(f"{self.name}: cannot read checkpoint {checkpoint}: {exc}") from exc
+            elif self.options["pretrained"]:
+                self._weights = f"pretrained {pretrained_weights_path(self.name, int(self.quality), metric)[1].name}"
+            else:
+                self._weights = "random init"
+        return self._weights
+
+    def _cache_key(self) -> tuple:
+        opts = self.options
+        if opts["checkpoint"] is not None:
+            path = Path(opts["checkpoint"]).resolve()
+            stat = path.stat() if path.is_file() else None
+            source: tuple = ("checkpoint", str(path), stat and stat.st_mtime_ns, stat and stat.st_size)
+        elif opts["pretrained"]:
+            from ..learned.models import pretrained_weights_path
+
+            source = ("pretrained", *pretrained_weights_path(self.name, int(self.quality), opts["metric"]))
+        else:
+            source = ("random", RANDOM_INIT_SEED, opts["metric"])
+        return (self.name, int(self.quality), source, str(opts["device"]).lower())
+
+    def load_model(self) -> Any:
+        """Build (or reuse) this codec's model and return it; callers timing :meth:`encode` call this first."""
+        return self._loaded().model
+
+    def _loaded(self) -> _Loaded:
+        key = self._cache_key()
+        loaded = _MODELS.get(key)
+        if loaded is None:
+            loaded = _MODELS[key] = self._build()
+        self.device = "cuda" if loaded.device.type == "cuda" else "cpu"
+        return loaded
+
+    def _build(self) -> _Loaded:
+        import torch
+
+        from ..learned.models import build_model, load_checkpoint, load_pretrained, pick_device
+
+        opts, quality = self.options, int(self.quality)
+        device = pick_device(opts["device"])
+        if opts["checkpoint"] is not None:
+            model, payload = load_checkpoint(opts["checkpoint"])
+            if payload["architecture"] != self.name:
+                raise LearnedCodecError(
+                    f"codec {self.name!r}: checkpoint {opts['checkpoint']} holds a {payload['architecture']!r} model; "
+                    f"use it with codec {payload['architecture']!r}"
+                )
+        elif opts["pretrained"]:
+            model = load_pretrained(self.name, quality, opts["metric"])
+        else:
+            log.warning(
+                "%s: random weights (pretrained: false, no checkpoint) make a meaningless codec, useful only for tests",
+                self.name,
+            )
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(RANDOM_INIT_SEED)
+                model = build_model(self.name, quality, opts["metric"], pretrained=False)
+            model.update(force=True)
+        return _Loaded(model.to(device).eval(), device)
+
+    # -- coding ----------------------------------------------------------------------------------------------
+
+    def encode(self, image: np.ndarray) -> bytes:
+        import torch
+        import torch.nn.functional as F
+
+        from ..learned.models import compress_with_reference
+
+        check_rgb(image)
+        loaded = self._loaded()
+        model, device = loaded.model, loaded.device
+        height, width = image.shape[:2]
+        multiple = int(getattr(model, "downsampling_factor", 64))
+        x = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1)[None].float() / 255.0
+        x = F.pad(x, (0, -width % multiple, 0, -height % multiple), mode="replicate")
+        try:
+            compressed, reference, bits = compress_with_reference(model, x)
+            strings = []
+            for group in compressed["strings"]:
+                if len(group) != 1:
+                    raise CodecError(f"{self.describe()}: expected one string per group, got {len(group)}")
+                strings.append(group[0])
+            data = pack_stream(height, width, tuple(int(s) for s in compressed["shape"]), strings)
+            decoded = self._decode_tensor(model, data)  # the decoder's work, from the bytes themselves
+        except (RuntimeError, ValueError) as exc:
+            if isinstance(exc, CodecError):
+                raise
+            raise CodecError(f"{self.describe()}: could not encode a {width}x{height} image: {exc}") from exc
+        mismatch = int((_to_levels(decoded) - _to_levels(reference[..., :height, :width])).abs().max())
+        self.last_encode_info = {"bpp_estimated": bits / (height * width), "reconstruction_mismatch": float(mismatch)}
+        if mismatch > 1:
+            log.warning(
+                "%s: a %dx%d image decodes %d levels away from the encoder's reconstruction "
+                "(encoder and decoder disagree on entropy parameters)",
+                self.describe(),
+                width,
+                height,
+                mismatch,
+            )
+        return data
+
+    def decode(self, data: bytes, size: tuple[int, int] | None = None) -> np.ndarray:
+        import torch
+
+        loaded = self._loaded()
+        try:
+            x_hat = self._decode_tensor(loaded.model, data)
+        except (RuntimeError, ValueError) as exc:
+            if isinstance(exc, CodecError):
+                raise
+            raise CodecError(f"{self.describe()}: could not decode: {exc}") from exc
+        return _to_levels(x_hat)[0].permute(1, 2, 0).to("cpu", torch.uint8).numpy()
+
+    def _decode_tensor(self, model: Any, data: bytes):
+        """The decoded image as a float tensor (1, 3, height, width) in [0, 1], cropped to the original size."""
+        import torch
+
+        height, width, shape, strings = unpack_stream(data)
+        with torch.no_grad():
+            x_hat = model.decompress([[s] for s in strings], shape)["x_hat"]
+        if x_hat.shape[-2] < height or x_hat.shape[-1] < width:
+            raise CodecError(
+                f"{self.describe()}: the stream's latents decode to {x_hat.shape[-1]}x{x_hat.shape[-2]}, smaller "
+                f"than its {width}x{height} image (a stream from another model?)"
+            )
+        return x_hat[..., :height, :width]
+
+    # -- provenance ------------------------------------------------------------------------------------------
+
+    @classmethod
+    def version(cls) -> str:
+        return f"compressai {distribution_version('compressai')} (torch {distribution_version('torch')}, {cls.name})"
+
+    def describe(self) -> str:
+        try:
+            weights = self.weights()
+        except (LearnedCodecError, ValueError) as exc:
+            weights = f"unavailable: {exc}"
+        return f"{super().describe()} [{weights}]"
+
+
+def _to_levels(x):
+    """[0, 1] floats to 8-bit levels, kept as int16 so that differences do not wrap."""
+    import torch
+
+    return (x.clamp(0, 1) * 255).round().to(torch.int16)
+
+
+@register_codec
+class Bmshj2018Factorized(LearnedCodec):
+    """Balle et al. 2018, factorized prior (one EntropyBottleneck on the latents)."""
+
+    name = "bmshj2018-factorized"
+
+
+@register_codec
+class Bmshj2018Hyperprior(LearnedCodec):
+    """Balle et al. 2018, scale hyperprior."""
+
+    name = "bmshj2018-hyperprior"
+
+
+@register_codec
+class Mbt2018Mean(LearnedCodec):
+    """Minnen et al. 2018, mean-scale hyperprior."""
+
+    name = "mbt2018-mean"
+
+
+@register_codec
+class Mbt2018(LearnedCodec):
+    """Minnen et al. 2018, joint autoregressive and hierarchical priors (sequential decoding: slow)."""
+
+    name = "mbt2018"
+
+
+@register_codec
+class Cheng2020Anchor(LearnedCodec):
+    """Cheng et al. 2020, anchor (residual blocks, autoregressive context: slow)."""
+
+    name = "cheng2020-anchor"
+
+
+@register_codec
+class Cheng2020Attention(LearnedCodec):
+    """Cheng et al. 2020, with attention blocks (autoregressive context: slow)."""
+
+    name = "cheng2020-attn"
+
+
+@register_codec
+class CompressiveAutoencoder(LearnedCodec):
+    """Theis et al. 2017's compressive autoencoder (``cae``): needs a checkpoint, or random weights for tests."""
+
+    name = CAE
+    default_options = {**LearnedCodec.default_options, "pretrained": False}
+
+
+LEARNED_CODECS: tuple[type[LearnedCodec], ...] = (
+    Bmshj2018Factorized,
+    Bmshj2018Hyperprior,
+    Mbt2018Mean,
+    Mbt2018,
+    Cheng2020Anchor,
+    Cheng2020Attention,
+    CompressiveAutoencoder,
+)
