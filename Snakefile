@@ -30,6 +30,7 @@ wildcard_constraints:
 # ---- stages, in DAG order -----------------------------------------------------------------------------------
 include: "rules/datasets.smk"
 include: "rules/compress.smk"
+include: "rules/learned.smk"
 include: "rules/quality.smk"
 include: "rules/aggregate.smk"
 include: "rules/figures.smk"

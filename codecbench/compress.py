@@ -44,9 +44,11 @@ def compress_dataset(
     decoded_dir: str | Path,
     rate_csv: str | Path,
     target_bpp: float | None = None,
+    extra_columns: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Encode and decode every image of the manifest; write bitstreams, decoded PNGs and the rate CSV.
 
+    ``extra_columns`` are constant columns added to every row (a trained codec's lambda).
     With ``target_bpp`` instead of ``quality``, each image gets the quality whose rate is nearest the target
     (:func:`codecbench.target_bpp.find_quality_for_bpp`); the rate table then records the chosen ``quality``
     per image, and ``encode_s`` times one encode at that quality (the search's probes are not counted).
@@ -89,7 +91,7 @@ def compress_dataset(
         write_rgb_png(Path(decoded_dir) / f"{item.image_id}.png", decoded)
         bpp = bits_per_pixel(len(data), width, height)
         values = [item.image_id, width, height, len(data), bpp, encode_s, decode_s, version, host, codec.device]
-        row = dict(zip(RATE_COLUMNS, values, strict=True))
+        row = dict(zip(RATE_COLUMNS, values, strict=True)) | (extra_columns or {})
         if target_bpp is not None:
             row.update(quality_used=quality_used, target_bpp=target_bpp)
         # Codecs may report more per image (learned codecs: estimated bpp, encoder/decoder mismatch).

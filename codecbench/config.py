@@ -79,8 +79,22 @@ def _reference_errors(cfg: dict) -> list[str]:
                     f"codecs.{codec}.datasets: dataset {dataset!r} is not declared under datasets "
                     f"(declared: {', '.join(sorted(declared))})"
                 )
+    for name, entry in cfg.get("learned", {}).items():
+        if name in cfg["codecs"]:
+            problems.append(f"learned.{name}: the name is already a codec under codecs; rename the learned codec")
+        for dataset in [entry["dataset"], *entry.get("datasets", [])]:
+            if dataset not in declared:
+                problems.append(
+                    f"learned.{name}: dataset {dataset!r} is not declared under datasets "
+                    f"(declared: {', '.join(sorted(declared))})"
+                )
+        quality_max = 4 if entry["architecture"] == "cae" else (6 if entry["architecture"].startswith("cheng") else 8)
+        if entry.get("quality", 1) > quality_max:
+            problems.append(
+                f"learned.{name}.quality: {entry['quality']} is above {quality_max} for {entry['architecture']}"
+            )
     anchor = cfg.get("anchor")
-    if anchor is not None and anchor not in cfg["codecs"]:
+    if anchor is not None and anchor not in cfg["codecs"] and anchor not in cfg.get("learned", {}):
         problems.append(f"anchor: codec {anchor!r} is not declared under codecs (declared: {', '.join(cfg['codecs'])})")
     missing = [m for m in cfg["bd"]["metrics"] if m not in cfg["metrics"]]
     if missing:
@@ -109,15 +123,49 @@ def validate_config(config: dict, schema_path: str | Path = DEFAULT_SCHEMA, sour
             entry["qualities"] = [_normalise_quality(q) for q in entry["qualities"]]
             entry["options"] = {**get_codec_class(codec).default_options, **entry.get("options", {})}
         problems = _reference_errors(cfg)
+        if not problems:
+            _add_trained_codecs(cfg, schema)
     if problems:
         listing = "\n  - ".join(problems)
         raise ConfigError(f"invalid {source}:\n  - {listing}")
     return cfg
 
 
+def _add_trained_codecs(cfg: dict, schema: dict) -> None:
+    """Fill each learned entry's training defaults and declare it as a codec: its points are its models, one per
+    lambda, labelled 1..n in the order of ``lambdas`` (so every table and figure treats it like any codec)."""
+    from .codecs import get_codec_class
+
+    cfg.setdefault("learned", {})
+    spec = schema["properties"]["learned"]["additionalProperties"]["properties"]
+    for name, entry in cfg["learned"].items():
+        for option, option_spec in spec.items():
+            if "default" in option_spec:
+                entry.setdefault(option, option_spec["default"])
+        architecture = entry["architecture"]
+        options = {**get_codec_class(architecture).default_options, "metric": entry["metric"], "pretrained": False}
+        codec = {"qualities": list(range(1, len(entry["lambdas"]) + 1)), "codec": architecture, "options": options}
+        if "datasets" in entry:
+            codec["datasets"] = entry["datasets"]
+        cfg["codecs"][name] = codec
+
+
+def registry_name(cfg: dict, codec: str) -> str:
+    """The codec class behind a config codec (a trained codec's architecture, else the codec itself)."""
+    return cfg["codecs"][codec].get("codec", codec)
+
+
+def training_settings(cfg: dict, codec: str, model: int) -> dict:
+    """The config slice one trained model depends on (model = 1-based index into the codec's lambdas)."""
+    entry = cfg["learned"][codec]
+    keys = ("architecture", "quality", "metric", "dataset", "steps", "batch_size", "crop_px", "learning_rate", "seed")
+    return {**{key: entry[key] for key in keys}, "lambda": entry["lambdas"][model - 1]}
+
+
 def codec_datasets(cfg: dict, codec: str) -> list[str]:
-    """The datasets a codec runs on: its own 'datasets' list, or every declared dataset."""
-    return list(cfg["codecs"][codec].get("datasets", cfg["datasets"]))
+    """The datasets a codec runs on: its own 'datasets' list, or every declared dataset meant for evaluation."""
+    evaluated = [name for name, entry in cfg["datasets"].items() if entry.get("evaluate", True)]
+    return list(cfg["codecs"][codec].get("datasets", evaluated))
 
 
 def sweep_points(cfg: dict) -> list[tuple[str, str, Any]]:
@@ -146,5 +194,11 @@ def target_points(cfg: dict) -> list[tuple[str, str, str]]:
 
 
 def codec_job_settings(cfg: dict, codec: str) -> dict:
-    """The config slice a compression job of ``codec`` depends on: its options, not its ladder."""
-    return {"options": dict(sorted(cfg["codecs"][codec]["options"].items()))}
+    """The config slice a compression job of ``codec`` depends on: its class and options, not its ladder.
+
+    A trained codec's model comes in as the job's checkpoint input, so its training settings are not here.
+    """
+    settings = {"codec": registry_name(cfg, codec), "options": dict(sorted(cfg["codecs"][codec]["options"].items()))}
+    if codec in cfg.get("learned", {}):
+        settings["model_quality"] = cfg["learned"][codec]["quality"]
+    return settings

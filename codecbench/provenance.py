@@ -53,7 +53,9 @@ def collect_provenance(config: dict, project_dir: str | Path, table: pd.DataFram
     """Everything needed to trace a row of ``table`` (the tidy quality table) back to how it was made."""
     from .codecs import get_codec_class
 
-    codec_versions = {codec: get_codec_class(codec).version() for codec in config["codecs"]}
+    codec_versions = {
+        codec: get_codec_class(entry.get("codec", codec)).version() for codec, entry in config["codecs"].items()
+    }
     used = table.groupby("codec").codec_version.unique().map(sorted).to_dict() if len(table) else {}
     devices = (
         table[["host", "device", "metrics_device"]].drop_duplicates().to_dict("records")

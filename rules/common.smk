@@ -13,6 +13,7 @@ from codecbench.config import (
     codec_job_settings,
     sweep_points,
     target_points,
+    training_settings,
     validate_config,
 )
 
@@ -55,6 +56,30 @@ def get_point_tables(dataset, codec=None):
         for d, c, q in sweep_points(config)
         if dataset in (None, d) and codec in (None, c)
     ]
+
+
+def get_model_dir(codec, model):
+    """Where a trained model lives: its folder name carries the hash of its training settings."""
+    settings_hash = config_hash(training_settings(config, codec, int(model)))[:12]
+    return f"{RESULTS}/models/codecs/{codec}/{model}-{settings_hash}"
+
+
+def get_checkpoint(wildcards):
+    """A trained codec's compression job needs its model; every other codec needs nothing."""
+    if wildcards.codec not in config.get("learned", {}):
+        return []
+    return f"{get_model_dir(wildcards.codec, wildcards.quality)}/checkpoint.pth.tar"
+
+
+def get_point_columns(wildcards):
+    """Constant columns of a point's rows: a trained codec's lambda."""
+    if wildcards.codec not in config.get("learned", {}):
+        return {}
+    return {
+        "train_lambda": training_settings(
+            config, wildcards.codec, int(wildcards.quality)
+        )["lambda"]
+    }
 
 
 def get_target_point_tables(wildcards=None):
@@ -113,6 +138,9 @@ def get_final_outputs():
     ]
     if target_points(config):
         outputs += [f"{tables}/equal_rate.csv", f"{tables}/equal_rate_summary.csv"]
-    for dataset in config["datasets"]:
+    measured = dict.fromkeys(
+        d for d, _, _ in sweep_points(config)
+    )  # training-only datasets have no results
+    for dataset in measured:
         outputs += get_codec_jsons(dataset) + get_dataset_figures(dataset)
     return outputs

@@ -5,6 +5,7 @@
 rule compress:
     input:
         manifest=f"{RESULTS}/datasets/{{dataset}}/manifest.csv",
+        checkpoint=get_checkpoint,
     output:
         rate=f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/rate.csv",
         bitstreams=directory(
@@ -27,6 +28,7 @@ rule compress:
         runtime=60,
     params:
         settings=lambda wildcards: codec_job_settings(config, wildcards.codec),
+        extra=get_point_columns,
     script:
         "../scripts/compress.py"
 

@@ -7,17 +7,24 @@ from codecbench.workflow import job_log
 
 def main(smk):
     with job_log(smk.log[0]):
-        codec = smk.wildcards.codec
+        settings = smk.params.settings
+        codec, options = settings["codec"], dict(settings["options"])
         target = float(smk.wildcards.bpp) if "bpp" in smk.wildcards.keys() else None
+        if "model_quality" in settings:  # a trained codec: the point is one of its models, given as a checkpoint
+            options["checkpoint"] = smk.input.checkpoint
+            quality = settings["model_quality"]
+        else:
+            quality = None if target is not None else get_codec_class(codec).quality_type(smk.wildcards.quality)
         compress_dataset(
             smk.input.manifest,
             codec,
-            None if target is not None else get_codec_class(codec).quality_type(smk.wildcards.quality),
-            smk.params.settings["options"],
+            quality,
+            options,
             bitstream_dir=smk.output.bitstreams,
             decoded_dir=smk.output.decoded,
             rate_csv=smk.output.rate,
             target_bpp=target,
+            extra_columns=dict(getattr(smk.params, "extra", None) or {}),
         )
 
 

@@ -1,14 +1,17 @@
 """Rule quality: per-image quality metrics of one (dataset, codec, quality) point, as tidy rows."""
 
-from codecbench.codecs import get_codec_class
 from codecbench.compress import measure_quality
 from codecbench.metrics import limit_threads
 from codecbench.workflow import job_log
 
 
-def quality_key(codec, label):
-    """A ladder point's quality in the codec's type; an equal-rate point keeps its label ('target_0.5')."""
-    return label if label.startswith("target_") else get_codec_class(codec).quality_type(label)
+def quality_key(label):
+    """A ladder point's quality as a number (a trained codec's model index too); an equal-rate point keeps its
+    label ('target_0.5')."""
+    if label.startswith("target_"):
+        return label
+    value = float(label)
+    return int(value) if value.is_integer() else value
 
 
 def main(smk):
@@ -18,7 +21,7 @@ def main(smk):
         keys = {
             "dataset": smk.wildcards.dataset,
             "codec": codec,
-            "quality": quality_key(codec, smk.wildcards.quality),
+            "quality": quality_key(smk.wildcards.quality),
         }
         measure_quality(
             smk.input.manifest, smk.input.rate, smk.input.decoded, list(smk.params.metrics), keys, smk.output[0]

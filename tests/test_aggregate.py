@@ -261,3 +261,15 @@ def test_bd_table_with_only_the_anchor_has_a_header_and_no_rows(tmp_path):
         {"n_boot": 100, "seed": 0, "confidence": 0.95},
     )
     assert bd.empty and pd.read_csv(tmp_path / "bd.csv").columns.tolist() == BD_TABLE_COLUMNS
+
+
+def test_atomic_writes_leave_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from codecbench.io import write_text_atomic
+
+    write_text_atomic(tmp_path / "f.txt", "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "f.txt").stat().st_mode) == 0o666 & ~umask

@@ -35,8 +35,17 @@ MAGIC = {
 
 
 def test_registry_holds_the_issue_codecs():
-    expected = {"original", "png", "jpeg", "jpeg2000", "webp", "avif", "jpegxl", "h264", "hevc", "av1"}
-    assert set(CODECS) == expected
+    classical = {"original", "png", "jpeg", "jpeg2000", "webp", "avif", "jpegxl", "h264", "hevc", "av1"}
+    learned = {
+        "bmshj2018-factorized",
+        "bmshj2018-hyperprior",
+        "mbt2018-mean",
+        "mbt2018",
+        "cheng2020-anchor",
+        "cheng2020-attn",
+        "cae",
+    }
+    assert set(CODECS) == classical | learned
 
 
 @pytest.mark.parametrize("name", sorted(MID_QUALITY))
@@ -162,9 +171,15 @@ def test_schema_range_and_option_defaults_match_the_codec_class(name):
     entry = _codec_schema(name)
     items = entry["properties"]["qualities"]["items"]
     assert (items["minimum"], items["maximum"]) == (cls.quality_min, cls.quality_max)
-    options = entry["properties"].get("options", {}).get("properties", {})
     defs = load_schema()["$defs"]
-    schema_defaults = {
-        key: (defs[spec["$ref"].split("/")[-1]] if "$ref" in spec else spec)["default"] for key, spec in options.items()
-    }
-    assert schema_defaults == cls.default_options
+
+    def resolve(spec):
+        return defs[spec["$ref"].split("/")[-1]] if "$ref" in spec else spec
+
+    options = entry["properties"].get("options", {})
+    specs = {}
+    for part in options.get("allOf", []):  # shared option sets, then the codec's own overrides
+        specs.update({key: dict(resolve(spec)) for key, spec in resolve(part)["properties"].items()})
+    for key, spec in options.get("properties", {}).items():
+        specs[key] = {**specs.get(key, {}), **resolve(spec)}
+    assert {key: spec["default"] for key, spec in specs.items()} == cls.default_options

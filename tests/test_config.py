@@ -62,7 +62,7 @@ def test_the_default_config_is_valid(project):
         (with_change("codecs.jpeg.datasets", ["kodak"]), r"codecs\.jpeg\.datasets: dataset 'kodak' is not declared under datasets \(declared: photos\)"),
         (with_change("anchor", "avif"), r"anchor: codec 'avif' is not declared under codecs"),
         (with_change("codecs.webp.options", {"speed": 3}), r"codecs\.webp\.options: .*'speed' was unexpected.*allowed: method"),
-        (with_change("datasets.photos.name", "nope"), r"datasets\.photos: unknown builtin dataset 'nope' \(known: photos\)"),
+        (with_change("datasets.photos.name", "nope"), r"datasets\.photos: unknown builtin dataset 'nope' \(known: photos, science\)"),
         (with_change("codecs.avif.qualities", ["high"]), r"codecs\.avif\.qualities\[0\]: 'high' is not of type 'integer'"),
     ],
     ids=[
@@ -105,6 +105,62 @@ def test_sweep_points_respect_codec_dataset_lists():
 def test_a_compression_job_depends_on_options_not_on_the_ladder():
     first = validate_config(GOOD)
     longer = validate_config(with_change("codecs.webp.qualities", [50, 90]))
-    assert codec_job_settings(first, "webp") == codec_job_settings(longer, "webp") == {"options": {"method": 6}}
+    assert (
+        codec_job_settings(first, "webp")
+        == codec_job_settings(longer, "webp")
+        == {"codec": "webp", "options": {"method": 6}}
+    )
     changed = validate_config(with_change("codecs.webp.options", {"method": 2}))
     assert codec_job_settings(changed, "webp") != codec_job_settings(first, "webp")
+
+
+LEARNED = {
+    **GOOD,
+    "datasets": {"photos": {"source": "builtin"}, "science": {"source": "builtin", "evaluate": False}},
+    "learned": {"mine": {"architecture": "cae", "dataset": "science", "lambdas": [0.01, 0.05]}},
+}
+
+
+def test_a_learned_codec_becomes_a_codec_with_one_point_per_lambda():
+    cfg = validate_config(LEARNED)
+    assert cfg["codecs"]["mine"]["qualities"] == [1, 2] and cfg["codecs"]["mine"]["codec"] == "cae"
+    assert cfg["learned"]["mine"]["steps"] == 300 and cfg["learned"]["mine"]["quality"] == 1  # schema defaults
+    assert ("photos", "mine", 2) in sweep_points(cfg)
+    assert not [p for p in sweep_points(cfg) if p[0] == "science"]  # a training-only dataset is not measured
+
+
+def test_changing_one_lambda_changes_only_that_models_settings():
+    from codecbench.config import training_settings
+
+    first = validate_config(LEARNED)
+    changed = copy.deepcopy(LEARNED)
+    changed["learned"]["mine"]["lambdas"] = [0.01, 0.1]
+    second = validate_config(changed)
+    assert training_settings(first, "mine", 1) == training_settings(second, "mine", 1)
+    assert (
+        training_settings(first, "mine", 2)["lambda"] == 0.05 and training_settings(second, "mine", 2)["lambda"] == 0.1
+    )
+    assert codec_job_settings(first, "mine") == codec_job_settings(second, "mine")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"dataset": "kodak"}, r"learned\.mine: dataset 'kodak' is not declared"),
+        ({"architecture": "vtm"}, r"learned\.mine\.architecture: 'vtm' is not one of"),
+        ({"lambdas": []}, r"learned\.mine\.lambdas: \[\] should be non-empty"),
+        ({"quality": 7}, r"learned\.mine\.quality: 7 is above 4 for cae"),
+    ],
+)
+def test_bad_learned_entries_are_named(change, message):
+    cfg = copy.deepcopy(LEARNED)
+    cfg["learned"]["mine"].update(change)
+    with pytest.raises(ConfigError, match=message):
+        validate_config(cfg)
+
+
+def test_a_learned_codec_may_not_shadow_a_codec():
+    cfg = copy.deepcopy(LEARNED)
+    cfg["learned"]["jpeg"] = cfg["learned"].pop("mine")
+    with pytest.raises(ConfigError, match=r"learned\.jpeg: the name is already a codec"):
+        validate_config(cfg)

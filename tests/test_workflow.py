@@ -363,3 +363,51 @@ def test_every_figure_has_an_svg_twin_with_its_series(tiny_run):
     assert {"rd_psnr_rgb", "rd_ms_ssim", "spread_psnr_rgb", "coding_time", "bd_rate", "grid"} <= set(pngs)
     rd = (figures / "rd_psnr_rgb.svg").read_text()
     assert ">jpeg<" in rd and ">webp<" in rd and "png (" in rd  # curves for the lossy codecs, png listed as lossless
+
+
+LEARNED_TINY = {
+    "datasets": {
+        "tiny": {"source": "local", "path": "input"},
+        "train": {"source": "local", "path": "input", "evaluate": False},
+    },
+    "codecs": {"jpeg": {"qualities": [50]}},
+    "learned": {
+        "mini": {"architecture": "cae", "dataset": "train", "lambdas": [0.01, 0.05], "steps": 3, "batch_size": 2}
+    },
+    "metrics": ["psnr_rgb"],
+    "statistics": {"n_boot": 100},
+}
+
+
+@pytest.fixture(scope="module")
+def learned_run(tmp_path_factory, photo):
+    workdir = make_project_copy(tmp_path_factory.mktemp("learned"), photo)
+    run_snakemake(workdir, "--configfile", write_config(workdir, LEARNED_TINY))
+    return workdir
+
+
+def test_trained_codec_runs_like_any_codec(learned_run):
+    models = sorted((learned_run / "results/models/codecs/mini").iterdir())
+    assert [m.name.split("-")[0] for m in models] == ["1", "2"]
+    for model in models:
+        assert (model / "checkpoint.pth.tar").exists()
+        assert len(pd.read_csv(model / "train.csv")) == 3
+    table = pd.read_csv(learned_run / "results/tables/quality.csv")
+    mini = table[table.codec == "mini"]
+    assert sorted(set(mini.quality)) == [1, 2] and sorted(set(mini.train_lambda)) == [0.01, 0.05]
+    assert (mini.reconstruction_mismatch <= 1).all() and (mini.bpp > 0).all()
+    streams = learned_run / "results/compressed/tiny/mini/1/bitstreams"
+    assert (
+        all(p.read_bytes().startswith(b"CBL1") for p in streams.glob("*.cbl")) and len(list(streams.glob("*.cbl"))) == 2
+    )
+    assert not (learned_run / "results/compressed/train").exists()  # training images are not measured
+    assert "training mini" in next((learned_run / "results/logs/train_codec/mini").iterdir()).read_text()
+
+
+def test_changing_one_lambda_retrains_only_that_model(learned_run):
+    cfg = {**LEARNED_TINY, "learned": {"mini": {**LEARNED_TINY["learned"]["mini"], "lambdas": [0.01, 0.2]}}}
+    jobs = planned_jobs(learned_run, write_config(learned_run, cfg, "lambda.yaml"))
+    trainings = [job for job in jobs if job.startswith("train_codec")]
+    assert len(trainings) == 1 and "model=2," in trainings[0]
+    assert "compress[dataset=tiny, codec=mini, quality=2]" in jobs
+    assert not [job for job in jobs if "quality=1" in job or "codec=jpeg" in job]

@@ -36,3 +36,13 @@ def photos() -> Iterator[tuple[str, np.ndarray, str]]:
         yield name, load_sample_image(f"{name}.jpg"), f"sklearn.datasets.load_sample_image('{name}.jpg')"
     with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as handle, Image.open(handle) as im:
         yield "grace_hopper", np.asarray(im.convert("RGB")), "matplotlib sample_data/grace_hopper.jpg"
+
+
+@register_builtin("science")
+def science() -> Iterator[tuple[str, np.ndarray, str]]:
+    """Three RGB scientific photographs shipped by scikit-image (microscopy, astronomy, a retina; 0.26-2 MP):
+    training material for learned codecs that is disjoint from ``photos``."""
+    import skimage.data
+
+    for name in ("immunohistochemistry", "hubble_deep_field", "retina"):
+        yield name, getattr(skimage.data, name)(), f"skimage.data.{name} (scikit-image)"
