@@ -54,12 +54,13 @@ def _schema_errors(config: dict, schema: dict) -> list[str]:
     return [_explain(e) for e in errors]
 
 
-def _normalise_quality(value: Any) -> Any:
+def normalise_quality(value: Any) -> Any:
     """YAML may give 50.0 for an integer knob; paths and codecs want 50."""
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _reference_errors(cfg: dict) -> list[str]:
+    from .codecs import get_codec_class
     from .datasets import BUILTIN_DATASETS
 
     problems = []
@@ -88,7 +89,7 @@ def _reference_errors(cfg: dict) -> list[str]:
                     f"learned.{name}: dataset {dataset!r} is not declared under datasets "
                     f"(declared: {', '.join(sorted(declared))})"
                 )
-        quality_max = 4 if entry["architecture"] == "cae" else (6 if entry["architecture"].startswith("cheng") else 8)
+        quality_max = get_codec_class(entry["architecture"]).quality_max
         if entry.get("quality", 1) > quality_max:
             problems.append(
                 f"learned.{name}.quality: {entry['quality']} is above {quality_max} for {entry['architecture']}"
@@ -113,14 +114,12 @@ def validate_config(config: dict, schema_path: str | Path = DEFAULT_SCHEMA, sour
         for key in ("metrics", "anchor", "statistics", "bd", "grid"):
             cfg.setdefault(key, copy.deepcopy(schema["properties"][key]["default"]))
         for key in ("statistics", "bd", "grid"):
-            for option, spec in schema["properties"][key]["properties"].items():
-                if "default" in spec:
-                    cfg[key].setdefault(option, spec["default"])
+            _fill_defaults(cfg[key], schema["properties"][key]["properties"])
         if cfg["anchor"] is None:
             cfg["anchor"] = "jpeg" if "jpeg" in cfg["codecs"] else next(iter(cfg["codecs"]))
         cfg["bd"].setdefault("metrics", [m for m in BD_METRICS if m in cfg["metrics"]])
         for codec, entry in cfg["codecs"].items():
-            entry["qualities"] = [_normalise_quality(q) for q in entry["qualities"]]
+            entry["qualities"] = [normalise_quality(q) for q in entry["qualities"]]
             entry["options"] = {**get_codec_class(codec).default_options, **entry.get("options", {})}
         problems = _reference_errors(cfg)
         if not problems:
@@ -131,6 +130,13 @@ def validate_config(config: dict, schema_path: str | Path = DEFAULT_SCHEMA, sour
     return cfg
 
 
+def _fill_defaults(entry: dict, properties: dict) -> None:
+    """Give ``entry`` every default its schema ``properties`` declare, keeping what the config set."""
+    for option, spec in properties.items():
+        if "default" in spec:
+            entry.setdefault(option, copy.deepcopy(spec["default"]))
+
+
 def _add_trained_codecs(cfg: dict, schema: dict) -> None:
     """Fill each learned entry's training defaults and declare it as a codec: its points are its models, one per
     lambda, labelled 1..n in the order of ``lambdas`` (so every table and figure treats it like any codec)."""
@@ -139,9 +145,7 @@ def _add_trained_codecs(cfg: dict, schema: dict) -> None:
     cfg.setdefault("learned", {})
     spec = schema["properties"]["learned"]["additionalProperties"]["properties"]
     for name, entry in cfg["learned"].items():
-        for option, option_spec in spec.items():
-            if "default" in option_spec:
-                entry.setdefault(option, option_spec["default"])
+        _fill_defaults(entry, spec)
         architecture = entry["architecture"]
         options = {**get_codec_class(architecture).default_options, "metric": entry["metric"], "pretrained": False}
         codec = {"qualities": list(range(1, len(entry["lambdas"]) + 1)), "codec": architecture, "options": options}

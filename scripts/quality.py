@@ -1,6 +1,7 @@
 """Rule quality: per-image quality metrics of one (dataset, codec, quality) point, as tidy rows."""
 
 from codecbench.compress import measure_quality
+from codecbench.config import normalise_quality
 from codecbench.metrics import limit_threads
 from codecbench.workflow import job_log
 
@@ -8,10 +9,7 @@ from codecbench.workflow import job_log
 def quality_key(label):
     """A ladder point's quality as a number (a trained codec's model index too); an equal-rate point keeps its
     label ('target_0.5')."""
-    if label.startswith("target_"):
-        return label
-    value = float(label)
-    return int(value) if value.is_integer() else value
+    return label if label.startswith("target_") else normalise_quality(float(label))
 
 
 def main(smk):
