@@ -59,6 +59,19 @@ def normalise_quality(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
+def _url_source_errors(dataset: str, entry: dict) -> list[str]:
+    """A url dataset is one download (url + sha256 [+ subdir]) or per-file downloads (base_url + files)."""
+    single, per_file = ("url", "sha256", "subdir"), ("base_url", "files")
+    uses_single, uses_per_file = any(k in entry for k in single), any(k in entry for k in per_file)
+    if uses_single and uses_per_file:
+        return [
+            f"datasets.{dataset}: give either url + sha256 (one archive or image) or base_url + files "
+            "(per-file checksums), not keys of both"
+        ]
+    needed = ("url", "sha256") if uses_single or not uses_per_file else per_file
+    return [f"datasets.{dataset}: source url needs {key!r} (with {' + '.join(needed)})" for key in needed if key not in entry]
+
+
 def _reference_errors(cfg: dict) -> list[str]:
     from .codecs import get_codec_class
     from .datasets import BUILTIN_DATASETS
@@ -68,6 +81,8 @@ def _reference_errors(cfg: dict) -> list[str]:
     for dataset, entry in cfg["datasets"].items():
         if entry["source"] == "local" and not Path(entry["path"]).expanduser().is_dir():
             problems.append(f"datasets.{dataset}.path: folder {entry['path']!r} does not exist (or is not a folder)")
+        if entry["source"] == "url":
+            problems += _url_source_errors(dataset, entry)
         if entry["source"] == "builtin":
             name = entry.get("name", dataset)
             if name not in BUILTIN_DATASETS:

@@ -6,6 +6,8 @@ import functools
 import hashlib
 import http.server
 import io
+import re
+import shutil
 import tarfile
 import threading
 import zipfile
@@ -209,6 +211,41 @@ def test_url_dataset_downloads_verifies_and_unpacks(server, tmp_path, photo, nam
     # A second preparation uses the cache: the server may be gone.
     (www / name).unlink()
     assert prepare_dataset("remote", cfg, tmp_path / "out2", tmp_path / "dl").image_id.tolist() == expected
+
+
+def test_per_file_downloads_check_each_file(server, tmp_path, photo):
+    base, www = server
+    (www / "set").mkdir()
+    Image.fromarray(photo[:30, :40]).save(www / "set" / "b one.png")
+    Image.fromarray(photo[10:50, :40]).save(www / "set" / "a.png")
+    files = {name: sha256_of(www / "set" / name) for name in ("b one.png", "a.png")}
+    cfg = {"source": "url", "base_url": f"{base}/set", "files": files}
+    manifest = prepare_dataset("kodakish", cfg, tmp_path / "out", tmp_path / "dl")
+    assert manifest.image_id.tolist() == ["a", "b_one"]
+    assert manifest.source_sha256.tolist() == [files["a.png"], files["b one.png"]]
+    assert manifest[["width", "height"]].values.tolist() == [[40, 40], [40, 30]]
+    # Each file is cached under its own checksum: a rerun needs no server.
+    assert sorted(p.name for p in (tmp_path / "dl").iterdir()) == sorted(files.values())
+    shutil.rmtree(www / "set")
+    assert prepare_dataset("kodakish", cfg, tmp_path / "out2", tmp_path / "dl").image_id.tolist() == ["a", "b_one"]
+
+
+def test_per_file_checksum_mismatch_names_the_file_and_keeps_the_good_ones(server, tmp_path, photo):
+    base, www = server
+    Image.fromarray(photo[:30, :40]).save(www / "good.png")
+    Image.fromarray(photo[:20, :40]).save(www / "bad.png")
+    cfg = {"source": "url", "base_url": base, "files": {"good.png": sha256_of(www / "good.png"), "bad.png": "0" * 64}}
+    with pytest.raises(DownloadError, match=r"sha256 mismatch for http://127\.0\.0\.1:\d+/bad\.png"):
+        prepare_dataset("web", cfg, tmp_path / "out", tmp_path / "dl")
+    assert not (tmp_path / "out" / "manifest.csv").exists()
+    assert [p.name for p in (tmp_path / "dl").iterdir()] == [sha256_of(www / "good.png")]
+
+
+@pytest.mark.parametrize("name", ["../escape.png", "notes.txt"])
+def test_per_file_names_must_be_relative_images(tmp_path, name):
+    cfg = {"source": "url", "base_url": "http://127.0.0.1:9/", "files": {name: "0" * 64}}
+    with pytest.raises(DatasetError, match=rf"files entry '{re.escape(name)}' must be a relative image file name"):
+        prepare_dataset("web", cfg, tmp_path / "out", tmp_path / "dl")
 
 
 def test_single_image_url(server, tmp_path, photo):

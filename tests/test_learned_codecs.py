@@ -23,6 +23,13 @@ from codecbench.learned import models
 from codecbench.learned.models import LearnedCodecError
 
 ARCH = "bmshj2018-factorized"  # the smallest zoo model: quality 1 is N=128, M=192
+ARCHITECTURES = [
+    "bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean", "mbt2018", "cheng2020-anchor", "cheng2020-attn",
+    "cae",
+]  # fmt: skip
+# Their eval forward() rounds latents without the predicted means, so it is not what the bitstream decodes to.
+AUTOREGRESSIVE = {"mbt2018", "cheng2020-anchor", "cheng2020-attn"}
+HYPERPRIOR = {"bmshj2018-hyperprior", "mbt2018-mean", *AUTOREGRESSIVE}  # two string groups: y then z
 
 
 @pytest.fixture(autouse=True)
@@ -93,7 +100,7 @@ def reference_decode(model, image: np.ndarray, multiple: int) -> np.ndarray:
     return (x_hat[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
 
 
-@pytest.mark.parametrize("name", [ARCH, "cae"])
+@pytest.mark.parametrize("name", ARCHITECTURES)
 def test_round_trip_is_real_deterministic_and_consistent(name):
     image = smooth_image(70, 91)
     codec = make_codec(name, 1, {"pretrained": False})
@@ -101,6 +108,8 @@ def test_round_trip_is_real_deterministic_and_consistent(name):
     header = parse_header(data)
     assert (header["height"], header["width"]) == (70, 91)
     assert len(data) > header["header_bytes"] and all(length > 0 for length in header["lengths"])
+    assert header["n_strings"] == (2 if name in HYPERPRIOR else 1)
+    assert len(data) == header["header_bytes"] + sum(header["lengths"])
     info = codec.last_encode_info
     assert set(info) == {"bpp_estimated", "reconstruction_mismatch"}
     assert 0 <= info["reconstruction_mismatch"] <= 1
@@ -114,8 +123,9 @@ def test_round_trip_is_real_deterministic_and_consistent(name):
     assert np.array_equal(other.decode(data), decoded)
     # The decoder's output is the model's own reconstruction of the edge-padded image, cropped back.
     model = codec.load_model()
-    expected = reference_decode(model, image, model.downsampling_factor)
-    assert np.abs(decoded.astype(int) - expected.astype(int)).max() <= 1
+    if name not in AUTOREGRESSIVE:
+        expected = reference_decode(model, image, model.downsampling_factor)
+        assert np.abs(decoded.astype(int) - expected.astype(int)).max() <= 1
     assert codec.device == "cpu"  # no GPU in the tests
     assert "random init" in codec.describe()
 

@@ -10,8 +10,9 @@ import hashlib
 import itertools
 import logging
 import re
+import urllib.parse
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -58,9 +59,14 @@ def _file_images(dataset: str, folder: Path) -> Iterator[tuple[str, np.ndarray, 
     if not files:
         suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
         raise DatasetError(f"dataset {dataset!r}: no image files ({suffixes}) under {folder}")
+    return _load_files(dataset, [(path.relative_to(folder), path) for path in files])
+
+
+def _load_files(dataset: str, files: list[tuple[Path, Path]]) -> Iterator[tuple[str, np.ndarray, str, str, str]]:
+    """Images of (relative name, path) pairs; the id comes from the relative name and must be unique."""
     seen: dict[str, Path] = {}
-    for path in files:
-        image_id = image_id_for(path.relative_to(folder))
+    for relative, path in files:
+        image_id = image_id_for(relative)
         if image_id in seen:
             raise DatasetError(
                 f"dataset {dataset!r}: {seen[image_id]} and {path} both map to image id {image_id!r}; "
@@ -70,6 +76,23 @@ def _file_images(dataset: str, folder: Path) -> Iterator[tuple[str, np.ndarray, 
     for image_id, path in seen.items():
         image, mode = load_normalized(path)
         yield image_id, image, str(path), mode, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _downloaded_files(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> list[tuple[Path, Path]]:
+    """Fetch each of ``files`` (name -> sha256) from ``base_url``; each is checked and cached on its own."""
+    base_url = cfg["base_url"].rstrip("/") + "/"
+    pairs = []
+    for name, sha256 in cfg["files"].items():
+        relative = PurePosixPath(name)
+        if relative.is_absolute() or ".." in relative.parts or relative.suffix.lower() not in IMAGE_SUFFIXES:
+            raise DatasetError(
+                f"dataset {dataset!r}: files entry {name!r} must be a relative image file name "
+                f"({', '.join(sorted(IMAGE_SUFFIXES))})"
+            )
+        folder = fetch(base_url + urllib.parse.quote(name), sha256, downloads_dir)
+        (downloaded,) = folder.iterdir()  # an image is cached alone in its checksum's folder
+        pairs.append((Path(name), downloaded))
+    return sorted(pairs)
 
 
 def _builtin_images(name: str) -> Iterator[tuple[str, np.ndarray, str, str, str]]:
@@ -91,6 +114,8 @@ def iter_source_images(dataset: str, cfg: dict[str, Any], downloads_dir: Path):
         if not folder.is_dir():
             raise DatasetError(f"dataset {dataset!r}: local path {folder} is not a folder; fix datasets.{dataset}.path")
         return _file_images(dataset, folder)
+    if source == "url" and "files" in cfg:
+        return _load_files(dataset, _downloaded_files(dataset, cfg, downloads_dir))
     if source == "url":
         root = fetch(cfg["url"], cfg["sha256"], downloads_dir)
         folder = root / cfg["subdir"] if cfg.get("subdir") else root
