@@ -49,6 +49,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/jpeg_vs_compressai.py $(or $(IMAGES),../shared/data/kodak)
+	$(BIN)/python benchmarks/learned_vs_eval_model.py $(or $(IMAGES),../shared/data/kodak)
 
 lock: $(STAMP)
 	head -2 requirements.lock > requirements.lock.new

@@ -22,9 +22,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import yaml
+from common import run_pipeline
 
-PROJECT = Path(__file__).resolve().parents[1]
 QUALITIES = list(range(5, 100, 5))
 # CompressAI's published Pillow JPEG on the 24 Kodak images (results/image/kodak/jpeg.json): quality -> (bpp, PSNR).
 KODAK_PUBLISHED = {
@@ -38,17 +37,7 @@ def run_ours(images: Path, jobs: int, workdir: Path) -> tuple[float, pd.DataFram
         "codecs": {"jpeg": {"qualities": QUALITIES}},
         "metrics": ["psnr_rgb", "ms_ssim"],
     }
-    (workdir / "bench.yaml").write_text(yaml.safe_dump(config))
-    env = {**os.environ, "XDG_CACHE_HOME": str(workdir / ".cache")}
-    command = [
-        # the target first: --configfile takes every following word as another config file
-        str(Path(sys.executable).with_name("snakemake")), "results/tables/bench/jpeg.json",
-        "--snakefile", str(PROJECT / "Snakefile"),
-        "--directory", str(workdir), "--configfile", str(workdir / "bench.yaml"), "--cores", str(jobs), "--quiet",
-    ]  # fmt: skip
-    start = time.perf_counter()
-    subprocess.run(command, check=True, env=env, cwd=workdir)
-    wall = time.perf_counter() - start
+    wall = run_pipeline(config, "results/tables/bench/jpeg.json", jobs, workdir)
     results = json.loads((workdir / "results/tables/bench/jpeg.json").read_text())["results"]
     frame = pd.DataFrame({"bpp": results["bpp"], "psnr_rgb": results["psnr-rgb"], "ms_ssim": results["ms-ssim-rgb"]})
     return wall, frame.set_axis(results["quality"]).sort_index()

@@ -69,7 +69,8 @@ def _url_source_errors(dataset: str, entry: dict) -> list[str]:
             "(per-file checksums), not keys of both"
         ]
     needed = ("url", "sha256") if uses_single or not uses_per_file else per_file
-    return [f"datasets.{dataset}: source url needs {key!r} (with {' + '.join(needed)})" for key in needed if key not in entry]
+    missing = [key for key in needed if key not in entry]
+    return [f"datasets.{dataset}: source url needs {key!r} (with {' + '.join(needed)})" for key in missing]
 
 
 def _reference_errors(cfg: dict) -> list[str]:
@@ -172,6 +173,13 @@ def _add_trained_codecs(cfg: dict, schema: dict) -> None:
 def registry_name(cfg: dict, codec: str) -> str:
     """The codec class behind a config codec (a trained codec's architecture, else the codec itself)."""
     return cfg["codecs"][codec].get("codec", codec)
+
+
+def is_learned_codec(cfg: dict, codec: str) -> bool:
+    """Whether a config codec is a learned one (a zoo model, the CAE, or a codec trained in the pipeline)."""
+    from .learned import ARCHITECTURES
+
+    return registry_name(cfg, codec) in ARCHITECTURES
 
 
 def training_settings(cfg: dict, codec: str, model: int) -> dict:

@@ -11,6 +11,7 @@ from codecbench.config import (
     ConfigError,
     codec_datasets,
     codec_job_settings,
+    is_learned_codec,
     sweep_points,
     target_points,
     training_settings,
@@ -62,6 +63,19 @@ def get_model_dir(codec, model):
     """Where a trained model lives: its folder name carries the hash of its training settings."""
     settings_hash = config_hash(training_settings(config, codec, int(model)))[:12]
     return f"{RESULTS}/models/codecs/{codec}/{model}-{settings_hash}"
+
+
+# Learned codecs run a network on every image: up to this many threads (Snakemake caps it at --cores), and a
+# GPU when the job gets one (resources: gpu=1, as training). Classical codecs are single-threaded.
+LEARNED_CODEC_THREADS = 4
+
+
+def get_codec_threads(wildcards):
+    return LEARNED_CODEC_THREADS if is_learned_codec(config, wildcards.codec) else 1
+
+
+def get_codec_gpus(wildcards):
+    return int(is_learned_codec(config, wildcards.codec))
 
 
 def get_checkpoint(wildcards):

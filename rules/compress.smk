@@ -22,8 +22,9 @@ rule compress:
         quality=LADDER_QUALITY,
     conda:
         "../envs/codecs.yaml"
-    threads: 1
+    threads: get_codec_threads
     resources:
+        gpu=get_codec_gpus,
         mem_mb=1000,
         runtime=60,
     params:
@@ -53,8 +54,9 @@ rule compress_target:
         bpp=r"[0-9]+(\.[0-9]+)?",
     conda:
         "../envs/codecs.yaml"
-    threads: 1
+    threads: get_codec_threads
     resources:
+        gpu=get_codec_gpus,
         mem_mb=1000,
         runtime=120,
     params:

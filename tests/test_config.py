@@ -168,3 +168,14 @@ def test_a_learned_codec_may_not_shadow_a_codec():
     cfg["learned"]["jpeg"] = cfg["learned"].pop("mine")
     with pytest.raises(ConfigError, match=r"learned\.jpeg: the name is already a codec"):
         validate_config(cfg)
+
+
+def test_kodak_config_checks_every_image_against_the_published_copies(project):
+    cfg = validate_config(yaml.safe_load((project / "configs" / "kodak-zoo.yaml").read_text()))
+    files = cfg["datasets"]["kodak"]["files"]
+    assert sorted(files) == [f"kodim{i:02d}.png" for i in range(1, 25)]
+    sums = project.parent / "shared" / "data" / "kodak" / "SHA256SUMS"
+    if not sums.exists():
+        pytest.skip(f"no reference checksums at {sums} (the shared Kodak copy is not on this machine)")
+    reference = dict(line.split()[::-1] for line in sums.read_text().splitlines() if line.strip())
+    assert files == reference

@@ -110,11 +110,10 @@ def test_round_trip_is_real_deterministic_and_consistent(name):
     assert len(data) > header["header_bytes"] and all(length > 0 for length in header["lengths"])
     assert header["n_strings"] == (2 if name in HYPERPRIOR else 1)
     assert len(data) == header["header_bytes"] + sum(header["lengths"])
-    info = codec.last_encode_info
-    assert set(info) == {"bpp_estimated", "reconstruction_mismatch"}
-    assert 0 <= info["reconstruction_mismatch"] <= 1
-    assert 0 < info["bpp_estimated"] < float("inf")
-    decoded = codec.decode(data)
+    assert set(codec.last_encode_info) == {"bpp_estimated"}
+    assert 0 < codec.last_encode_info["bpp_estimated"] < float("inf")
+    decoded = codec.decode(data)  # decoding what was just encoded checks it against the encoder
+    assert codec.last_encode_info["reconstruction_mismatch"] == 0
     assert decoded.shape == image.shape and decoded.dtype == np.uint8
     assert np.array_equal(codec.decode(data), decoded)
     # A fresh codec (as every pipeline job makes) encodes to the same bytes and decodes them the same way.
@@ -123,6 +122,14 @@ def test_round_trip_is_real_deterministic_and_consistent(name):
     assert np.array_equal(other.decode(data), decoded)
     # The decoder's output is the model's own reconstruction of the edge-padded image, cropped back.
     model = codec.load_model()
+    # The strings are CompressAI's own compress() of the padded image (the codec reuses its analysis transform).
+    multiple = model.downsampling_factor
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+    x = F.pad(x, (0, -91 % multiple, 0, -70 % multiple), mode="replicate")
+    with torch.no_grad():
+        expected = model.compress(x.contiguous(memory_format=torch.channels_last))
+    assert data.endswith(b"".join(group[0] for group in expected["strings"]))
+    assert header["shape"] == [int(side) for side in expected["shape"]]
     if name not in AUTOREGRESSIVE:
         expected = reference_decode(model, image, model.downsampling_factor)
         assert np.abs(decoded.astype(int) - expected.astype(int)).max() <= 1
@@ -136,24 +143,25 @@ def test_autoregressive_model_decodes_what_its_encoder_coded():
     image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     codec = make_codec("cheng2020-anchor", 1, {"pretrained": False})
     data = codec.encode(image)
-    assert codec.last_encode_info["reconstruction_mismatch"] <= 1
-    assert parse_header(data)["n_strings"] == 2
     assert codec.decode(data).shape == image.shape
+    assert codec.last_encode_info["reconstruction_mismatch"] == 0
+    assert parse_header(data)["n_strings"] == 2
 
 
 class PixelModel(models.CompressionModel):
     """A model that keeps the picture: latents are the pixels (8x8 blocks as channels) in steps of 4 levels.
 
     Random weights decode to near-constant images; with this model a wrong pad, crop, transpose or channel
-    order shows. ``decoder_offset`` (levels) makes its decoder disagree with its encoder.
+    order shows. ``decoder_symbol_shift`` makes its decoder's entropy tables disagree with its encoder's: each
+    decoded symbol comes out that many steps (of 4 levels) off.
     """
 
     downsampling_factor = 8
 
-    def __init__(self, decoder_offset: float = 0.0):
+    def __init__(self, decoder_symbol_shift: int = 0):
         super().__init__()
         self.entropy_bottleneck = models.EntropyBottleneck(3 * 64)
-        self.decoder_offset = decoder_offset
+        self.decoder_symbol_shift = decoder_symbol_shift
         self.inputs = []
         self.update(force=True)
 
@@ -173,8 +181,13 @@ class PixelModel(models.CompressionModel):
         return {"strings": [self.entropy_bottleneck.compress(y)], "shape": y.size()[-2:]}
 
     def decompress(self, strings, shape):
-        y_hat = self.entropy_bottleneck.decompress(strings[0], shape)
-        return {"x_hat": (self.g_s(y_hat) + self.decoder_offset / 255).clamp(0, 1)}
+        offset = self.entropy_bottleneck._offset  # symbol -> value offsets of the entropy tables
+        self.entropy_bottleneck._offset = offset + self.decoder_symbol_shift
+        try:
+            y_hat = self.entropy_bottleneck.decompress(strings[0], shape)
+        finally:
+            self.entropy_bottleneck._offset = offset
+        return {"x_hat": self.g_s(y_hat).clamp(0, 1)}
 
 
 def codec_with_model(monkeypatch, learned, model, name="cae"):
@@ -202,12 +215,18 @@ def test_padding_cropping_and_orientation_with_a_model_that_keeps_the_picture(mo
 
 
 def test_a_decoder_that_disagrees_with_its_encoder_is_reported(monkeypatch, learned_registry, caplog):
-    codec = codec_with_model(monkeypatch, learned_registry, PixelModel(decoder_offset=3))
+    codec = codec_with_model(monkeypatch, learned_registry, PixelModel(decoder_symbol_shift=1))
     image = smooth_image(20, 30, seed=3) // 2  # no clipping at 255
     with caplog.at_level(logging.WARNING, logger="codecbench.codecs.learned"):
-        codec.encode(image)
-    assert codec.last_encode_info["reconstruction_mismatch"] == 3
-    assert "30x20 image decodes 3 levels away" in caplog.text
+        decoded = codec.decode(codec.encode(image))
+    assert codec.last_encode_info["reconstruction_mismatch"] == 4
+    assert "30x20 image decodes 4 levels away from the encoder's reconstruction" in caplog.text
+    assert np.abs(decoded.astype(int) - image.astype(int) - 4).max() <= 2  # really decoded one step (4 levels) up
+    # The same decoder with its tables intact agrees with the encoder.
+    codec.load_model().decoder_symbol_shift = 0
+    caplog.clear()
+    codec.decode(codec.encode(image))
+    assert codec.last_encode_info["reconstruction_mismatch"] == 0 and "levels away" not in caplog.text
 
 
 def test_byte_count_is_header_plus_strings_and_grows_with_the_image():

@@ -23,7 +23,7 @@ from PIL import Image
 pytestmark = pytest.mark.workflow
 
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-PROJECT_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "schemas", "profiles", "envs", "report"]
+PROJECT_FILES = ["Snakefile", "config.yaml", "configs", "rules", "scripts", "schemas", "profiles", "envs", "report"]
 REQUIRED_COLUMNS = [
     "dataset", "codec", "quality", "image_id", "bytes", "bpp", "psnr_rgb", "psnr_y", "ssim", "ms_ssim", "vif",
     "mse", "mae", "encode_s", "decode_s", "compression_ratio", "codec_version",
@@ -411,3 +411,18 @@ def test_changing_one_lambda_retrains_only_that_model(learned_run):
     assert len(trainings) == 1 and "model=2," in trainings[0]
     assert "compress[dataset=tiny, codec=mini, quality=2]" in jobs
     assert not [job for job in jobs if "quality=1" in job or "codec=jpeg" in job]
+
+
+def test_full_scale_kodak_configs_plan_the_zoo_and_the_trainings(tmp_path, photo):
+    workdir = make_project_copy(tmp_path, photo)
+    (workdir / "data" / "train").mkdir(parents=True)  # kodak-train.yaml's training folder
+    out = run_snakemake(
+        workdir, "-n", "--quiet", "rules", "--configfile", "configs/kodak-zoo.yaml", "configs/kodak-train.yaml"
+    ).stdout
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", out, re.M))
+    zoo_points = 4 * 8 + 2 * 6  # bmshj2018-*, mbt2018-* at qualities 1-8; cheng2020-* at 1-6
+    classical_points = 1 + 1 + 10 + 7 + 7 + 6 + 6 + 7 + 6
+    assert counts["prepare_dataset"] == "2"  # kodak and the training folder
+    assert counts["train_codec"] == "8"  # two architectures at four lambdas
+    assert counts["compress"] == str(zoo_points + classical_points + 8)
+    assert not (workdir / "results").exists()  # a dry run downloads and writes nothing

@@ -7,12 +7,14 @@
 - :func:`load_pretrained` gets the zoo's published weights from torch.hub's cache, or downloads them once into
   it, failing at once with an error that says where to put the file when there is no network.
 - :func:`save_checkpoint` / :func:`load_checkpoint` store our own trained weights in one self-describing file.
-- :func:`compress_with_reference` is ``model.compress`` plus what an honest codec checks against: the
-  reconstruction from exactly the latents the encoder coded, and the likelihoods' rate estimate.
+- :func:`encode_with_latents` is ``model.compress`` plus what an honest codec checks against: the latents the
+  encoder coded and the likelihoods' rate estimate; :func:`decode_with_latents` is ``model.decompress`` plus
+  the latents the decoder read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -332,26 +334,71 @@ def _compress_autoregressive(model: JointAutoregressiveHierarchicalPriors, x: to
     return compressed, F.pad(y_hat, (-padding, -padding, -padding, -padding))
 
 
-@torch.no_grad()
-def compress_with_reference(model: CompressionModel, x: torch.Tensor) -> tuple[dict, torch.Tensor, float]:
-    """``model.compress(x)``, the encoder's own reconstruction, and the likelihoods' rate estimate in bits.
+@contextlib.contextmanager
+def _substituted(model: nn.Module, name: str, function: Any):
+    """Within the block ``model.<name>(...)`` calls ``function``: an instance attribute shadows the submodule.
 
-    The reconstruction is ``g_s`` of exactly the latents the encoder coded, clamped to [0, 1]: a decoder that
-    computes different entropy parameters (another device, non-deterministic kernels) decodes something else,
-    and comparing the two shows it. For the factorized and hyperprior models, ``forward`` in eval mode
-    quantizes as ``compress`` does; the context models' ``forward`` rounds without the predicted means, so
-    their coded latents are taken from the compression itself. The estimate is ``sum(-log2 p)`` over all of
-    ``forward``'s likelihoods (what CompressAI reports as estimated bpp, times the pixels).
+    CompressAI's ``forward``, ``compress`` and ``decompress`` all reach the transforms as ``self.g_a`` and
+    ``self.g_s``; shadowing them lets one encoding reuse the analysis transform's output instead of running
+    it twice, and lets the decoder's latents be seen on their way into the synthesis transform.
     """
-    out = model(x)
+    object.__setattr__(model, name, function)  # nn.Module.__setattr__ refuses a function for a child's name
+    try:
+        yield
+    finally:
+        del model.__dict__[name]
+
+
+@torch.no_grad()
+def encode_with_latents(model: CompressionModel, x: torch.Tensor) -> tuple[dict, torch.Tensor, float]:
+    """``model.compress(x)``, the dequantized latents it coded, and the likelihoods' rate estimate in bits.
+
+    One analysis transform serves both the estimate and the bitstream: ``forward`` runs with ``g_a``'s output
+    recorded and without the synthesis transform (its picture is not needed), then ``compress`` reuses that
+    output. For the factorized and hyperprior models ``forward`` in eval mode quantizes exactly as ``compress``
+    codes, so its ``g_s`` input is the coded latents; the context models' ``forward`` rounds without the
+    predicted means, so theirs are taken from the compression itself. The estimate is ``sum(-log2 p)`` over all
+    of ``forward``'s likelihoods (what CompressAI reports as estimated bpp, times the pixels).
+    """
+    analysis, seen = model.g_a, {}
+
+    def recorded_analysis(inputs: torch.Tensor) -> torch.Tensor:
+        seen["y"] = analysis(inputs)
+        return seen["y"]
+
+    def skipped_synthesis(y_hat: torch.Tensor) -> torch.Tensor:
+        seen["y_hat"] = y_hat
+        return y_hat.new_zeros(())
+
+    with _substituted(model, "g_a", recorded_analysis), _substituted(model, "g_s", skipped_synthesis):
+        out = model(x)
     bits = sum(float(-torch.log2(lik).sum()) for lik in out["likelihoods"].values())
-    if isinstance(model, JointAutoregressiveHierarchicalPriors):
-        compressed, y_hat = _compress_autoregressive(model, x)
-        reference = model.g_s(y_hat)
-    else:
-        compressed = model.compress(x)
-        reference = out["x_hat"]
-    return compressed, reference.clamp(0, 1), bits
+    with _substituted(model, "g_a", lambda inputs: seen["y"]):
+        if isinstance(model, JointAutoregressiveHierarchicalPriors):
+            compressed, y_hat = _compress_autoregressive(model, x)
+        else:
+            compressed, y_hat = model.compress(x), seen["y_hat"]
+    return compressed, y_hat, bits
+
+
+@torch.no_grad()
+def decode_with_latents(model: CompressionModel, strings: list, shape) -> tuple[torch.Tensor, torch.Tensor]:
+    """``model.decompress(strings, shape)["x_hat"]`` clamped to [0, 1], and the latents it synthesised them from."""
+    synthesis, seen = model.g_s, {}
+
+    def recorded_synthesis(y_hat: torch.Tensor) -> torch.Tensor:
+        seen["y_hat"] = y_hat
+        return synthesis(y_hat)
+
+    with _substituted(model, "g_s", recorded_synthesis):
+        x_hat = model.decompress(strings, shape)["x_hat"]
+    return x_hat.clamp(0, 1), seen["y_hat"]
+
+
+@torch.no_grad()
+def synthesize(model: CompressionModel, y_hat: torch.Tensor) -> torch.Tensor:
+    """The picture of latents ``y_hat`` in [0, 1]: what a decoder that read exactly these latents outputs."""
+    return model.g_s(y_hat).clamp(0, 1)
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -365,11 +412,13 @@ __all__ = [
     "LearnedCodecError",
     "ZOO_ARCHITECTURES",
     "build_model",
-    "compress_with_reference",
+    "decode_with_latents",
+    "encode_with_latents",
     "file_sha256",
     "load_checkpoint",
     "load_pretrained",
     "pick_device",
     "pretrained_weights_path",
     "save_checkpoint",
+    "synthesize",
 ]

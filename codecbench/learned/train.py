@@ -214,7 +214,9 @@ def _sample_batch(crops: list[np.ndarray], rng: np.random.Generator, batch_size:
         left = int(rng.integers(image.shape[1] - crop_px + 1))
         crop = image[top : top + crop_px, left : left + crop_px]
         batch[i] = crop[:, ::-1] if rng.random() < 0.5 else crop
-    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
+    # contiguous NCHW: the permuted view is channels-last, whose backward pass crashes torch 2.14's CPU kernels
+    # in cheng2020's layers (segmentation fault)
+    return torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous().float().div_(255.0)
 
 
 def _optimisers(model: torch.nn.Module, learning_rate: float, aux_learning_rate: float):
