@@ -22,9 +22,13 @@ include: "rules/common.smk"
 
 # Wildcards only ever match what the config declares.
 wildcard_constraints:
-    dataset=alternatives(config["datasets"]),
+    dataset=alternatives(list(config["datasets"]) + TRAIN_VIEWS),
     codec=alternatives(config["codecs"]),
     quality=f"{LADDER_QUALITY}|target_[0-9]+(\\.[0-9]+)?",
+    task=alternatives(config.get("tasks", {})),
+    train_variant=alternatives(
+        {v for task in config.get("tasks", {}) for v in train_variants(config, task)}
+    ),
 
 
 # ---- stages, in DAG order -----------------------------------------------------------------------------------
@@ -34,6 +38,7 @@ include: "rules/learned.smk"
 include: "rules/quality.smk"
 include: "rules/aggregate.smk"
 include: "rules/figures.smk"
+include: "rules/tasks.smk"
 
 
 rule all:

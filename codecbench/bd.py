@@ -205,6 +205,11 @@ def _draw_counts(indices: np.ndarray, n_images: int) -> np.ndarray:
     return np.bincount((indices + offsets).ravel(), minlength=n_boot * n_images).reshape(n_boot, n_images)
 
 
+def bootstrap_counts(n_images: int, n_boot: int, seed: int) -> np.ndarray:
+    """Paired bootstrap as image weights: how often each image is drawn in each replicate, (n_boot, n_images)."""
+    return _draw_counts(paired_bootstrap_indices(n_images, n_boot, seed), n_images)
+
+
 def _resampled_means(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Mean of each row of ``values`` (groups x images) in every replicate of ``counts`` (replicates x images).
 
@@ -224,7 +229,7 @@ def _resampled_means(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return means
 
 
-def _percentile_bounds(replicates: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+def percentile_bounds(replicates: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval over axis 0, ignoring NaN replicates."""
     tail = 100 * (1 - confidence) / 2
     with warnings.catch_warnings():
@@ -320,7 +325,7 @@ def bootstrap_bd(
     valid = np.isfinite(replicates).all(axis=1)
     result["n_boot_valid"] = int(valid.sum())
     if valid.any():
-        low, high = _percentile_bounds(replicates[valid], confidence)
+        low, high = percentile_bounds(replicates[valid], confidence)
         result["bd_rate_ci_low"], result["bd_quality_ci_low"] = float(low[0]), float(low[1])
         result["bd_rate_ci_high"], result["bd_quality_ci_high"] = float(high[0]), float(high[1])
     return result
@@ -380,7 +385,7 @@ def bootstrap_means(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN groups: NaN mean
                 mean = np.nanmean(values, axis=1)
-            low, high = _percentile_bounds(_resampled_means(values, counts), confidence)
+            low, high = percentile_bounds(_resampled_means(values, counts), confidence)
             infinite = np.isinf(mean)
             frame[column] = mean
             frame[f"{column}_ci_low"] = np.where(infinite, mean, low)

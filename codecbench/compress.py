@@ -35,6 +35,14 @@ RATE_COLUMNS = [
 ]
 
 
+def split_rows(manifest: pd.DataFrame, split: str, manifest_path: str | Path) -> pd.DataFrame:
+    """The manifest rows of one split; an empty split is an error naming the manifest."""
+    rows = manifest[manifest.split == split]
+    if rows.empty:
+        raise ValueError(f"{manifest_path} has no {split!r} images (splits present: {sorted(set(manifest.split))})")
+    return rows
+
+
 def compress_dataset(
     manifest_path: str | Path,
     codec_name: str,
@@ -45,9 +53,12 @@ def compress_dataset(
     rate_csv: str | Path,
     target_bpp: float | None = None,
     extra_columns: dict[str, Any] | None = None,
+    split: str = "test",
 ) -> pd.DataFrame:
-    """Encode and decode every image of the manifest; write bitstreams, decoded PNGs and the rate CSV.
+    """Encode and decode every image of one split of the manifest; write bitstreams, decoded PNGs and the rate CSV.
 
+    ``split``: "test" (the images measured; all of a dataset without splits) or "train" (a task's compressed
+    training set).
     ``extra_columns`` are constant columns added to every row (a trained codec's lambda).
     With ``target_bpp`` instead of ``quality``, each image gets the quality whose rate is nearest the target
     (:func:`codecbench.target_bpp.find_quality_for_bpp`); the rate table then records the chosen ``quality``
@@ -62,7 +73,7 @@ def compress_dataset(
     version = codec_class.version()
     label = f"{codec_name} quality={quality}" if target_bpp is None else f"{codec_name} target {target_bpp} bpp"
     log.info("%s (%s) with %s", label, options, version)
-    manifest = read_manifest(manifest_path)
+    manifest = split_rows(read_manifest(manifest_path), split, manifest_path)
     host = platform.node()
     codecs: dict[Any, Any] = {}  # one instance per quality: learned codecs load their model once
     rows = []
@@ -125,7 +136,7 @@ def measure_quality(
     from .metrics import compute_metrics
 
     manifest_path = Path(manifest_path)
-    manifest = read_manifest(manifest_path)
+    manifest = split_rows(read_manifest(manifest_path), "test", manifest_path)
     rates = pd.read_csv(rate_csv, dtype={"image_id": str})
     if sorted(rates.image_id) != sorted(manifest.image_id):
         raise ValueError(f"{rate_csv} does not list the same images as {manifest_path}; rerun the compression job")

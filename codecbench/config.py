@@ -80,7 +80,7 @@ def _reference_errors(cfg: dict) -> list[str]:
     problems = []
     declared = set(cfg["datasets"])
     for dataset, entry in cfg["datasets"].items():
-        if entry["source"] == "local" and not Path(entry["path"]).expanduser().is_dir():
+        if entry["source"] in ("local", "folder") and not Path(entry["path"]).expanduser().is_dir():
             problems.append(f"datasets.{dataset}.path: folder {entry['path']!r} does not exist (or is not a folder)")
         if entry["source"] == "url":
             problems += _url_source_errors(dataset, entry)
@@ -110,12 +110,55 @@ def _reference_errors(cfg: dict) -> list[str]:
             problems.append(
                 f"learned.{name}.quality: {entry['quality']} is above {quality_max} for {entry['architecture']}"
             )
+    for name, entry in cfg.get("tasks", {}).items():
+        problems += _task_errors(cfg, name, entry, declared)
     anchor = cfg.get("anchor")
     if anchor is not None and anchor not in cfg["codecs"] and anchor not in cfg.get("learned", {}):
         problems.append(f"anchor: codec {anchor!r} is not declared under codecs (declared: {', '.join(cfg['codecs'])})")
     missing = [m for m in cfg["bd"]["metrics"] if m not in cfg["metrics"]]
     if missing:
         problems.append(f"bd.metrics: {missing} are not computed; add them to metrics (computed: {cfg['metrics']})")
+    return problems
+
+
+def _task_errors(cfg: dict, name: str, entry: dict, declared: set[str]) -> list[str]:
+    from .tasks import get_task_class
+
+    problems = []
+    if entry["dataset"] not in declared:
+        problems.append(
+            f"tasks.{name}.dataset: dataset {entry['dataset']!r} is not declared under datasets "
+            f"(declared: {', '.join(sorted(declared))})"
+        )
+    ladders = {codec: codec_entry["qualities"] for codec, codec_entry in cfg["codecs"].items()}
+    ladders |= {codec: list(range(1, len(e["lambdas"]) + 1)) for codec, e in cfg.get("learned", {}).items()}
+    for index, variant in enumerate(entry.get("train_on", [])):
+        key = f"tasks.{name}.train_on[{index}]"
+        if variant == ORIGINAL_VARIANT:
+            continue
+        codec, _, quality = variant.rpartition("/")
+        if codec not in ladders:
+            problems.append(f"{key}: {variant!r} names no declared codec; use 'original' or '<codec>/<quality>'")
+            continue
+        try:
+            value = normalise_quality(float(quality))
+        except ValueError:
+            value = None
+        if value not in ladders[codec]:
+            problems.append(f"{key}: {quality!r} is not on {codec}'s ladder {ladders[codec]}; add it there first")
+    own = entry.get("checkpoint")
+    if own and entry.get("train_on", [ORIGINAL_VARIANT]) != [ORIGINAL_VARIANT]:
+        problems.append(f"tasks.{name}: give checkpoint (evaluate your own model) or train_on, not both")
+    if own and not Path(own).expanduser().is_file():
+        problems.append(f"tasks.{name}.checkpoint: file {own!r} does not exist")
+    for codec in entry.get("codecs", []):
+        if codec not in ladders:
+            problems.append(f"tasks.{name}.codecs: codec {codec!r} is not declared under codecs or learned")
+    task, settings = entry["task"], {k: v for k, v in entry.items() if k not in _TASK_ROUTING_KEYS}
+    try:
+        get_task_class(task)(settings)
+    except (KeyError, ValueError) as exc:
+        problems.append(f"tasks.{name}: {exc}")
     return problems
 
 
@@ -137,9 +180,13 @@ def validate_config(config: dict, schema_path: str | Path = DEFAULT_SCHEMA, sour
         for codec, entry in cfg["codecs"].items():
             entry["qualities"] = [normalise_quality(q) for q in entry["qualities"]]
             entry["options"] = {**get_codec_class(codec).default_options, **entry.get("options", {})}
+        cfg.setdefault("tasks", {})
+        for entry in cfg["tasks"].values():
+            _fill_defaults(entry, schema["properties"]["tasks"]["additionalProperties"]["properties"])
         problems = _reference_errors(cfg)
         if not problems:
             _add_trained_codecs(cfg, schema)
+            _complete_task_settings(cfg)
     if problems:
         listing = "\n  - ".join(problems)
         raise ConfigError(f"invalid {source}:\n  - {listing}")
@@ -168,6 +215,15 @@ def _add_trained_codecs(cfg: dict, schema: dict) -> None:
         if "datasets" in entry:
             codec["datasets"] = entry["datasets"]
         cfg["codecs"][name] = codec
+
+
+def _complete_task_settings(cfg: dict) -> None:
+    """Give each task entry every setting its task class defines, so that job params are complete and stable."""
+    from .tasks import get_task_class
+
+    for entry in cfg["tasks"].values():
+        settings = {k: v for k, v in entry.items() if k not in _TASK_ROUTING_KEYS}
+        entry.update(get_task_class(entry["task"])(settings).settings)
 
 
 def registry_name(cfg: dict, codec: str) -> str:
@@ -218,6 +274,74 @@ def target_points(cfg: dict) -> list[tuple[str, str, str]]:
         for dataset in codec_datasets(cfg, codec)
         for target in entry.get("target_bpp", [])
     ]
+
+
+# ---- tasks ----------------------------------------------------------------------------------------------------
+# A task trains on its dataset's train split, as is ("original") or compressed by a ladder point of a codec
+# ("jpeg/25" in the config, "jpeg-25" in paths), and is evaluated on the test split: as is ("uncompressed") and
+# at every point of every codec that runs on the dataset. The compressed train split is the dataset view
+# "<dataset>-train" (dataset ids cannot contain '-'), made by the same compress jobs as everything else.
+ORIGINAL_VARIANT = "original"
+UNCOMPRESSED = "uncompressed"
+TRAIN_VIEW_SUFFIX = "-train"
+USER_CHECKPOINT = "checkpoint"
+_TASK_ROUTING_KEYS = ("task", "dataset", "train_on", "codecs")
+
+
+def dataset_view(view: str) -> tuple[str, str]:
+    """A compression job's dataset wildcard as (dataset, split): 'digits-train' is digits' train split, any
+    other id its test split (all of a dataset without splits)."""
+    if view.endswith(TRAIN_VIEW_SUFFIX):
+        return view[: -len(TRAIN_VIEW_SUFFIX)], "train"
+    return view, "test"
+
+
+def train_variants(cfg: dict, task: str) -> list[str]:
+    """The path labels of a task's training variants: 'original' and '<codec>-<quality>'; 'checkpoint' alone
+    when the task evaluates a user's own model."""
+    if cfg["tasks"][task].get("checkpoint"):
+        return [USER_CHECKPOINT]
+    labels = []
+    for entry in cfg["tasks"][task]["train_on"]:
+        if entry == ORIGINAL_VARIANT:
+            labels.append(ORIGINAL_VARIANT)
+        else:
+            codec, quality = entry.rsplit("/", 1)
+            labels.append(f"{codec}-{normalise_quality(float(quality))}")
+    return labels
+
+
+def parse_train_variant(label: str) -> tuple[str, Any] | None:
+    """'jpeg-25' -> ('jpeg', 25); 'original' (or a user's checkpoint) -> None."""
+    if label in (ORIGINAL_VARIANT, USER_CHECKPOINT):
+        return None
+    codec, quality = label.rsplit("-", 1)
+    return codec, normalise_quality(float(quality))
+
+
+def task_codecs(cfg: dict, task: str) -> list[str]:
+    """The codecs whose test-split points a task is evaluated on (its 'codecs', or all that run on its dataset)."""
+    entry = cfg["tasks"][task]
+    running = [codec for codec in cfg["codecs"] if entry["dataset"] in codec_datasets(cfg, codec)]
+    return [codec for codec in entry.get("codecs", running) if codec in running]
+
+
+def training_set_points(cfg: dict) -> list[tuple[str, str, Any]]:
+    """Every (train view, codec, quality) some task trains on: compressed train splits, each once."""
+    points = {}
+    for task in cfg.get("tasks", {}):
+        for label in train_variants(cfg, task):
+            parsed = parse_train_variant(label)
+            if parsed is not None:
+                points[(cfg["tasks"][task]["dataset"] + TRAIN_VIEW_SUFFIX, *parsed)] = None
+    return list(points)
+
+
+def task_job_settings(cfg: dict, task: str) -> dict:
+    """The config slice a task's training and evaluation jobs depend on: its task and settings, not its lists."""
+    entry = cfg["tasks"][task]
+    settings = {key: value for key, value in entry.items() if key not in _TASK_ROUTING_KEYS}
+    return {"task": entry["task"], "settings": dict(sorted(settings.items()))}
 
 
 def codec_job_settings(cfg: dict, codec: str) -> dict:

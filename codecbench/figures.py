@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .codecs import CODECS
 from .io import atomic_path
 
 MARKERS = "osD^v<>pPhX*"
@@ -31,13 +30,28 @@ def metric_label(metric: str) -> str:
     return METRIC_LABELS.get(metric, metric)
 
 
+# The order codecs take their colours in: a codec added to the registry is appended here, so that it takes a
+# new colour instead of shifting everyone else's. Names not listed (trained codecs such as cae_small) follow.
+STYLE_ORDER = (
+    "jpeg", "webp", "avif", "jpegxl", "jpeg2000", "h264", "hevc", "av1", "vp9", "png", "original",
+    "bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean", "mbt2018", "cheng2020-anchor", "cheng2020-attn",
+    "cae",
+)  # fmt: skip
+
+
 def codec_style(name: str) -> dict:
-    """The same colour and marker for a codec in every figure (fixed by its place in the registry)."""
+    """The same colour and marker for a codec in every figure (fixed by its place in ``STYLE_ORDER``)."""
     import matplotlib
 
-    names = sorted(CODECS)
-    index = names.index(name) if name in names else len(names) + zlib.crc32(name.encode()) % 32
-    palette = [*matplotlib.colormaps["tab10"].colors, *matplotlib.colormaps["Dark2"].colors]
+    if name in STYLE_ORDER:
+        index = STYLE_ORDER.index(name)
+    else:
+        index = len(STYLE_ORDER) + zlib.crc32(name.encode()) % 32
+    palette = [
+        colour
+        for colour in (*matplotlib.colormaps["tab10"].colors, *matplotlib.colormaps["Dark2"].colors)
+        if max(colour) - min(colour) > 0.05  # no greys: they read as text and grid lines
+    ]
     return {"color": palette[index % len(palette)], "marker": MARKERS[index % len(MARKERS)]}
 
 

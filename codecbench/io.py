@@ -70,3 +70,32 @@ def check_rgb(image: np.ndarray) -> None:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         desc = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
         raise ValueError(f"expected a uint8 HxWx3 RGB array, got {desc}")
+
+
+def read_torch_payload(
+    path: str | os.PathLike,
+    expected_format: str,
+    kind: str,
+    required: tuple[str, ...] = (),
+    error: type[Exception] = ValueError,
+    advice: str = "",
+) -> dict:
+    """The dict a codecbench job saved with ``torch.save`` (checkpoints, resumable states), checked.
+
+    Raises ``error`` naming the file (described as ``kind``) when it cannot be read, is not a dict whose
+    ``format`` is ``expected_format`` (``advice`` is appended), or lacks one of the ``required`` keys.
+    Only plain data and tensors are unpickled (``weights_only``).
+    """
+    import torch
+
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise error(f"{kind} {path} cannot be read as a torch file ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(payload, dict) or payload.get("format") != expected_format:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise error(f"{kind} {path} is not a {expected_format} file (format {found!r}).{advice}")
+    missing = [key for key in required if key not in payload]
+    if missing:
+        raise error(f"{kind} {path} lacks {', '.join(missing)}")
+    return payload

@@ -10,10 +10,18 @@ from codecbench.config import (
     BD_METRICS,
     ConfigError,
     codec_datasets,
+    TRAIN_VIEW_SUFFIX,
+    UNCOMPRESSED,
     codec_job_settings,
+    dataset_view,
     is_learned_codec,
+    parse_train_variant,
     sweep_points,
     target_points,
+    task_codecs,
+    task_job_settings,
+    train_variants,
+    training_set_points,
     training_settings,
     validate_config,
 )
@@ -43,11 +51,18 @@ config.update(_validated)
 RESULTS = "results"
 LADDER_QUALITY = r"-?[0-9]+(\.[0-9]+)?"  # a point of a quality ladder; equal-rate points are 'target_<bpp>'
 DOWNLOADS = "resources/downloads"
+# Compression jobs also run on tasks' train splits: the dataset views '<dataset>-train'.
+TRAIN_VIEWS = sorted({view for view, _, _ in training_set_points(config)})
 
 
 def alternatives(names):
     """A regex matching exactly one of ``names`` (for wildcard_constraints)."""
     return "|".join(re.escape(name) for name in names)
+
+
+def get_view_manifest(wildcards):
+    """The manifest behind a compression job's dataset view ('digits-train' is digits' train split)."""
+    return f"{RESULTS}/datasets/{dataset_view(wildcards.dataset)[0]}/manifest.csv"
 
 
 def get_point_tables(dataset, codec=None):
@@ -138,6 +153,82 @@ def get_dataset_figures(dataset):
     ]
 
 
+def get_train_variant_images(wildcards):
+    """The decoded compressed train split a task's model trains on ([] for the original train split)."""
+    parsed = parse_train_variant(wildcards.train_variant)
+    if parsed is None:
+        return []
+    view = config["tasks"][wildcards.task]["dataset"] + TRAIN_VIEW_SUFFIX
+    return f"{RESULTS}/compressed/{view}/{parsed[0]}/{parsed[1]}/decoded"
+
+
+def get_task_checkpoint(wildcards):
+    """A user's own model (the task's 'checkpoint'), or the one trained for this variant."""
+    own = config["tasks"][wildcards.task].get("checkpoint")
+    if own:
+        return own
+    return f"{RESULTS}/models/tasks/{wildcards.task}/{wildcards.train_variant}/checkpoint.pt"
+
+
+def get_task_test_points(task):
+    """The (codec, quality) test points of a task: uncompressed first, then every point of its codecs."""
+    return [(UNCOMPRESSED, 0)] + [
+        (codec, quality)
+        for codec in task_codecs(config, task)
+        for quality in config["codecs"][codec]["qualities"]
+    ]
+
+
+def get_task_test_files(task):
+    """Each compressed test point's decoded folder and rate table, in get_task_test_points order."""
+    dataset = config["tasks"][task]["dataset"]
+    return [
+        f"{RESULTS}/compressed/{dataset}/{codec}/{quality}/{name}"
+        for codec, quality in get_task_test_points(task)[1:]
+        for name in ("decoded", "rate.csv")
+    ]
+
+
+def get_task_evaluations(task):
+    return [
+        f"{RESULTS}/tasks/{task}/{variant}/predictions.csv"
+        for variant in train_variants(config, task)
+    ]
+
+
+def get_task_trainings(task):
+    if config["tasks"][task].get("checkpoint"):
+        return []
+    return [
+        f"{RESULTS}/models/tasks/{task}/{variant}/training.json"
+        for variant in train_variants(config, task)
+    ]
+
+
+def get_task_training_rates(task):
+    """The rate tables of a task's compressed training sets (their bytes are the training sets' sizes)."""
+    view = config["tasks"][task]["dataset"] + TRAIN_VIEW_SUFFIX
+    return [
+        f"{RESULTS}/compressed/{view}/{parsed[0]}/{parsed[1]}/rate.csv"
+        for parsed in map(parse_train_variant, train_variants(config, task))
+        if parsed is not None
+    ]
+
+
+def get_task_outputs():
+    outputs = []
+    for task in config.get("tasks", {}):
+        outputs += [
+            f"{RESULTS}/tables/tasks/{task}/{name}.csv"
+            for name in ("summary", "training_sets", "bd_rate")
+        ]
+        outputs += [
+            f"{RESULTS}/figures/tasks/{task}/{name}.png"
+            for name in ("scores_bpp", "train_test_accuracy", "flips", "training_sets")
+        ]
+    return outputs
+
+
 def get_final_outputs():
     tables = f"{RESULTS}/tables"
     outputs = [
@@ -157,4 +248,4 @@ def get_final_outputs():
     )  # training-only datasets have no results
     for dataset in measured:
         outputs += get_codec_jsons(dataset) + get_dataset_figures(dataset)
-    return outputs
+    return outputs + get_task_outputs()

@@ -4,7 +4,7 @@
 
 rule compress:
     input:
-        manifest=f"{RESULTS}/datasets/{{dataset}}/manifest.csv",
+        manifest=get_view_manifest,
         checkpoint=get_checkpoint,
     output:
         rate=f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/rate.csv",
@@ -37,7 +37,7 @@ rule compress:
 # Equal-rate points: per image, the quality nearest a target bpp (several encodes per image to search).
 rule compress_target:
     input:
-        manifest=f"{RESULTS}/datasets/{{dataset}}/manifest.csv",
+        manifest=get_view_manifest,
     output:
         rate=f"{RESULTS}/compressed/{{dataset}}/{{codec}}/target_{{bpp}}/rate.csv",
         bitstreams=directory(

@@ -2,6 +2,7 @@
 
 from codecbench.codecs import get_codec_class
 from codecbench.compress import compress_dataset
+from codecbench.config import dataset_view
 from codecbench.workflow import job_log
 
 
@@ -25,6 +26,7 @@ def main(smk):
             rate_csv=smk.output.rate,
             target_bpp=target,
             extra_columns=dict(getattr(smk.params, "extra", None) or {}),
+            split=dataset_view(smk.wildcards.dataset)[1],
         )
 
 

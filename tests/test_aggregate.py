@@ -273,3 +273,13 @@ def test_atomic_writes_leave_ordinary_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE((tmp_path / "f.txt").stat().st_mode) == 0o666 & ~umask
+
+
+def test_every_registered_codec_has_a_fixed_style_slot():
+    import codecbench.codecs.learned  # noqa: F401 (registers the learned codecs)
+    from codecbench.codecs import CODECS
+    from codecbench.figures import STYLE_ORDER
+
+    assert sorted(CODECS) == sorted(STYLE_ORDER)  # a new codec is appended to STYLE_ORDER, keeping old colours
+    styles = {(codec_style(name)["color"], codec_style(name)["marker"]) for name in STYLE_ORDER}
+    assert len(styles) == len(STYLE_ORDER)

@@ -17,7 +17,7 @@ from codecbench.metrics import psnr_rgb
 # A mid-ladder quality per codec, and the PSNR-RGB (dB) it must at least reach on the test photo.
 MID_QUALITY = {
     "jpeg": (50, 27), "jpeg2000": (34, 31), "webp": (50, 27), "avif": (50, 27), "jpegxl": (60, 27),
-    "h264": (28, 27), "hevc": (28, 27), "av1": (35, 27),
+    "h264": (28, 27), "hevc": (28, 27), "av1": (35, 27), "vp9": (35, 27),
 }  # fmt: skip
 LOSSLESS = {"original": 0, "png": 6, "jpegxl": 100}
 # First bytes of each format's real bitstream (its magic number / start code).
@@ -31,11 +31,12 @@ MAGIC = {
     "h264": b"\x00\x00\x00\x01",  # Annex B start code
     "hevc": b"\x00\x00\x00\x01",
     "av1": b"\x12\x00",  # OBU temporal delimiter, size 0
+    "vp9": b"\x82\x49\x83\x42",  # profile-0 key frame marker, then the VP9 sync code
 }
 
 
 def test_registry_holds_the_issue_codecs():
-    classical = {"original", "png", "jpeg", "jpeg2000", "webp", "avif", "jpegxl", "h264", "hevc", "av1"}
+    classical = {"original", "png", "jpeg", "jpeg2000", "webp", "avif", "jpegxl", "h264", "hevc", "av1", "vp9"}
     learned = {
         "bmshj2018-factorized",
         "bmshj2018-hyperprior",
@@ -98,7 +99,22 @@ def test_an_independent_decoder_reads_our_bitstream(name, decode, photo):
     assert psnr_rgb(ours, np.ascontiguousarray(theirs[..., :3], dtype=np.uint8)) > 45
 
 
-@pytest.mark.parametrize("name", ["h264", "hevc", "av1"])
+def test_vp9_frame_is_stored_bare_and_libvpx_decodes_it(photo):
+    from codecbench.codecs.ffmpeg import run_ffmpeg
+
+    codec = make_codec("vp9", 35)
+    data = codec.encode(photo)
+    assert b"DKIF" not in data[:64]  # the IVF container is not stored (nor counted)
+
+    # libvpx's own decoder (not ffmpeg's native one, which the codec uses) reads the same picture.
+    def planes(decoder: str) -> bytes:
+        args = ["-c:v", decoder, "-f", "ivf", "-i", "pipe:", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "yuv420p"]
+        return run_ffmpeg([*args, "pipe:"], codec.wrap(data), decoder)
+
+    assert planes("libvpx-vp9") == planes("vp9")
+
+
+@pytest.mark.parametrize("name", ["h264", "hevc", "av1", "vp9"])
 def test_ffmpeg_codecs_crop_odd_sides_back(name, photo):
     assert photo.shape[0] % 2 == 1 and photo.shape[1] % 2 == 1
     codec = make_codec(name, 20)

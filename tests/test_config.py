@@ -48,7 +48,7 @@ def test_the_default_config_is_valid(project):
     ("cfg", "message"),
     [
         (with_change("codecs.jpg", {"qualities": [5]}), r"codecs: .*'jpg' was unexpected.*allowed: original, png, jpeg"),
-        (with_change("datasets.photos.source", "ftp"), r"datasets\.photos\.source: 'ftp' is not one of \['builtin', 'local', 'url'\]"),
+        (with_change("datasets.photos.source", "ftp"), r"datasets\.photos\.source: 'ftp' is not one of \['builtin', 'local', 'url', 'cifar10', 'folder'\]"),
         (with_change("codecs.jpeg.qualities", [5, 101]), r"codecs\.jpeg\.qualities\[1\]: 101 is greater than the maximum of 100"),
         (with_change("codecs.h264.qualities", [-1]), r"codecs\.h264\.qualities\[0\]: -1 is less than the minimum of 0"),
         (with_change("codecs.jpeg.qualities", [5, 50.5]), r"codecs\.jpeg\.qualities\[1\]: 50\.5 is not of type 'integer'"),
@@ -65,7 +65,7 @@ def test_the_default_config_is_valid(project):
         (with_change("codecs.jpeg.datasets", ["kodak"]), r"codecs\.jpeg\.datasets: dataset 'kodak' is not declared under datasets \(declared: photos\)"),
         (with_change("anchor", "avif"), r"anchor: codec 'avif' is not declared under codecs"),
         (with_change("codecs.webp.options", {"speed": 3}), r"codecs\.webp\.options: .*'speed' was unexpected.*allowed: method"),
-        (with_change("datasets.photos.name", "nope"), r"datasets\.photos: unknown builtin dataset 'nope' \(known: photos, science\)"),
+        (with_change("datasets.photos.name", "nope"), r"datasets\.photos: unknown builtin dataset 'nope' \(known: digits, photos, science\)"),
         (with_change("codecs.avif.qualities", ["high"]), r"codecs\.avif\.qualities\[0\]: 'high' is not of type 'integer'"),
     ],
     ids=[
@@ -179,3 +179,74 @@ def test_kodak_config_checks_every_image_against_the_published_copies(project):
         pytest.skip(f"no reference checksums at {sums} (the shared Kodak copy is not on this machine)")
     reference = dict(line.split()[::-1] for line in sums.read_text().splitlines() if line.strip())
     assert files == reference
+
+
+def test_task_settings_in_the_schema_match_the_task_classes(project):
+    from codecbench.config import load_schema
+    from codecbench.tasks import TASKS
+
+    spec = load_schema(project / "schemas" / "config.schema.yaml")["properties"]["tasks"]["additionalProperties"]
+    assert spec["properties"]["task"]["enum"] == sorted(TASKS)
+    for branch in spec["allOf"]:
+        task = branch["if"]["properties"]["task"]["const"]
+        properties = branch["then"]["properties"]
+        defaults = TASKS[task].default_settings
+        assert sorted(properties) == sorted(defaults), task
+        for key, value in defaults.items():
+            if isinstance(value, dict):
+                assert {k: v["default"] for k, v in properties[key]["properties"].items()} == value, key
+            else:
+                assert properties[key]["default"] == value, key
+    from codecbench.tasks.classification import MODELS
+
+    assert spec["allOf"][0]["then"]["properties"]["model"]["enum"] == list(MODELS)
+
+
+TASK = {"task": "classification", "dataset": "photos"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"dataset": "kodak"}, r"tasks\.t\.dataset: dataset 'kodak' is not declared"),
+        ({"train_on": ["jpeg/30"]}, r"tasks\.t\.train_on\[0\]: '30' is not on jpeg's ladder \[25, 75\]"),
+        ({"train_on": ["jpg/25"]}, r"tasks\.t\.train_on\[0\]: 'jpg/25' names no declared codec"),
+        ({"train_on": ["jpeg"]}, r"tasks\.t\.train_on\[0\]: 'jpeg' does not match"),
+        ({"model": "vgg16"}, r"tasks\.t\.model: 'vgg16' is not one of"),
+        ({"epochs": 0}, r"tasks\.t\.epochs: 0 is less than the minimum of 1"),
+        ({"colour": True}, r"tasks\.t: Unevaluated properties are not allowed \('colour' was unexpected\)"),
+        ({"codecs": ["avif"]}, r"tasks\.t\.codecs: codec 'avif' is not declared"),
+        ({"checkpoint": "/no/model.pt"}, r"tasks\.t\.checkpoint: file '/no/model.pt' does not exist"),
+    ],
+    ids=["dataset", "off-ladder", "unknown-codec", "no-quality", "model", "epochs", "unknown-key", "codecs", "checkpoint"],
+)  # fmt: skip
+def test_bad_task_config_is_rejected_naming_the_key(change, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_config(with_change("tasks.t", {**TASK, **change}))
+
+
+def test_task_defaults_and_variants():
+    from codecbench.config import task_job_settings, train_variants, training_set_points
+
+    cfg = validate_config(with_change("tasks.t", {**TASK, "train_on": ["original", "jpeg/25"], "epochs": 3}))
+    entry = cfg["tasks"]["t"]
+    assert entry["epochs"] == 3 and entry["batch_size"] == 64 and entry["augment"] == {"hflip": False, "pad_crop": 2}
+    assert train_variants(cfg, "t") == ["original", "jpeg-25"]
+    assert training_set_points(cfg) == [("photos-train", "jpeg", 25)]
+    settings = task_job_settings(cfg, "t")
+    assert settings["task"] == "classification" and "train_on" not in settings["settings"]
+    assert settings["settings"]["epochs"] == 3
+
+
+@pytest.mark.parametrize("name", ["kodak-zoo", "kodak-train", "cifar10", "isic-folder"])
+def test_full_scale_configs_are_valid(project, tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    for folder in ("data/train", "data/isic"):  # the folders those configs ask the user to fill
+        (tmp_path / folder).mkdir(parents=True)
+    cfg = yaml.safe_load((project / "configs" / f"{name}.yaml").read_text())
+    if name == "kodak-train":  # an addition to kodak-zoo.yaml (Snakemake merges the two)
+        base = yaml.safe_load((project / "configs" / "kodak-zoo.yaml").read_text())
+        cfg = {**base, "datasets": {**base["datasets"], **cfg["datasets"]}, "learned": cfg["learned"]}
+    validated = validate_config(cfg)
+    for task in validated["tasks"].values():
+        assert validated["datasets"][task["dataset"]]["source"] in ("cifar10", "folder")

@@ -1,4 +1,5 @@
-"""Dataset normalisation rules, local folders, built-in photos and verified downloads from a local server."""
+"""Dataset normalisation rules, local folders, built-in sets, verified downloads from a local server and labelled
+datasets with train/test splits (digits, CIFAR-10, class folders)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import functools
 import hashlib
 import http.server
 import io
+import pickle
 import re
 import shutil
 import tarfile
@@ -17,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from codecbench.datasets import BUILTIN_DATASETS, DatasetError, prepare_dataset, read_manifest
+from codecbench.datasets import BUILTIN_DATASETS, MANIFEST_COLUMNS, DatasetError, prepare_dataset, read_manifest
 from codecbench.datasets.download import DownloadError, fetch
 from codecbench.datasets.normalize import ImageFileError, load_normalized
 
@@ -282,3 +284,278 @@ def test_archive_escaping_its_folder_is_refused(server, tmp_path):
     with pytest.raises(DownloadError, match="unsafe path"):
         fetch(f"{base}/evil.zip", sha256_of(www / "evil.zip"), tmp_path / "dl")
     assert list((tmp_path / "dl").iterdir()) == [] and not (tmp_path / "escape.png").exists()
+
+
+# ---- manifests: split and label columns --------------------------------------------------------------------
+
+
+def test_manifest_label_is_empty_and_split_test_for_unlabelled_photos(tmp_path):
+    manifest = prepare_dataset("photos", {"source": "builtin", "max_images": 2}, tmp_path / "out", tmp_path / "dl")
+    assert list(manifest.columns) == MANIFEST_COLUMNS
+    assert list(manifest.columns[4:6]) == ["split", "label"]
+    stored = read_manifest(tmp_path / "out" / "manifest.csv")
+    assert stored.label.tolist() == ["", ""] and stored.split.tolist() == ["test", "test"]
+    assert stored.equals(manifest)
+    assert len(read_manifest(tmp_path / "out" / "manifest.csv", split="train")) == 0
+    with pytest.raises(ValueError, match="split must be one of"):
+        read_manifest(tmp_path / "out" / "manifest.csv", split="val")
+
+
+# ---- built-in digits ----------------------------------------------------------------------------------------
+
+
+def sklearn_digits_split() -> tuple[np.ndarray, np.ndarray, set[int]]:
+    """load_digits' images and targets, and its test indices, computed with scikit-learn directly."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    data = load_digits()
+    _, test = train_test_split(np.arange(len(data.target)), test_size=0.2, random_state=0, stratify=data.target)
+    return data.images, data.target, set(test.tolist())
+
+
+def bilinear_with_clamped_edges(gray: np.ndarray, side: int) -> np.ndarray:
+    """Half-pixel-centred bilinear enlargement with edge pixels repeated, in floating point."""
+    n = gray.shape[0]
+    position = np.clip((np.arange(side) + 0.5) * n / side - 0.5, 0, n - 1)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, n - 1)
+    weight = position - low
+    rows = gray[low] * (1 - weight)[:, None] + gray[high] * weight[:, None]
+    return rows[:, low] * (1 - weight)[None, :] + rows[:, high] * weight[None, :]
+
+
+def test_builtin_digits_are_labelled_32px_rgb_with_a_fixed_stratified_split():
+    images, targets, test = sklearn_digits_split()
+    records = list(BUILTIN_DATASETS["digits"]())
+    assert len(records) == 1797
+    assert [r.image_id for r in records] == [f"d{i:04d}" for i in range(1797)]
+    assert [r.label for r in records] == [str(t) for t in targets]
+    assert {r.image_id for r in records if r.split == "test"} == {f"d{i:04d}" for i in test}
+    assert sum(r.split == "test" for r in records) == 360 and sum(r.split == "train" for r in records) == 1437
+    # Pinned as well, so a scikit-learn that drew another split would be noticed.
+    assert sorted(test)[:8] == [21, 24, 28, 34, 35, 37, 39, 42]
+    assert [r.split for r in BUILTIN_DATASETS["digits"]()] == [r.split for r in records]
+    for record in records[:50]:
+        assert record.image.dtype == np.uint8 and record.image.shape == (32, 32, 3)
+        assert np.array_equal(record.image[..., 0], record.image[..., 1])
+        assert np.array_equal(record.image[..., 0], record.image[..., 2])
+    for index in (0, 7, 1796):
+        gray = np.floor(images[index] * 255 / 16 + 0.5)
+        assert np.abs(records[index].image[..., 0] - bilinear_with_clamped_edges(gray, 32)).max() <= 1
+
+
+def test_digit_conversion_scales_rounds_and_enlarges_bilinearly():
+    from codecbench.datasets.builtin import digit_image
+
+    # Flat images stay flat: 16 -> 255, 8 -> 127.5 rounded to 128, 1 -> 15.9375 rounded to 16.
+    for value, expected in [(16, 255), (8, 128), (1, 16), (0, 0)]:
+        assert np.all(digit_image(np.full((8, 8), float(value))) == expected)
+    dot = np.zeros((8, 8))
+    dot[3, 3] = 16
+    image = digit_image(dot)
+    assert image.shape == (32, 32, 3) and image.dtype == np.uint8
+    # Output pixel 13 samples input position 13.5 / 4 - 0.5 = 2.875: 0.875 of pixel 3; pixel 11 samples 2.375.
+    assert image[13, 13].tolist() == [195] * 3  # 255 x 0.875 x 0.875 = 195.2
+    assert image[11, 13].tolist() == [84] * 3  # 255 x 0.375 x 0.875 = 83.7
+    assert image[8, 13].tolist() == [0] * 3 and image[13, 18].tolist() == [0] * 3  # beyond the filter's reach
+
+
+def test_digits_max_images_takes_the_first_of_each_split(tmp_path):
+    _, targets, test = sklearn_digits_split()
+    manifest = prepare_dataset("digits", {"source": "builtin", "max_images": 3}, tmp_path / "out", tmp_path / "dl")
+    first_train = [i for i in range(len(targets)) if i not in test][:3]
+    first_test = sorted(test)[:3]
+    assert manifest.image_id.tolist() == sorted(f"d{i:04d}" for i in first_train + first_test)
+    assert manifest.label.tolist() == [str(targets[int(i[1:])]) for i in manifest.image_id]
+    assert sorted(manifest.split) == ["test"] * 3 + ["train"] * 3
+    assert read_manifest(tmp_path / "out" / "manifest.csv", split="test").image_id.tolist() == [
+        f"d{i:04d}" for i in first_test
+    ]
+
+
+# ---- CIFAR-10 (an archive in the official format, served on 127.0.0.1) --------------------------------------
+
+CIFAR_CLASSES = [b"cat", b"dog", b"frog"]
+
+
+def cifar_row(k: int) -> np.ndarray:
+    """Image k as CIFAR stores it: R, G and B 32x32 planes one after another; pixel (2, 5) is (7, 8, 9)."""
+    planes = np.empty((3, 32, 32), np.uint8)
+    planes[0], planes[1], planes[2] = 10 + k, 100 + k, 200 + k
+    planes[:, 2, 5] = [7, 8, 9]
+    return planes.reshape(-1)
+
+
+def cifar_pickle(path: Path, content: dict) -> None:
+    path.write_bytes(pickle.dumps(content, protocol=2))  # the protocol of the official Python 2 pickles
+
+
+def make_cifar_archive(www: Path, batches: dict[str, list[int]], name: str = "cifar.tar.gz", extra=None) -> Path:
+    """A cifar-10-python.tar.gz look-alike: batches.meta plus a batch file per entry (its images' labels)."""
+    folder = www / "build" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    cifar_pickle(folder / "batches.meta", {b"label_names": CIFAR_CLASSES, b"num_vis": 3072})
+    k = 0
+    for batch, labels in batches.items():
+        rows = [cifar_row(k + i) for i in range(len(labels))]
+        filenames = [f"{batch}_{k + i}.png".encode() for i in range(len(labels))]
+        content = {b"batch_label": batch.encode(), b"data": np.stack(rows), b"labels": labels, b"filenames": filenames}
+        cifar_pickle(folder / batch, {**content, **(extra or {})})
+        k += len(labels)
+    with tarfile.open(www / name, "w:gz") as archive:
+        archive.add(folder, arcname="cifar-10-batches-py")
+    shutil.rmtree(www / "build")
+    return www / name
+
+
+SMALL_CIFAR = {"data_batch_1": [0, 1, 2, 0, 1, 2], "data_batch_2": [2, 2, 1, 1, 0, 0], "test_batch": [1, 0, 2, 1]}
+
+
+def test_cifar10_archive_gives_labelled_train_and_test_images(server, tmp_path):
+    base, www = server
+    archive = make_cifar_archive(www, SMALL_CIFAR)
+    cfg = {"source": "cifar10", "url": f"{base}/{archive.name}", "sha256": sha256_of(archive)}
+    manifest = prepare_dataset("cifar", cfg, tmp_path / "out", tmp_path / "dl")
+    assert manifest.image_id.tolist() == [f"train__{i:05d}" for i in range(12)] + [f"test__{i:05d}" for i in range(4)]
+    assert manifest.split.tolist() == ["train"] * 12 + ["test"] * 4
+    names = ["cat", "dog", "frog"]
+    labels = SMALL_CIFAR["data_batch_1"] + SMALL_CIFAR["data_batch_2"] + SMALL_CIFAR["test_batch"]
+    assert manifest.label.tolist() == [names[i] for i in labels]
+    assert manifest[["width", "height"]].drop_duplicates().values.tolist() == [[32, 32]]
+    assert manifest.source[6] == "cifar-10-batches-py/data_batch_2 image 0 (data_batch_2_6.png)"
+    for k, image_id in [(0, "train__00000"), (7, "train__00007"), (13, "test__00001")]:
+        stored = np.asarray(Image.open(tmp_path / "out" / "images" / f"{image_id}.png"))
+        assert stored.shape == (32, 32, 3)
+        assert stored[0, 0].tolist() == [10 + k, 100 + k, 200 + k]
+        assert stored[2, 5].tolist() == [7, 8, 9] and stored[5, 2].tolist() == [10 + k, 100 + k, 200 + k]
+    test = read_manifest(tmp_path / "out" / "manifest.csv", split="test")
+    assert test.image_id.tolist() == [f"test__{i:05d}" for i in range(4)] and test.label.tolist() == [
+        "dog",
+        "cat",
+        "frog",
+        "dog",
+    ]
+    # The verified archive is cached: a rerun needs no server.
+    archive.unlink()
+    assert prepare_dataset("cifar", cfg, tmp_path / "out2", tmp_path / "dl").equals(manifest)
+
+
+def test_cifar10_max_images_takes_the_first_of_each_split(server, tmp_path):
+    base, www = server
+    archive = make_cifar_archive(www, SMALL_CIFAR)
+    cfg = {"source": "cifar10", "url": f"{base}/{archive.name}", "sha256": sha256_of(archive), "max_images": 2}
+    manifest = prepare_dataset("cifar", cfg, tmp_path / "out", tmp_path / "dl")
+    assert manifest.image_id.tolist() == ["train__00000", "train__00001", "test__00000", "test__00001"]
+    assert manifest.label.tolist() == ["cat", "dog", "dog", "cat"]
+    assert sorted(p.name for p in (tmp_path / "out" / "images").iterdir()) == sorted(
+        f"{i}.png" for i in manifest.image_id
+    )
+
+
+def test_cifar10_wrong_checksum_fails_and_caches_nothing(server, tmp_path):
+    base, www = server
+    archive = make_cifar_archive(www, SMALL_CIFAR)
+    cfg = {"source": "cifar10", "url": f"{base}/{archive.name}", "sha256": "0" * 64}
+    with pytest.raises(DownloadError, match=r"sha256 mismatch for .*cifar\.tar\.gz"):
+        prepare_dataset("cifar", cfg, tmp_path / "out", tmp_path / "dl")
+    assert list((tmp_path / "dl").iterdir()) == []
+    assert not (tmp_path / "out" / "manifest.csv").exists()
+
+
+def test_cifar10_missing_batch_names_the_dataset_and_file(server, tmp_path):
+    base, www = server
+    archive = make_cifar_archive(www, {"data_batch_1": [0, 1]})
+    cfg = {"source": "cifar10", "url": f"{base}/{archive.name}", "sha256": sha256_of(archive)}
+    with pytest.raises(DatasetError, match=r"dataset 'cifar': test_batch is missing from the CIFAR-10 download"):
+        prepare_dataset("cifar", cfg, tmp_path / "out", tmp_path / "dl")
+
+
+def test_cifar10_pickles_naming_other_classes_are_refused(server, tmp_path):
+    import collections
+
+    base, www = server
+    archive = make_cifar_archive(www, SMALL_CIFAR, extra={b"extra": collections.OrderedDict()})
+    cfg = {"source": "cifar10", "url": f"{base}/{archive.name}", "sha256": sha256_of(archive)}
+    with pytest.raises(DatasetError, match=r"data_batch_1: refusing to load collections\.OrderedDict"):
+        prepare_dataset("cifar", cfg, tmp_path / "out", tmp_path / "dl")
+
+
+# ---- class folders ------------------------------------------------------------------------------------------
+
+
+def make_class_folder(root: Path, counts: dict[str, int]) -> Path:
+    """One sub-folder per class with ``counts[class]`` small distinct images; the last one of each is nested."""
+    for c, (label, count) in enumerate(counts.items()):
+        for i in range(count):
+            folder = root / label / ("nested" if i == count - 1 else "")
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.full((4, 6, 3), (c * 40, i * 10, 7), np.uint8)).save(folder / f"{label}{i:02d}.png")
+    return root
+
+
+def test_folder_with_train_and_test_uses_them(tmp_path):
+    make_class_folder(tmp_path / "in" / "train", {"cat": 3, "dog": 2})
+    make_class_folder(tmp_path / "in" / "test", {"cat": 1, "dog": 2})
+    manifest = prepare_dataset("pets", {"source": "folder", "path": str(tmp_path / "in")}, tmp_path / "out", tmp_path)
+    assert manifest.image_id.tolist() == [
+        "test__cat__nested__cat00",
+        "test__dog__dog00",
+        "test__dog__nested__dog01",
+        "train__cat__cat00",
+        "train__cat__cat01",
+        "train__cat__nested__cat02",
+        "train__dog__dog00",
+        "train__dog__nested__dog01",
+    ]
+    assert manifest.split.tolist() == ["test"] * 3 + ["train"] * 5
+    assert manifest.label.tolist() == ["cat", "dog", "dog", "cat", "cat", "cat", "dog", "dog"]
+    stored = np.asarray(Image.open(tmp_path / "out" / "images" / "train__cat__cat01.png"))
+    assert stored.shape == (4, 6, 3) and stored[0, 0].tolist() == [0, 10, 7]
+
+
+def seeded_split(tmp_path: Path, name: str, **options) -> dict[str, list[str]]:
+    cfg = {"source": "folder", "path": str(tmp_path / "in"), **options}
+    manifest = prepare_dataset("pets", cfg, tmp_path / name, tmp_path / "dl")
+    assert (manifest.label == manifest.image_id.str.split("__").str[0]).all()
+    return {split: sorted(rows.image_id) for split, rows in manifest.groupby("split")}
+
+
+def test_folder_without_splits_is_split_per_class_by_seed(tmp_path):
+    make_class_folder(tmp_path / "in", {"cat": 10, "dog": 5, "frog": 2})
+    split = seeded_split(tmp_path, "a")
+    # round(n x 0.2) per class, at least one: 2 of 10 cats, 1 of 5 dogs, 1 of 2 frogs.
+    assert [sum(i.startswith(label) for i in split["test"]) for label in ("cat", "dog", "frog")] == [2, 1, 1]
+    assert len(split["train"]) == 13
+    assert seeded_split(tmp_path, "b") == split  # reproducible
+    assert seeded_split(tmp_path, "c", seed=0, test_fraction=0.2) == split  # the defaults
+    assert seeded_split(tmp_path, "d", seed=1) != split
+    half = seeded_split(tmp_path, "e", test_fraction=0.5)
+    assert [sum(i.startswith(label) for i in half["test"]) for label in ("cat", "dog", "frog")] == [5, 3, 1]
+
+
+def test_folder_class_with_one_image_is_an_error(tmp_path):
+    make_class_folder(tmp_path / "in", {"cat": 3, "dog": 1})
+    with pytest.raises(DatasetError, match=r"class 'dog' in .*in/dog has only 1 image"):
+        prepare_dataset("pets", {"source": "folder", "path": str(tmp_path / "in")}, tmp_path / "out", tmp_path)
+
+
+def test_folder_empty_class_is_an_error(tmp_path):
+    make_class_folder(tmp_path / "in", {"cat": 3})
+    (tmp_path / "in" / "dog").mkdir()
+    with pytest.raises(DatasetError, match=r"class 'dog' has no images in .*in/dog"):
+        prepare_dataset("pets", {"source": "folder", "path": str(tmp_path / "in")}, tmp_path / "out", tmp_path)
+
+
+def test_folder_train_and_test_classes_must_match(tmp_path):
+    make_class_folder(tmp_path / "in" / "train", {"cat": 2, "dog": 2})
+    make_class_folder(tmp_path / "in" / "test", {"cat": 2, "bird": 1})
+    with pytest.raises(DatasetError, match=r"same classes \(only in .*in/train: dog; only in .*in/test: bird\)"):
+        prepare_dataset("pets", {"source": "folder", "path": str(tmp_path / "in")}, tmp_path / "out", tmp_path)
+
+
+def test_folder_corrupt_image_names_the_file(tmp_path):
+    make_class_folder(tmp_path / "in", {"cat": 2, "dog": 2})
+    (tmp_path / "in" / "dog" / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(ImageFileError, match=r"in/dog/broken\.png"):
+        prepare_dataset("pets", {"source": "folder", "path": str(tmp_path / "in")}, tmp_path / "out", tmp_path)

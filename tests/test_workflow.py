@@ -426,3 +426,100 @@ def test_full_scale_kodak_configs_plan_the_zoo_and_the_trainings(tmp_path, photo
     assert counts["train_codec"] == "8"  # two architectures at four lambdas
     assert counts["compress"] == str(zoo_points + classical_points + 8)
     assert not (workdir / "results").exists()  # a dry run downloads and writes nothing
+
+
+TASK_TINY = {
+    "datasets": {"digits": {"source": "builtin", "max_images": 80}},
+    "codecs": {"jpeg": {"qualities": [10, 60]}, "webp": {"qualities": [30]}},
+    "metrics": ["psnr_rgb"],
+    "statistics": {"n_boot": 100},
+    "tasks": {
+        "digits_cnn": {
+            "task": "classification", "dataset": "digits", "train_on": ["original", "jpeg/10"], "epochs": 2,
+            "batch_size": 16,
+        }
+    },
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def task_run(tmp_path_factory, photo):
+    workdir = make_project_copy(tmp_path_factory.mktemp("tasks"), photo)
+    run_snakemake(workdir, "--configfile", write_config(workdir, TASK_TINY))
+    return workdir
+
+
+def images_sha256(paths: list[Path]) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(np.ascontiguousarray(np.asarray(Image.open(path).convert("RGB"))).tobytes())
+    return digest.hexdigest()
+
+
+def test_a_model_trained_on_compressed_images_read_the_decoded_bitstreams(task_run):
+    manifest = pd.read_csv(task_run / "results/datasets/digits/manifest.csv", dtype=str, keep_default_na=False)
+    train = manifest[manifest.split == "train"]
+    assert len(train) == 80 and set(train.label) <= set("0123456789")
+    compressed = task_run / "results/compressed/digits-train/jpeg/10"
+    streams = sorted((compressed / "bitstreams").glob("*.jpg"))
+    assert len(streams) == 80 and all(p.read_bytes()[:2] == b"\xff\xd8" for p in streams)
+    decoded = [compressed / "decoded" / f"{image_id}.png" for image_id in train.image_id]
+    info = json.loads((task_run / "results/models/tasks/digits_cnn/jpeg-10/training.json").read_text())
+    assert info["images_sha256"] == images_sha256(decoded)
+    original = json.loads((task_run / "results/models/tasks/digits_cnn/original/training.json").read_text())
+    assert original["images_sha256"] == images_sha256([task_run / "results/datasets/digits" / f for f in train.file])
+    assert info["images_sha256"] != original["images_sha256"]
+    assert not (task_run / "results/compressed/digits-train/webp").exists()  # nobody trains on webp
+
+
+def test_every_model_is_scored_on_every_test_variant(task_run):
+    summary = pd.read_csv(task_run / "results/tables/tasks/digits_cnn/summary.csv")
+    points = {("uncompressed", 0), ("jpeg", 10), ("jpeg", 60), ("webp", 30)}
+    for variant in ("original", "jpeg-10"):
+        rows = summary[summary.train_variant == variant]
+        assert set(zip(rows.codec, rows.quality, strict=True)) == points
+        assert (rows.n_images == 80).all()
+    predictions = pd.read_csv(
+        task_run / "results/tables/tasks/digits_cnn/predictions.csv", dtype={"label": str, "predicted": str}
+    )
+    assert (predictions.correct == (predictions.label == predictions.predicted)).all()
+    jpeg = predictions[(predictions.codec == "jpeg") & (predictions.quality == 10)].drop_duplicates("image_id")
+    rates = pd.read_csv(task_run / "results/compressed/digits/jpeg/10/rate.csv", dtype={"image_id": str})
+    assert dict(zip(jpeg.image_id, jpeg.bpp, strict=True)) == pytest.approx(
+        dict(zip(rates.image_id, rates.bpp, strict=True))
+    )
+    plain = summary[(summary.train_variant == "original") & (summary.codec == "uncompressed")].iloc[0]
+    rows = predictions[(predictions.train_variant == "original") & (predictions.codec == "uncompressed")]
+    assert plain.accuracy == pytest.approx(rows.correct.mean()) and plain.bpp == 24
+    sizes = pd.read_csv(task_run / "results/tables/tasks/digits_cnn/training_sets.csv")
+    assert sizes.set_index("train_variant").train_bytes["original"] == 80 * 32 * 32 * 3
+    for name in ("scores_bpp", "train_test_accuracy", "flips", "training_sets"):
+        assert (task_run / f"results/figures/tasks/digits_cnn/{name}.png").stat().st_size > 5000
+        assert "digits_cnn" in (task_run / f"results/figures/tasks/digits_cnn/{name}.svg").read_text()
+
+
+def test_task_edits_rerun_only_what_depends_on_them(task_run):
+    longer = {**TASK_TINY, "tasks": {"digits_cnn": {**TASK_TINY["tasks"]["digits_cnn"], "epochs": 3}}}
+    jobs = planned_jobs(task_run, write_config(task_run, longer, "epochs.yaml"))
+    assert sorted(j for j in jobs if j.startswith("train_task")) == [
+        "train_task[task=digits_cnn, train_variant=jpeg-10]", "train_task[task=digits_cnn, train_variant=original]"
+    ]  # fmt: skip
+    assert not [j for j in jobs if j.startswith(("compress", "quality", "prepare"))]
+    more = {**TASK_TINY, "codecs": {**TASK_TINY["codecs"], "webp": {"qualities": [30, 70]}}}
+    jobs = planned_jobs(task_run, write_config(task_run, more, "webp.yaml"))
+    assert not [j for j in jobs if j.startswith("train_task")]
+    assert [j for j in jobs if j.startswith("evaluate_task")] == [
+        "evaluate_task[task=digits_cnn, train_variant=jpeg-10]", "evaluate_task[task=digits_cnn, train_variant=original]"
+    ]  # fmt: skip
+    assert "compress[dataset=digits, codec=webp, quality=70]" in jobs
+    assert not [j for j in jobs if j.startswith("compress") and "codec=jpeg," in j]
+
+
+def test_a_users_own_checkpoint_is_evaluated_without_training(task_run):
+    own = task_run / "results/models/tasks/digits_cnn/original/checkpoint.pt"
+    cfg = {**TASK_TINY, "tasks": {"mine": {"task": "classification", "dataset": "digits", "checkpoint": str(own)}}}
+    jobs = planned_jobs(task_run, write_config(task_run, cfg, "own.yaml"))
+    assert "evaluate_task[task=mine, train_variant=checkpoint]" in jobs
+    assert not [j for j in jobs if j.startswith(("train_task", "compress", "prepare"))]

@@ -6,7 +6,8 @@ BT.601 matrix at full range (as JFIF JPEG and libavif do), chroma subsampled to 
 sides are padded by repeating the last row/column to the even size 4:2:0 needs and cropped back after decoding
 to the size the caller passes (1-2 bits of side information that the raw stream cannot carry, not counted);
 the padding's own bits are counted. The stored file is the raw elementary stream (Annex B for H.264/HEVC, low-overhead
-OBUs for AV1), with no container bytes. Timings include starting the ffmpeg process (about 20-50 ms).
+OBUs for AV1, the bare frame for VP9, whose IVF container is stripped and rebuilt for decoding), with no container
+bytes. Timings include starting the ffmpeg process (about 20-50 ms).
 """
 
 from __future__ import annotations
@@ -64,6 +65,14 @@ class FfmpegIntraCodec(Codec):
     def encoder_args(self) -> list[str]:
         """The encoder's own arguments (rate control, speed)."""
 
+    def unwrap(self, muxed: bytes) -> bytes:
+        """The stored stream from what the muxer wrote (raw formats: unchanged)."""
+        return muxed
+
+    def wrap(self, stream: bytes) -> bytes:
+        """What the demuxer reads, from the stored stream (raw formats: unchanged)."""
+        return stream
+
     def encode(self, image: np.ndarray) -> bytes:
         check_rgb(image)
         height, width = image.shape[:2]
@@ -77,14 +86,14 @@ class FfmpegIntraCodec(Codec):
             "-c:v", self.encoder, *self.encoder_args(), "-threads", "1",
             "-f", self.stream_format, "pipe:",
         ]  # fmt: skip
-        return run_ffmpeg(args, padded.tobytes(), f"{self.describe()} encode")
+        return self.unwrap(run_ffmpeg(args, padded.tobytes(), f"{self.describe()} encode"))
 
     def decode(self, data: bytes, size: tuple[int, int] | None = None) -> np.ndarray:
         args = [
             "-c:v", self.decoder, "-f", self.stream_format, "-i", "pipe:",
             "-vf", f"{_TO_RGB},format=rgb24", "-frames:v", "1", "-c:v", "ppm", "-f", "image2pipe", "pipe:",
         ]  # fmt: skip
-        ppm = run_ffmpeg(args, data, f"{self.describe()} decode")
+        ppm = run_ffmpeg(args, self.wrap(data), f"{self.describe()} decode")
         with Image.open(io.BytesIO(ppm)) as im:
             decoded = np.asarray(im.convert("RGB"), dtype=np.uint8)
         if size is not None:
@@ -144,3 +153,41 @@ class Av1(FfmpegIntraCodec):
             "-crf", str(self.quality), "-b:v", "0", "-cpu-used", str(self.options["cpu_used"]),
             "-still-picture", "1", "-row-mt", "0",
         ]  # fmt: skip
+
+
+_IVF_FILE_HEADER, _IVF_FRAME_HEADER = 32, 12
+
+
+@register_codec
+class Vp9(FfmpegIntraCodec):
+    """VP9 (WebM's video codec) as an intra frame. ffmpeg writes VP9 only in a container; IVF is the thinnest (a
+    32-byte file header and 12 bytes per frame), and only the frame itself is stored and counted."""
+
+    name = "vp9"
+    extension = "vp9"
+    encoder, decoder, stream_format = "libvpx-vp9", "vp9", "ivf"
+    quality_min, quality_max = 0, 63
+    quality_doc = "libvpx-vp9 CRF 0..63 (constant quality), lower is better"
+    default_options = {"cpu_used": 4, "pix_fmt": "yuv420p"}
+
+    def encoder_args(self) -> list[str]:
+        return [
+            "-crf", str(self.quality), "-b:v", "0", "-deadline", "good", "-cpu-used", str(self.options["cpu_used"]),
+            "-row-mt", "0", "-lag-in-frames", "0",
+        ]  # fmt: skip
+
+    def unwrap(self, muxed: bytes) -> bytes:
+        if muxed[:4] != b"DKIF" or len(muxed) < _IVF_FILE_HEADER + _IVF_FRAME_HEADER:
+            raise CodecError(f"{self.describe()} encode: ffmpeg wrote no IVF stream")
+        start = int.from_bytes(muxed[6:8], "little") + _IVF_FRAME_HEADER
+        size = int.from_bytes(muxed[start - _IVF_FRAME_HEADER : start - 8], "little")
+        if start + size != len(muxed):
+            raise CodecError(f"{self.describe()} encode: expected one frame, the IVF stream holds more")
+        return muxed[start:]
+
+    def wrap(self, stream: bytes) -> bytes:
+        # Frame size 0x0 in the file header: the decoder takes the size from the frame's own header.
+        header = b"DKIF" + (0).to_bytes(2, "little") + _IVF_FILE_HEADER.to_bytes(2, "little") + b"VP90"
+        header += bytes(4) + (1).to_bytes(4, "little") + (1).to_bytes(4, "little") + (1).to_bytes(4, "little")
+        header += bytes(4)
+        return header + len(stream).to_bytes(4, "little") + bytes(8) + stream

@@ -1,17 +1,21 @@
-"""Datasets: resolve a config entry (source builtin | local | url) to normalised images plus a manifest.
+"""Datasets: resolve a config entry (source builtin | local | url | cifar10 | folder) to normalised images plus a
+manifest.
 
 A prepared dataset is ``<dir>/images/<image_id>.png`` (8-bit RGB, see :mod:`.normalize` for how other inputs are
-converted) and ``<dir>/manifest.csv`` with one row per image.
+converted) and ``<dir>/manifest.csv`` with one row per image: its id, file, size, ``split`` ("train" or "test";
+datasets without splits are all "test"), ``label`` (class name, "" for unlabelled sets) and where it came from.
+Image ids are unique across the whole dataset, splits included.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import itertools
 import logging
 import re
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -19,21 +23,40 @@ import numpy as np
 import pandas as pd
 
 from ..io import write_csv_atomic, write_rgb_png
-from .builtin import BUILTIN_DATASETS
+from .builtin import BUILTIN_DATASETS, BuiltinImage
 from .download import fetch
 from .normalize import ImageFileError, load_normalized
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("builtin", "local", "url")
+SOURCES = ("builtin", "local", "url", "cifar10", "folder")
+SPLITS = ("train", "test")
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".pnm", ".gif"}
 )
-MANIFEST_COLUMNS = ["image_id", "file", "width", "height", "split", "source", "source_mode", "source_sha256"]
+MANIFEST_COLUMNS = ["image_id", "file", "width", "height", "split", "label", "source", "source_mode", "source_sha256"]
+
+# (uint8 HxWx3 RGB array, source, source mode, source sha256)
+ImageRead = tuple[np.ndarray, str, str, str]
 
 
 class DatasetError(ValueError):
     """A dataset cannot be prepared; the message names the dataset, the culprit and the fix."""
+
+
+@dataclass(frozen=True)
+class SourceImage:
+    """One image of a dataset, listed before it is read so that ``max_images`` skips images without decoding them."""
+
+    image_id: str
+    split: str  # "train" or "test"
+    label: str  # class name; "" for unlabelled datasets
+    read: Callable[[], ImageRead]
+
+
+def in_memory(image: np.ndarray, source: str, sha256: str = "") -> Callable[[], ImageRead]:
+    """A reader for an image that is already an RGB array (built-in sets, decoded archives)."""
+    return lambda: (np.ascontiguousarray(image, dtype=np.uint8), source, "RGB", sha256)
 
 
 def image_id_for(relative: Path) -> str:
@@ -54,18 +77,16 @@ def image_files(folder: Path) -> list[Path]:
     return found
 
 
-def _file_images(dataset: str, folder: Path) -> Iterator[tuple[str, np.ndarray, str, str, str]]:
-    files = image_files(folder)
-    if not files:
-        suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
-        raise DatasetError(f"dataset {dataset!r}: no image files ({suffixes}) under {folder}")
-    return _load_files(dataset, [(path.relative_to(folder), path) for path in files])
+def _read_file(path: Path) -> ImageRead:
+    image, mode = load_normalized(path)
+    return image, str(path), mode, hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _load_files(dataset: str, files: list[tuple[Path, Path]]) -> Iterator[tuple[str, np.ndarray, str, str, str]]:
-    """Images of (relative name, path) pairs; the id comes from the relative name and must be unique."""
+def file_images(dataset: str, entries: Iterable[tuple[Path, Path, str, str]]) -> list[SourceImage]:
+    """Images of (relative name, path, split, label) entries; the id comes from the relative name and must be unique."""
     seen: dict[str, Path] = {}
-    for relative, path in files:
+    images = []
+    for relative, path, split, label in entries:
         image_id = image_id_for(relative)
         if image_id in seen:
             raise DatasetError(
@@ -73,15 +94,22 @@ def _load_files(dataset: str, files: list[tuple[Path, Path]]) -> Iterator[tuple[
                 "rename one of them"
             )
         seen[image_id] = path
-    for image_id, path in seen.items():
-        image, mode = load_normalized(path)
-        yield image_id, image, str(path), mode, hashlib.sha256(path.read_bytes()).hexdigest()
+        images.append(SourceImage(image_id, split, label, functools.partial(_read_file, path)))
+    return images
 
 
-def _downloaded_files(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> list[tuple[Path, Path]]:
+def _unlabelled_folder(dataset: str, folder: Path) -> list[SourceImage]:
+    files = image_files(folder)
+    if not files:
+        suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
+        raise DatasetError(f"dataset {dataset!r}: no image files ({suffixes}) under {folder}")
+    return file_images(dataset, [(path.relative_to(folder), path, "test", "") for path in files])
+
+
+def _downloaded_files(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> list[tuple[Path, Path, str, str]]:
     """Fetch each of ``files`` (name -> sha256) from ``base_url``; each is checked and cached on its own."""
     base_url = cfg["base_url"].rstrip("/") + "/"
-    pairs = []
+    entries = []
     for name, sha256 in cfg["files"].items():
         relative = PurePosixPath(name)
         if relative.is_absolute() or ".." in relative.parts or relative.suffix.lower() not in IMAGE_SUFFIXES:
@@ -91,17 +119,20 @@ def _downloaded_files(dataset: str, cfg: dict[str, Any], downloads_dir: Path) ->
             )
         folder = fetch(base_url + urllib.parse.quote(name), sha256, downloads_dir)
         (downloaded,) = folder.iterdir()  # an image is cached alone in its checksum's folder
-        pairs.append((Path(name), downloaded))
-    return sorted(pairs)
+        entries.append((Path(name), downloaded, "test", ""))
+    return sorted(entries)
 
 
-def _builtin_images(name: str) -> Iterator[tuple[str, np.ndarray, str, str, str]]:
-    for image_id, image, origin in BUILTIN_DATASETS[name]():
-        yield image_id, np.ascontiguousarray(image, dtype=np.uint8), origin, "RGB", ""
+def _builtin_images(name: str) -> Iterator[SourceImage]:
+    for item in BUILTIN_DATASETS[name]():
+        record = BuiltinImage(*item)  # plain (id, image, origin) tuples are unlabelled test images
+        yield SourceImage(record.image_id, record.split, record.label, in_memory(record.image, record.origin))
 
 
-def iter_source_images(dataset: str, cfg: dict[str, Any], downloads_dir: Path):
-    """Yield (image_id, uint8 RGB array, source, source mode, source sha256) for a dataset config entry."""
+def iter_source_images(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> Iterable[SourceImage]:
+    """The images of a dataset config entry, in id order within each split, not yet read."""
+    from .labelled import cifar10_images, folder_images  # imported here: they build on this module's helpers
+
     source = cfg["source"]
     if source == "builtin":
         name = cfg.get("name", dataset)
@@ -113,9 +144,9 @@ def iter_source_images(dataset: str, cfg: dict[str, Any], downloads_dir: Path):
         folder = Path(cfg["path"]).expanduser()
         if not folder.is_dir():
             raise DatasetError(f"dataset {dataset!r}: local path {folder} is not a folder; fix datasets.{dataset}.path")
-        return _file_images(dataset, folder)
+        return _unlabelled_folder(dataset, folder)
     if source == "url" and "files" in cfg:
-        return _load_files(dataset, _downloaded_files(dataset, cfg, downloads_dir))
+        return file_images(dataset, _downloaded_files(dataset, cfg, downloads_dir))
     if source == "url":
         root = fetch(cfg["url"], cfg["sha256"], downloads_dir)
         folder = root / cfg["subdir"] if cfg.get("subdir") else root
@@ -123,37 +154,72 @@ def iter_source_images(dataset: str, cfg: dict[str, Any], downloads_dir: Path):
             raise DatasetError(
                 f"dataset {dataset!r}: subdir {cfg['subdir']!r} is not in the download from {cfg['url']}"
             )
-        return _file_images(dataset, folder)
+        return _unlabelled_folder(dataset, folder)
+    if source == "cifar10":
+        return cifar10_images(dataset, cfg, downloads_dir)
+    if source == "folder":
+        return folder_images(dataset, cfg)
     raise DatasetError(f"dataset {dataset!r}: unknown source {source!r} (known: {', '.join(SOURCES)})")
 
 
+def _first_per_split(dataset: str, images: Iterable[SourceImage], limit: int | None) -> Iterator[SourceImage]:
+    """The first ``limit`` images of each split (all when None); checks splits and that ids are unique."""
+    taken = dict.fromkeys(SPLITS, 0)
+    seen: set[str] = set()
+    for item in images:
+        if item.split not in taken:
+            raise DatasetError(
+                f"dataset {dataset!r}: image {item.image_id!r} has split {item.split!r}, not one of {SPLITS}"
+            )
+        if item.image_id in seen:
+            raise DatasetError(f"dataset {dataset!r}: image id {item.image_id!r} occurs more than once")
+        seen.add(item.image_id)
+        if limit is None or taken[item.split] < limit:
+            taken[item.split] += 1
+            yield item
+
+
 def prepare_dataset(dataset: str, cfg: dict[str, Any], out_dir: str | Path, downloads_dir: str | Path) -> pd.DataFrame:
-    """Write normalised images and ``manifest.csv`` for one dataset; return the manifest."""
+    """Write normalised images and ``manifest.csv`` for one dataset; return the manifest.
+
+    ``max_images`` keeps the first N images of each split (of the whole set when it has no splits).
+    """
     from tqdm import tqdm
 
     out_dir = Path(out_dir)
     rows = []
-    images = itertools.islice(iter_source_images(dataset, cfg, Path(downloads_dir)), cfg.get("max_images"))
-    for image_id, image, source, mode, sha in tqdm(images, desc=f"prepare {dataset}", unit="img", mininterval=5):
-        relative = Path("images") / f"{image_id}.png"
+    images = _first_per_split(dataset, iter_source_images(dataset, cfg, Path(downloads_dir)), cfg.get("max_images"))
+    for item in tqdm(images, desc=f"prepare {dataset}", unit="img", mininterval=5):
+        image, source, mode, sha = item.read()
+        relative = Path("images") / f"{item.image_id}.png"
         write_rgb_png(out_dir / relative, image)
         height, width = image.shape[:2]
-        rows.append([image_id, relative.as_posix(), width, height, "test", source, mode, sha])
+        rows.append([item.image_id, relative.as_posix(), width, height, item.split, item.label, source, mode, sha])
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     write_csv_atomic(manifest, out_dir / "manifest.csv")
     log.info("dataset %s: %d images written to %s", dataset, len(manifest), out_dir)
     return manifest
 
 
-def read_manifest(path: str | Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype={"image_id": str, "source_sha256": str}, keep_default_na=False)
+def read_manifest(path: str | Path, split: str | None = None) -> pd.DataFrame:
+    """Read a dataset's ``manifest.csv``, all of it or only the rows of ``split`` ("train" or "test")."""
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS} or None, not {split!r}")
+    text_columns = ("image_id", "split", "label", "source_sha256")
+    manifest = pd.read_csv(path, dtype=dict.fromkeys(text_columns, str), keep_default_na=False)
+    if split is not None:
+        manifest = manifest[manifest["split"] == split].reset_index(drop=True)
+    return manifest
 
 
 __all__ = [
     "BUILTIN_DATASETS",
     "DatasetError",
     "ImageFileError",
+    "MANIFEST_COLUMNS",
     "SOURCES",
+    "SPLITS",
+    "SourceImage",
     "image_files",
     "prepare_dataset",
     "read_manifest",

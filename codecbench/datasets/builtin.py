@@ -1,13 +1,32 @@
-"""Built-in datasets: images that installed packages ship, so the default run needs no download."""
+"""Built-in datasets: images that installed packages ship, so the default run needs no download.
+
+A built-in set is a function registered with :func:`register_builtin` that yields :class:`BuiltinImage` records,
+or plain ``(image id, uint8 RGB array, origin)`` tuples for an unlabelled set whose images are all "test".
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import numpy as np
 
-BuiltinImages = Callable[[], Iterator[tuple[str, np.ndarray, str]]]
+
+class BuiltinImage(NamedTuple):
+    """One image of a built-in set; ``split`` is "train" or "test", ``label`` its class name ("" if unlabelled)."""
+
+    image_id: str
+    image: np.ndarray
+    origin: str
+    split: str = "test"
+    label: str = ""
+
+
+BuiltinImages = Callable[[], Iterator[BuiltinImage | tuple[str, np.ndarray, str]]]
 BUILTIN_DATASETS: dict[str, BuiltinImages] = {}
+
+DIGITS_SIDE = 32  # load_digits' 8x8 images are enlarged to this side
+DIGITS_TEST_FRACTION = 0.2
 
 
 def register_builtin(name: str) -> Callable[[BuiltinImages], BuiltinImages]:
@@ -46,3 +65,37 @@ def science() -> Iterator[tuple[str, np.ndarray, str]]:
 
     for name in ("immunohistochemistry", "hubble_deep_field", "retina"):
         yield name, getattr(skimage.data, name)(), f"skimage.data.{name} (scikit-image)"
+
+
+def digit_image(values: np.ndarray) -> np.ndarray:
+    """One 8x8 ``load_digits`` image (values 0..16) as a 32x32 uint8 RGB array.
+
+    The values are scaled to 0..255 and rounded (``rint(v * 255 / 16)``; 8 -> 128), enlarged 4x with Pillow's
+    bilinear filter (smooth strokes for the codecs, not nearest-neighbour blocks) and the gray replicated to RGB.
+    """
+    from PIL import Image
+
+    gray = np.rint(np.asarray(values, dtype=np.float64) * 255 / 16).astype(np.uint8)
+    enlarged = Image.fromarray(gray, "L").resize((DIGITS_SIDE, DIGITS_SIDE), Image.Resampling.BILINEAR)
+    return np.repeat(np.asarray(enlarged)[:, :, None], 3, axis=2)
+
+
+@register_builtin("digits")
+def digits() -> Iterator[BuiltinImage]:
+    """scikit-learn's 1,797 handwritten digits (``load_digits``) as 32x32 RGB (see :func:`digit_image`), labelled
+    "0".."9", ids ``d0000``..``d1796`` in ``load_digits`` order.
+
+    The split is fixed: a stratified 20% test set drawn by ``train_test_split(random_state=0)`` (360 test, 1,437
+    train), so every run and machine gets the same one.
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    data = load_digits()
+    indices = np.arange(len(data.target))
+    _, test = train_test_split(indices, test_size=DIGITS_TEST_FRACTION, random_state=0, stratify=data.target)
+    test = set(test.tolist())
+    for index, (values, target) in enumerate(zip(data.images, data.target, strict=True)):
+        split = "test" if index in test else "train"
+        origin = f"sklearn.datasets.load_digits() image {index}"
+        yield BuiltinImage(f"d{index:04d}", digit_image(values), origin, split, str(int(target)))

@@ -30,6 +30,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..io import read_torch_payload
 from . import CAE, CAE_PRESETS, METRICS, ZOO_ARCHITECTURES, LearnedCodecError, architecture_info
 
 with warnings.catch_warnings():
@@ -264,24 +265,11 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[CompressionModel, dict[str
     path = Path(path)
     if not path.is_file():
         raise LearnedCodecError(f"checkpoint {path} does not exist (give the file that training wrote)")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise LearnedCodecError(
-            f"checkpoint {path} cannot be read as a torch file ({type(exc).__name__}: {exc})"
-        ) from exc
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        hint = ""
-        if isinstance(payload, dict) and "format" not in payload and any(".weight" in str(k) for k in payload):
-            hint = " It looks like a bare state dict; CompressAI zoo weights belong in torch.hub's cache (pretrained)."
-        raise LearnedCodecError(
-            f"checkpoint {path} is not a codecbench learned-codec checkpoint (format {found!r}, "
-            f"expected {CHECKPOINT_FORMAT!r}).{hint}"
-        )
-    missing = [key for key in ("architecture", "quality", "metric", "state_dict") if key not in payload]
-    if missing:
-        raise LearnedCodecError(f"checkpoint {path} lacks {', '.join(missing)}")
+    bare_state_dict = " A bare state dict? CompressAI zoo weights belong in torch.hub's cache (pretrained: true)."
+    payload = read_torch_payload(
+        path, CHECKPOINT_FORMAT, "checkpoint", ("architecture", "quality", "metric", "state_dict"),
+        error=LearnedCodecError, advice=bare_state_dict,
+    )  # fmt: skip
     try:
         model = build_model(payload["architecture"], payload["quality"], payload["metric"], pretrained=False)
         model.load_state_dict(payload["state_dict"])  # CompressAI's override resizes the empty CDF buffers

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..io import atomic_path, check_rgb, write_csv_atomic
+from ..io import atomic_path, check_rgb, read_torch_payload, write_csv_atomic
 from .models import build_model, pick_device, save_checkpoint
 
 logger = logging.getLogger("codecbench.learned")
@@ -279,14 +279,7 @@ def _save_partial(path, hyper, model, optimizer, aux_optimizer, rng, rows, step,
 
 
 def _resume(path, hyper, model, optimizer, aux_optimizer, rng, dev) -> tuple[int, list[dict[str, float]]]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(
-            f"cannot read the resumable training state {path} ({error}); delete it to start over"
-        ) from error
-    if not isinstance(state, dict) or state.get("format") != PARTIAL_FORMAT:
-        raise ValueError(f"{path} is not a {PARTIAL_FORMAT} training state; delete it to start over")
+    state = read_torch_payload(path, PARTIAL_FORMAT, "resumable training state", advice=" Delete it to start over.")
     saved = state["hyperparameters"]
     if saved != hyper:
         differ = sorted(k for k in set(saved) | set(hyper) if saved.get(k) != hyper.get(k))

@@ -1,0 +1,110 @@
+"""The task stage: train a task's model on one training variant, and evaluate a model on the test split.
+
+A training variant is the dataset's train split as prepared (``original``) or as decoded from a codec point's
+bitstreams (the compress job of the dataset view ``<dataset>-train``). An evaluation reads the test split as
+prepared (``uncompressed``, 24 bpp) or each decoded point of one codec, and writes one row per (point, image):
+the task's per-sample scores plus the image's bytes and bpp.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .compress import split_rows
+from .config import UNCOMPRESSED
+from .datasets import read_manifest
+from .io import read_rgb, write_csv_atomic, write_text_atomic
+from .tasks import get_task_class
+
+log = logging.getLogger(__name__)
+
+
+def _read_images(folder: Path, rows: pd.DataFrame, decoded: bool) -> list:
+    """The images of ``rows``: the prepared files (``file`` column) or a decoded folder's ``<image_id>.png``."""
+    if decoded:
+        return [read_rgb(folder / f"{image_id}.png") for image_id in rows.image_id]
+    return [read_rgb(folder / name) for name in rows.file]
+
+
+def train_task_variant(
+    task_settings: dict[str, Any],
+    manifest_path: str | Path,
+    decoded_dir: str | Path | None,
+    out_dir: str | Path,
+    info_json: str | Path,
+    device: str = "auto",
+) -> dict[str, Any]:
+    """Train the task's model on the train split (prepared images, or the decoded ones in ``decoded_dir``).
+
+    ``task_settings`` is ``{"task": name, "settings": {...}}``. The task writes ``out_dir/checkpoint.pt`` and
+    ``out_dir/train.csv``; ``info_json`` gets its training info plus which images it read.
+    """
+    manifest_path = Path(manifest_path)
+    rows = split_rows(read_manifest(manifest_path), "train", manifest_path).reset_index(drop=True)
+    source = Path(decoded_dir) if decoded_dir else manifest_path.parent
+    images = _read_images(source, rows, decoded=bool(decoded_dir))
+    task = get_task_class(task_settings["task"])(task_settings["settings"])
+    log.info("training %s on %d images from %s", task_settings["task"], len(images), source)
+    info = task.train(images, rows, Path(out_dir), device=device)
+    info = {**info, "images_dir": str(source)}
+    write_text_atomic(info_json, json.dumps(info, indent=2, sort_keys=True) + "\n")
+    return info
+
+
+def evaluate_task_model(
+    task_settings: dict[str, Any],
+    manifest_path: str | Path,
+    checkpoint: str | Path,
+    points: Sequence[tuple[str, Any, str | Path | None, str | Path | None]],
+    keys: dict[str, Any],
+    out_csv: str | Path,
+    device: str = "auto",
+) -> pd.DataFrame:
+    """Evaluate one model on the test split at every given point and write one row per (point, image).
+
+    ``points`` holds ``(codec, quality, decoded folder, rate csv)``; the codec ``"uncompressed"`` (quality 0, no
+    files) reads the prepared test images, whose rate is the raw 24 bits per pixel. ``keys`` are constant
+    columns put first (task, train_variant). The model is loaded once for all points.
+    """
+    manifest_path = Path(manifest_path)
+    rows = split_rows(read_manifest(manifest_path), "test", manifest_path).reset_index(drop=True)
+    task = get_task_class(task_settings["task"])(task_settings["settings"])
+    task.load(checkpoint, device=device)
+    frames = []
+    for codec, quality, decoded_dir, rate_csv in points:
+        start = time.perf_counter()
+        if codec == UNCOMPRESSED:
+            images = _read_images(manifest_path.parent, rows, decoded=False)
+            rates = pd.DataFrame({"image_id": rows.image_id, "bytes": rows.width * rows.height * 3, "bpp": 24.0})
+        else:
+            images = _read_images(Path(decoded_dir), rows, decoded=True)
+            rates = pd.read_csv(rate_csv, dtype={"image_id": str})[["image_id", "bytes", "bpp"]]
+        predictions = task.predict(images, list(rows.image_id))
+        per_sample, aggregate = task.score(predictions, rows)
+        frame = per_sample.merge(rates, on="image_id", how="left", validate="1:1")
+        if frame.bpp.isna().any():
+            raise ValueError(f"{rate_csv} lacks test images {list(frame.image_id[frame.bpp.isna()])[:5]}")
+        frame.insert(0, "quality", quality)
+        frame.insert(0, "codec", codec)
+        frames.append(frame)
+        log.info(
+            "%s quality %s: %s (%d images, %.1f s)",
+            codec,
+            quality,
+            {k: round(v, 4) for k, v in aggregate.items() if isinstance(v, float)},
+            len(frame),
+            time.perf_counter() - start,
+        )
+    table = pd.concat(frames, ignore_index=True)
+    for column, value in reversed(list(keys.items())):
+        table.insert(0, column, value)
+    table["device"] = task.device
+    write_csv_atomic(table, out_csv)
+    return table

@@ -1,0 +1,116 @@
+"""Task registry: the downstream vision tasks whose accuracy the benchmark tracks as images are compressed.
+
+One name -> one :class:`Task` subclass, registered with :func:`register_task`. Every task has the same life
+cycle, so the pipeline treats classification, detection, OCR or edge detection alike:
+
+1. ``task = get_task_class(name)(settings)``: defaults filled in, settings checked (ValueError naming the key);
+2. ``task.train(images, annotations, out_dir)`` writes ``out_dir/checkpoint.pt`` and ``out_dir/train.csv``,
+   or ``task.load(checkpoint)`` takes a finished (or the user's own) model;
+3. ``task.predict(images, image_ids)`` gives one row per image;
+4. ``task.score(predictions, annotations)`` gives a per-sample table and the aggregate metrics.
+
+This module imports neither torch nor scikit-learn: tasks import them when a model is first needed, so that the
+registry is cheap to consult (config checks, the Snakefile).
+"""
+
+from __future__ import annotations
+
+import abc
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+
+class Task(abc.ABC):
+    """A downstream vision task: train (or load) a model, predict on images, score predictions.
+
+    Subclasses set ``name`` and ``default_settings`` and implement the four methods; :meth:`check_settings`
+    validates the merged settings. Images are always uint8 HxWx3 RGB arrays; annotations are manifest rows with
+    at least an ``image_id`` column and the task's own columns (``label`` for classification). ``device`` is
+    where the model runs ("cpu" or "cuda") once :meth:`train` or :meth:`load` has set it, else None.
+    """
+
+    name: ClassVar[str]
+    default_settings: ClassVar[dict[str, Any]]
+
+    def __init__(self, settings: dict[str, Any] | None = None):
+        self.settings = merge_settings(self.default_settings, settings or {}, self.name)
+        self.check_settings()
+        self.device: str | None = None
+
+    def check_settings(self) -> None:  # noqa: B027 (an optional hook, not abstract)
+        """Raise ValueError naming the offending key if ``self.settings`` is unusable (default: accept)."""
+
+    @abc.abstractmethod
+    def train(
+        self,
+        images: list[np.ndarray],
+        annotations: pd.DataFrame,
+        out_dir: Path,
+        device: str = "auto",
+        log: Callable[[str], None] | None = None,
+    ) -> dict[str, Any]:
+        """Train on ``images`` (row i of ``annotations`` describes image i); write ``out_dir/checkpoint.pt`` (never
+        overwriting one) and ``out_dir/train.csv``; return a JSON-able description of the training."""
+
+    @abc.abstractmethod
+    def load(self, checkpoint: Path | str, device: str = "auto") -> None:
+        """Load a checkpoint written by :meth:`train` (or the user's own in the same format) for :meth:`predict`."""
+
+    @abc.abstractmethod
+    def predict(self, images: list[np.ndarray], image_ids: list[str]) -> pd.DataFrame:
+        """One row per image, starting with ``image_id``."""
+
+    @abc.abstractmethod
+    def score(self, predictions: pd.DataFrame, annotations: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+        """Compare ``predictions`` with ``annotations``: (per-sample table, aggregate metrics)."""
+
+
+def merge_settings(defaults: dict[str, Any], settings: dict[str, Any], task: str) -> dict[str, Any]:
+    """``defaults`` overridden by ``settings``; nested dicts (such as ``augment``) are merged key by key.
+
+    Unknown keys are errors rather than ignored: a typo must not silently run the default.
+    """
+    merged = copy.deepcopy(defaults)
+    for key, value in settings.items():
+        if key not in defaults:
+            raise ValueError(f"{task}: unknown setting {key!r} (known: {', '.join(sorted(defaults))})")
+        if isinstance(defaults[key], dict):
+            if not isinstance(value, dict):
+                raise ValueError(f"{task}: setting {key!r} must be a mapping, got {value!r}")
+            for sub_key, sub_value in value.items():
+                if sub_key not in defaults[key]:
+                    raise ValueError(
+                        f"{task}: unknown setting '{key}.{sub_key}' (known: {', '.join(sorted(defaults[key]))})"
+                    )
+                merged[key][sub_key] = sub_value
+        else:
+            merged[key] = value
+    return merged
+
+
+TASKS: dict[str, type[Task]] = {}
+
+
+def register_task(cls: type[Task]) -> type[Task]:
+    if cls.name in TASKS:
+        raise ValueError(f"task {cls.name!r} registered twice")
+    TASKS[cls.name] = cls
+    return cls
+
+
+def get_task_class(name: str) -> type[Task]:
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise KeyError(f"unknown task {name!r} (known: {', '.join(sorted(TASKS))})") from None
+
+
+# Importing the modules registers their tasks. Heavy libraries are imported lazily inside them.
+from . import classification  # noqa: E402,F401
+
+__all__ = ["TASKS", "Task", "get_task_class", "merge_settings", "register_task"]

@@ -1,0 +1,23 @@
+"""Rule evaluate_task: one task model on the test split, uncompressed and at every point of the task's codecs."""
+
+from codecbench.task_stage import evaluate_task_model
+from codecbench.workflow import job_log
+
+
+def main(smk):
+    with job_log(smk.log[0]):
+        import torch
+
+        torch.set_num_threads(smk.threads)
+        # The input function lists each compressed point's decoded folder, then its rate table, in params order.
+        files = iter(smk.input.points)
+        points = [
+            (codec, quality, *((None, None) if codec == smk.params.uncompressed else (next(files), next(files))))
+            for codec, quality in smk.params.points
+        ]
+        keys = {"task": smk.wildcards.task, "train_variant": smk.wildcards.train_variant}
+        evaluate_task_model(smk.params.settings, smk.input.manifest, smk.input.checkpoint, points, keys, smk.output[0])
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821 (injected by Snakemake)

@@ -1,0 +1,24 @@
+"""Rule task_tables: a task's per-point scores with CIs, flips, per-class and confusion tables, training-set
+sizes against accuracy and BD-rate on accuracy."""
+
+from codecbench.task_tables import write_task_tables
+from codecbench.workflow import job_log
+
+
+def main(smk):
+    with job_log(smk.log[0]):
+        write_task_tables(
+            smk.input.evaluations,
+            smk.input.training,
+            smk.input.train_rates,
+            smk.input.manifest,
+            list(smk.params.train_variants),
+            smk.params.anchor,
+            dict(smk.params.bd),
+            dict(smk.params.statistics),
+            dict(smk.output.items()),
+        )
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821 (injected by Snakemake)

@@ -1,0 +1,26 @@
+"""Rule train_task: train a task's model on one training variant of its dataset (CUDA when present)."""
+
+from pathlib import Path
+
+from codecbench.task_stage import train_task_variant
+from codecbench.workflow import job_log
+
+
+def main(smk):
+    with job_log(smk.log[0]) as log:
+        import torch
+
+        torch.set_num_threads(smk.threads)
+        decoded = smk.input.decoded  # a folder, or an empty list for the original train split
+        info = train_task_variant(
+            smk.params.settings,
+            smk.input.manifest,
+            decoded if isinstance(decoded, str) else None,
+            Path(smk.output.checkpoint).parent,
+            smk.output.info,
+        )
+        log.info("trained %s on %s: %s", smk.wildcards.task, info.get("device"), smk.wildcards.train_variant)
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821 (injected by Snakemake)

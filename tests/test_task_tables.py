@@ -1,0 +1,144 @@
+"""Task tables: vectorised scores against scikit-learn, paired bootstrap CIs, flips, training-set sizes, BD."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, f1_score
+
+from codecbench.task_tables import (
+    bd_on_accuracy,
+    confusion_counts,
+    per_class_accuracy,
+    scores_from_confusion,
+    summarise,
+    training_sets,
+    weighted_confusion,
+)
+
+STATISTICS = {"n_boot": 300, "seed": 0, "confidence": 0.95}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_scores_from_confusion_match_scikit_learn(seed):
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 4, 60)
+    predicted = np.where(rng.random(60) < 0.6, truth, rng.integers(0, 5, 60))  # class 4 only ever predicted
+    confusion = confusion_matrix(truth, predicted, labels=range(5))
+    scores = scores_from_confusion(confusion)
+    assert scores["accuracy"] == pytest.approx(accuracy_score(truth, predicted))
+    assert scores["macro_f1"] == pytest.approx(f1_score(truth, predicted, average="macro", zero_division=0))
+    assert scores["cohen_kappa"] == pytest.approx(cohen_kappa_score(truth, predicted))
+
+
+def test_weighted_confusion_counts_each_image_as_often_as_drawn():
+    truth, predicted = np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2])
+    counts = np.array([[1, 1, 1, 1], [3, 0, 1, 0]])
+    confusion = weighted_confusion(truth, predicted, counts, 3)
+    assert confusion[0].tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+    assert confusion[1].tolist() == [[3, 0, 0], [0, 0, 1], [0, 0, 0]]
+    # Replicate 1 as a resampled list of images, scored by scikit-learn.
+    resampled_truth, resampled_predicted = [0, 0, 0, 1], [0, 0, 0, 2]
+    assert scores_from_confusion(confusion[1])["cohen_kappa"] == pytest.approx(
+        cohen_kappa_score(resampled_truth, resampled_predicted)
+    )
+
+
+def evaluation_table() -> pd.DataFrame:
+    """Two models, three test variants, 40 images of 2 classes, with known right/wrong patterns."""
+    rng = np.random.default_rng(1)
+    labels = np.array(["cat", "dog"] * 20)
+    rows = []
+    for variant in ("original", "jpeg-10"):
+        right_uncompressed = rng.random(40) < 0.9
+        for codec, quality, bpp, flip in (
+            ("uncompressed", 0, 24.0, 0.0),
+            ("jpeg", 10, 0.5, 0.3),
+            ("jpeg", 50, 1.2, 0.1),
+        ):
+            correct = right_uncompressed ^ (rng.random(40) < flip)
+            predicted = np.where(correct, labels, np.where(labels == "cat", "dog", "cat"))
+            for i in range(40):
+                rows.append({
+                    "task": "t", "train_variant": variant, "codec": codec, "quality": quality, "image_id": f"i{i:02d}",
+                    "label": labels[i], "predicted": predicted[i], "confidence": 0.9, "correct": bool(correct[i]),
+                    "bytes": 100, "bpp": bpp + 0.01 * i,
+                })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_summary_estimates_are_the_plain_scores_and_flips_count_against_uncompressed():
+    table = evaluation_table()
+    summary = summarise(table, STATISTICS)
+    assert len(summary) == 6
+    for row in summary.itertuples():
+        rows = table[
+            (table.train_variant == row.train_variant) & (table.codec == row.codec) & (table.quality == row.quality)
+        ]
+        assert row.accuracy == pytest.approx(accuracy_score(rows.label, rows.predicted))
+        assert row.macro_f1 == pytest.approx(f1_score(rows.label, rows.predicted, average="macro"))
+        assert row.cohen_kappa == pytest.approx(cohen_kappa_score(rows.label, rows.predicted))
+        assert row.bpp == pytest.approx(rows.bpp.mean())
+        assert row.accuracy_ci_low <= row.accuracy <= row.accuracy_ci_high
+        assert row.accuracy_ci_high - row.accuracy_ci_low > 0.02  # 40 images: a real interval
+        reference = table[(table.train_variant == row.train_variant) & (table.codec == "uncompressed")]
+        before = reference.set_index("image_id").correct.loc[rows.image_id].to_numpy()
+        after = rows.correct.to_numpy()
+        assert row.right_to_wrong == pytest.approx(np.mean(before & ~after))
+        assert row.wrong_to_right == pytest.approx(np.mean(~before & after))
+    uncompressed = summary[summary.codec == "uncompressed"]
+    assert (uncompressed.right_to_wrong == 0).all() and (uncompressed.wrong_to_right == 0).all()
+
+
+def test_summary_is_reproducible_and_paired():
+    table = evaluation_table()
+    first, second = summarise(table, STATISTICS), summarise(table, STATISTICS)
+    pd.testing.assert_frame_equal(first, second)
+    other = summarise(table, {**STATISTICS, "seed": 5})
+    assert not np.allclose(first.accuracy_ci_low, other.accuracy_ci_low)
+
+
+def test_per_class_and_confusion_tables():
+    table = evaluation_table()
+    per_class = per_class_accuracy(table)
+    point = table[(table.train_variant == "original") & (table.codec == "jpeg") & (table.quality == 10)]
+    cats = per_class[
+        (per_class.train_variant == "original") & (per_class.quality == 10) & (per_class["class"] == "cat")
+    ]
+    assert cats.accuracy.iloc[0] == pytest.approx(point[point.label == "cat"].correct.mean())
+    counts = confusion_counts(table)
+    mine = counts[(counts.train_variant == "original") & (counts.codec == "jpeg") & (counts.quality == 10)]
+    expected = confusion_matrix(point.label, point.predicted, labels=["cat", "dog"])
+    got = mine.pivot(index="true_class", columns="predicted_class", values="count").reindex(
+        index=["cat", "dog"], columns=["cat", "dog"]
+    )
+    assert np.array_equal(got.fillna(0).to_numpy(int), expected)
+
+
+def test_training_set_sizes_count_stored_bytes():
+    table = evaluation_table()
+    summary = summarise(table, STATISTICS)
+    manifest = pd.DataFrame({"split": ["train"] * 3 + ["test"], "width": [10, 20, 10, 99], "height": [10, 10, 5, 99]})
+    rates = {"jpeg-10": pd.DataFrame({"bytes": [30, 40, 50], "width": [10, 20, 10], "height": [10, 10, 5]})}
+    infos = {"original": {"images_per_s": 100.0, "device": "cpu"}}
+    sizes = training_sets(summary, ["original", "jpeg-10"], manifest, infos, rates)
+    original, compressed = sizes.iloc[0], sizes.iloc[1]
+    assert original.train_bytes == 3 * (100 + 200 + 50) and original.train_bpp == pytest.approx(24)
+    assert compressed.train_bytes == 120 and compressed.train_bpp == pytest.approx(8 * 120 / 350)
+    assert (compressed.codec, compressed.quality) == ("jpeg", 10)
+    assert original.n_train == 3 and original.images_per_s == 100.0
+    own = summary[(summary.train_variant == "jpeg-10") & (summary.codec == "jpeg") & (summary.quality == 10)]
+    assert compressed.accuracy_matched == pytest.approx(own.accuracy.iloc[0])
+    plain = summary[(summary.train_variant == "original") & (summary.codec == "uncompressed")]
+    assert original.accuracy_uncompressed == pytest.approx(plain.accuracy.iloc[0])
+
+
+def test_bd_on_accuracy_compares_codecs_on_the_same_images():
+    table = evaluation_table()
+    better = table[table.codec == "jpeg"].assign(codec="webp", bpp=lambda t: t.bpp / 2)  # same accuracy, half the bits
+    bd = bd_on_accuracy(pd.concat([table, better]), "jpeg", {"method": "pchip"}, STATISTICS)
+    row = bd[(bd.train_variant == "original") & (bd.codec == "webp")].iloc[0]
+    assert row.available and row.bd_rate_pct == pytest.approx(-50, abs=1e-6)
+    assert list(bd.train_variant) == ["original", "jpeg-10"]
+    assert bd_on_accuracy(table, "avif", {"method": "pchip"}, STATISTICS).empty  # no anchor: header only
