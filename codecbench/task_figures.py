@@ -37,7 +37,6 @@ def plot_scores(summary: pd.DataFrame, title: str, png_path, svg_path=None) -> l
             ax.fill_between(curve.bpp, *band, color=style["color"], alpha=0.15)
         if len(reference):
             ax.axhline(reference[score].iloc[0], color="black", linestyle="--", linewidth=1, label="uncompressed")
-        ax.set_xscale("log")
         ax.set_xlabel(RATE_LABEL)
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
@@ -118,7 +117,6 @@ def plot_training_sets(sizes: pd.DataFrame, title: str, png_path, svg_path=None)
                     linestyle="none", label=row.train_variant, **style)  # fmt: skip
         ax.annotate(row.train_variant, (row.train_bytes / 1e6, row.accuracy_uncompressed), fontsize="x-small",
                     xytext=(4, 4), textcoords="offset points")  # fmt: skip
-    ax.set_xscale("log")
     ax.set_xlabel("training set size (MB of stored images)")
     ax.set_ylabel("accuracy on uncompressed test images")
     ax.set_title(title)
