@@ -283,3 +283,25 @@ def test_every_registered_codec_has_a_fixed_style_slot():
     assert sorted(CODECS) == sorted(STYLE_ORDER)  # a new codec is appended to STYLE_ORDER, keeping old colours
     styles = {(codec_style(name)["color"], codec_style(name)["marker"]) for name in STYLE_ORDER}
     assert len(styles) == len(STYLE_ORDER)
+
+
+def test_evaluate_a_folder_in_one_process(tmp_path, photo, capsys):
+    import json
+
+    from PIL import Image
+
+    from codecbench.evaluate import main
+
+    (tmp_path / "images").mkdir()
+    sides = {"a": (100, 120), "b": (100, 140)}
+    for name, (height, width) in sides.items():
+        Image.fromarray(photo[:height, :width]).save(tmp_path / "images" / f"{name}.png")
+    argv = [str(tmp_path / "images"), "--codec", "jpeg", "--quality", "30", "80", "--option", "optimize=true"]
+    main([*argv, "--metrics", "psnr_rgb", "--out", str(tmp_path / "out")])
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((tmp_path / "out" / "jpeg.json").read_text())
+    assert printed["results"]["quality"] == [30, 80]
+    for quality, bpp in zip(("30", "80"), printed["results"]["bpp"], strict=True):
+        streams = tmp_path / "out" / "compressed" / quality / "bitstreams"
+        per_image = [(streams / f"{name}.jpg").stat().st_size * 8 / (h * w) for name, (h, w) in sides.items()]
+        assert bpp == pytest.approx(np.mean(per_image))
