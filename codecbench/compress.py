@@ -124,12 +124,13 @@ def measure_quality(
     decoded_dir: str | Path,
     metrics: list[str],
     keys: dict[str, Any],
-    quality_csv: str | Path,
+    quality_csv: str | Path | None,
 ) -> pd.DataFrame:
     """Compute ``metrics`` for every decoded image against its reference.
 
-    Writes and returns the tidy rows of this (dataset, codec, quality) point: the ``keys`` columns, the rate
-    table's columns, ``compression_ratio`` (raw 24-bit RGB bytes / coded bytes) and one column per metric.
+    Returns (and writes to ``quality_csv``, if given) the tidy rows of this (dataset, codec, quality) point: the
+    ``keys`` columns, the rate table's columns, ``compression_ratio`` (raw 24-bit RGB bytes / coded bytes) and
+    one column per metric.
     """
     from tqdm import tqdm
 
@@ -150,5 +151,24 @@ def measure_quality(
     table["metrics_device"] = "cpu"  # the metrics run their torch code on the CPU
     for column, value in reversed(list(keys.items())):
         table.insert(0, column, value)
+    if quality_csv is not None:
+        write_csv_atomic(table, quality_csv)
+    return table
+
+
+def measure_ladder(
+    manifest_path: str | Path,
+    points: list[tuple[Any, str | Path, str | Path]],
+    metrics: list[str],
+    keys: dict[str, Any],
+    quality_csv: str | Path,
+) -> pd.DataFrame:
+    """:func:`measure_quality` at every ``(quality, rate csv, decoded folder)`` point of one codec's ladder, in
+    one table (``keys`` plus a ``quality`` column first)."""
+    tables = [
+        measure_quality(manifest_path, rate_csv, decoded_dir, metrics, {**keys, "quality": quality}, None)
+        for quality, rate_csv, decoded_dir in points
+    ]
+    table = pd.concat(tables, ignore_index=True)
     write_csv_atomic(table, quality_csv)
     return table

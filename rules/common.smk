@@ -66,11 +66,22 @@ def get_view_manifest(wildcards):
 
 
 def get_point_tables(dataset, codec=None):
-    """Per-(dataset, codec, quality) tables of one dataset (and one codec, if given), or of all datasets."""
+    """Per-(dataset, codec) metric tables (every ladder point) of one dataset (and one codec, if given), or of
+    all datasets."""
+    pairs = dict.fromkeys((d, c) for d, c, _ in sweep_points(config))
     return [
-        f"{RESULTS}/quality/{d}/{c}/{q}.csv"
-        for d, c, q in sweep_points(config)
+        f"{RESULTS}/quality/{d}/{c}.csv"
+        for d, c in pairs
         if dataset in (None, d) and codec in (None, c)
+    ]
+
+
+def get_ladder_point_files(wildcards):
+    """Each ladder point's rate table and decoded folder, in ladder order (the quality_ladder job's input)."""
+    return [
+        f"{RESULTS}/compressed/{wildcards.dataset}/{wildcards.codec}/{quality}/{name}"
+        for quality in config["codecs"][wildcards.codec]["qualities"]
+        for name in ("rate.csv", "decoded")
     ]
 
 

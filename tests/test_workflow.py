@@ -172,13 +172,13 @@ def test_up_to_date_run_plans_nothing(tiny_run):
     assert planned_jobs(tiny_run, write_config(tiny_run, TINY)) == []
 
 
-def test_adding_a_quality_reruns_only_that_point_and_the_aggregates(tiny_run):
+def test_adding_a_quality_reruns_that_point_its_codecs_metrics_and_the_aggregates(tiny_run):
     cfg = {**TINY, "codecs": {**TINY["codecs"], "jpeg": {"qualities": [30, 50, 70]}}}
     assert planned_jobs(tiny_run, write_config(tiny_run, cfg, "more.yaml")) == sorted(
         [
             "codec_json[dataset=tiny, codec=jpeg]",
             "compress[dataset=tiny, codec=jpeg, quality=50]",
-            "quality[dataset=tiny, codec=jpeg, quality=50]",
+            "quality_ladder[dataset=tiny, codec=jpeg]",
             *AGGREGATES,
         ]
     )
@@ -190,7 +190,7 @@ def test_editing_another_codecs_ladder_reruns_only_that_codec(tiny_run):
         [
             "codec_json[dataset=tiny, codec=webp]",
             "compress[dataset=tiny, codec=webp, quality=80]",
-            "quality[dataset=tiny, codec=webp, quality=80]",
+            "quality_ladder[dataset=tiny, codec=webp]",
             *AGGREGATES,
         ]
     )
@@ -202,7 +202,7 @@ def test_editing_a_codecs_options_reruns_its_points_only(tiny_run):
         [
             "codec_json[dataset=tiny, codec=webp]",
             "compress[dataset=tiny, codec=webp, quality=50]",
-            "quality[dataset=tiny, codec=webp, quality=50]",
+            "quality_ladder[dataset=tiny, codec=webp]",
             *AGGREGATES,
         ]
     )
@@ -211,7 +211,10 @@ def test_editing_a_codecs_options_reruns_its_points_only(tiny_run):
 def test_changing_the_metrics_reruns_metric_jobs_but_no_compression(tiny_run):
     fewer = {**TINY, "metrics": ["psnr_rgb", "ms_ssim"]}
     jobs = planned_jobs(tiny_run, write_config(tiny_run, fewer, "metrics.yaml"))
-    assert sum(job.startswith("quality[") for job in jobs) == 5  # 4 ladder points and the equal-rate point
+    assert sorted(job for job in jobs if job.startswith(("quality_ladder", "quality_target"))) == [
+        "quality_ladder[dataset=tiny, codec=jpeg]", "quality_ladder[dataset=tiny, codec=png]",
+        "quality_ladder[dataset=tiny, codec=webp]", "quality_target[dataset=tiny, codec=jpeg, quality=target_1]",
+    ]  # fmt: skip
     assert not [job for job in jobs if job.startswith(("compress", "prepare_dataset"))]
 
 
