@@ -122,13 +122,23 @@ def _reference_errors(cfg: dict) -> list[str]:
 
 
 def _task_errors(cfg: dict, name: str, entry: dict, declared: set[str]) -> list[str]:
+    from .datasets.builtin import LABELLED_BUILTINS
     from .tasks import get_task_class
 
     problems = []
-    if entry["dataset"] not in declared:
+    dataset = cfg["datasets"].get(entry["dataset"])
+    if dataset is None:
         problems.append(
             f"tasks.{name}.dataset: dataset {entry['dataset']!r} is not declared under datasets "
             f"(declared: {', '.join(sorted(declared))})"
+        )
+    elif not (
+        dataset["source"] in ("cifar10", "folder")
+        or (dataset["source"] == "builtin" and dataset.get("name", entry["dataset"]) in LABELLED_BUILTINS)
+    ):
+        problems.append(
+            f"tasks.{name}.dataset: dataset {entry['dataset']!r} has no labels and train/test split; a task needs "
+            f"source cifar10 or folder, or a labelled builtin ({', '.join(sorted(LABELLED_BUILTINS))})"
         )
     ladders = {codec: codec_entry["qualities"] for codec, codec_entry in cfg["codecs"].items()}
     ladders |= {codec: list(range(1, len(e["lambdas"]) + 1)) for codec, e in cfg.get("learned", {}).items()}

@@ -202,7 +202,7 @@ def test_task_settings_in_the_schema_match_the_task_classes(project):
     assert spec["allOf"][0]["then"]["properties"]["model"]["enum"] == list(MODELS)
 
 
-TASK = {"task": "classification", "dataset": "photos"}
+TASK = {"task": "classification", "dataset": "digits"}
 
 
 @pytest.mark.parametrize(
@@ -221,18 +221,27 @@ TASK = {"task": "classification", "dataset": "photos"}
     ids=["dataset", "off-ladder", "unknown-codec", "no-quality", "model", "epochs", "unknown-key", "codecs", "checkpoint"],
 )  # fmt: skip
 def test_bad_task_config_is_rejected_naming_the_key(change, message):
+    cfg = with_change("tasks.t", {**TASK, **change})
+    cfg["datasets"]["digits"] = {"source": "builtin"}
     with pytest.raises(ConfigError, match=message):
-        validate_config(with_change("tasks.t", {**TASK, **change}))
+        validate_config(cfg)
+
+
+def test_a_task_needs_a_labelled_dataset():
+    with pytest.raises(ConfigError, match=r"tasks\.t\.dataset: dataset 'photos' has no labels and train/test split"):
+        validate_config(with_change("tasks.t", {**TASK, "dataset": "photos"}))
 
 
 def test_task_defaults_and_variants():
     from codecbench.config import task_job_settings, train_variants, training_set_points
 
-    cfg = validate_config(with_change("tasks.t", {**TASK, "train_on": ["original", "jpeg/25"], "epochs": 3}))
+    cfg = with_change("tasks.t", {**TASK, "train_on": ["original", "jpeg/25"], "epochs": 3})
+    cfg["datasets"]["digits"] = {"source": "builtin"}
+    cfg = validate_config(cfg)
     entry = cfg["tasks"]["t"]
     assert entry["epochs"] == 3 and entry["batch_size"] == 64 and entry["augment"] == {"hflip": False, "pad_crop": 2}
     assert train_variants(cfg, "t") == ["original", "jpeg-25"]
-    assert training_set_points(cfg) == [("photos-train", "jpeg", 25)]
+    assert training_set_points(cfg) == [("digits-train", "jpeg", 25)]
     settings = task_job_settings(cfg, "t")
     assert settings["task"] == "classification" and "train_on" not in settings["settings"]
     assert settings["settings"]["epochs"] == 3

@@ -24,14 +24,17 @@ class BuiltinImage(NamedTuple):
 
 BuiltinImages = Callable[[], Iterator[BuiltinImage | tuple[str, np.ndarray, str]]]
 BUILTIN_DATASETS: dict[str, BuiltinImages] = {}
+LABELLED_BUILTINS: set[str] = set()  # built-in sets with labels and a train/test split (what tasks need)
 
 DIGITS_SIDE = 32  # load_digits' 8x8 images are enlarged to this side
 DIGITS_TEST_FRACTION = 0.2
 
 
-def register_builtin(name: str) -> Callable[[BuiltinImages], BuiltinImages]:
+def register_builtin(name: str, labelled: bool = False) -> Callable[[BuiltinImages], BuiltinImages]:
     def decorator(func: BuiltinImages) -> BuiltinImages:
         BUILTIN_DATASETS[name] = func
+        if labelled:
+            LABELLED_BUILTINS.add(name)
         return func
 
     return decorator
@@ -80,7 +83,7 @@ def digit_image(values: np.ndarray) -> np.ndarray:
     return np.repeat(np.asarray(enlarged)[:, :, None], 3, axis=2)
 
 
-@register_builtin("digits")
+@register_builtin("digits", labelled=True)
 def digits() -> Iterator[BuiltinImage]:
     """scikit-learn's 1,797 handwritten digits (``load_digits``) as 32x32 RGB (see :func:`digit_image`), labelled
     "0".."9", ids ``d0000``..``d1796`` in ``load_digits`` order.
