@@ -26,11 +26,26 @@ from .tasks import get_task_class
 log = logging.getLogger(__name__)
 
 
-def _read_images(folder: Path, rows: pd.DataFrame, decoded: bool) -> list:
+class ImageFiles(Sequence):
+    """Images read from disk when indexed: a training set need not fit in memory at its stored size."""
+
+    def __init__(self, paths: list[Path]):
+        self.paths = paths
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return ImageFiles(self.paths[index])
+        return read_rgb(self.paths[index])
+
+
+def _read_images(folder: Path, rows: pd.DataFrame, decoded: bool) -> ImageFiles:
     """The images of ``rows``: the prepared files (``file`` column) or a decoded folder's ``<image_id>.png``."""
     if decoded:
-        return [read_rgb(folder / f"{image_id}.png") for image_id in rows.image_id]
-    return [read_rgb(folder / name) for name in rows.file]
+        return ImageFiles([folder / f"{image_id}.png" for image_id in rows.image_id])
+    return ImageFiles([folder / name for name in rows.file])
 
 
 def train_task_variant(

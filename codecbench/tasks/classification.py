@@ -202,11 +202,6 @@ class Classification(Task):
         classes = sorted(set(labels))
         if len(classes) < 2:
             raise ValueError(f"training a classifier needs at least two classes, the annotations have {classes}")
-        for index, image in enumerate(images):
-            try:
-                check_rgb(image)
-            except ValueError as error:
-                raise ValueError(f"training image {index} ({annotations['image_id'].iloc[index]}): {error}") from None
 
         dev = pick_device(device)
         if dev.type == "cuda":
@@ -224,7 +219,9 @@ class Classification(Task):
             say(how)
             network.to(dev).train()
             optimizer = torch.optim.Adam(network.parameters(), lr=s["learning_rate"])
-            pixels = _unit_tensor(images, px)  # all resized once, on the CPU
+            # One pass over the images (a lazy sequence may read each from disk): checked, hashed, resized once
+            # and kept as 8-bit (4x less memory than floats; 25,000 images at 224 px are 3.8 GB).
+            pixels, trained_sha256 = _stored_images(images, annotations, px)
             class_index = {name: i for i, name in enumerate(classes)}
             targets = torch.tensor([class_index[label] for label in labels])
             mean_t, std_t = (torch.tensor(v, device=dev).view(1, 3, 1, 1) for v in (mean, std))
@@ -236,7 +233,7 @@ class Classification(Task):
                 loss_sum, correct = 0.0, 0
                 for batch in _batches(rng.permutation(len(images)), batch_size):
                     index = torch.from_numpy(batch)
-                    x = _augment(pixels[index], rng, hflip, pad).to(dev)
+                    x = _augment(pixels[index].float() / 255, rng, hflip, pad).to(dev)
                     y = targets[index].to(dev)
                     logits = network((x - mean_t) / std_t)
                     loss = F.cross_entropy(logits, y)
@@ -261,7 +258,10 @@ class Classification(Task):
             # 4-6 points below the batch-statistics one on digits): recompute them for the final weights from the
             # unaugmented training images, which is what eval mode uses them on.
             update_bn(
-                ((pixels[batch].to(dev) - mean_t) / std_t for batch in _batches(np.arange(len(images)), batch_size)),
+                (
+                    (pixels[batch].to(dev).float() / 255 - mean_t) / std_t
+                    for batch in _batches(np.arange(len(images)), batch_size)
+                ),
                 network,
             )
             network.eval()
@@ -273,7 +273,7 @@ class Classification(Task):
             "device": dev.type,
             "classes": classes,
             "num_images": len(images),
-            "images_sha256": images_sha256(images),
+            "images_sha256": trained_sha256,
             "pretrained_used": pretrained_used,
             "epochs_done": epochs,
             "final_loss": rows[-1]["loss"],
@@ -349,16 +349,16 @@ class Classification(Task):
             raise RuntimeError("classification: no model yet; call train() or load() first")
         if len(images) != len(image_ids):
             raise ValueError(f"{len(images)} images but {len(image_ids)} image ids")
-        for image_id, image in zip(image_ids, images, strict=True):
-            try:
-                check_rgb(image)
-            except ValueError as error:
-                raise ValueError(f"image {image_id}: {error}") from None
         mean, std = (torch.tensor(v, device=self._torch_device).view(1, 3, 1, 1) for v in (self.mean, self.std))
         predicted, confidence = [], []
         with torch.inference_mode():
             for start in range(0, len(images), self.settings["batch_size"]):
-                batch = images[start : start + self.settings["batch_size"]]
+                batch = list(images[start : start + self.settings["batch_size"]])  # read once (may be lazy)
+                for image_id, image in zip(image_ids[start:], batch, strict=False):
+                    try:
+                        check_rgb(image)
+                    except ValueError as error:
+                        raise ValueError(f"image {image_id}: {error}") from None
                 x = _unit_tensor(batch, self.image_px).to(self._torch_device)
                 probabilities = torch.softmax(self._network((x - mean) / std).float(), dim=1)
                 best, index = probabilities.max(dim=1)
@@ -487,6 +487,22 @@ def _unit_tensor(images: Sequence[np.ndarray], px: int):
             x = F.interpolate(x, size=(px, px), mode="bilinear", antialias=True, align_corners=False)
         resized.append(x)
     return torch.cat(resized).contiguous()
+
+
+def _stored_images(images: Sequence[np.ndarray], annotations: pd.DataFrame, px: int):
+    """The training images as uint8 NCHW at px x px, and :func:`images_sha256` of the originals, in one pass."""
+    import torch
+
+    digest = hashlib.sha256()
+    stored = torch.empty((len(images), 3, px, px), dtype=torch.uint8)
+    for index, image in enumerate(images):
+        try:
+            check_rgb(image)
+        except ValueError as error:
+            raise ValueError(f"training image {index} ({annotations['image_id'].iloc[index]}): {error}") from None
+        digest.update(np.ascontiguousarray(image).tobytes())
+        stored[index] = (_unit_tensor([image], px)[0] * 255).round().to(torch.uint8)
+    return stored, digest.hexdigest()
 
 
 def _batches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
