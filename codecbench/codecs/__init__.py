@@ -8,23 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..registry import Registry
 from .base import Codec, CodecError, bits_per_pixel
 
-CODECS: dict[str, type[Codec]] = {}
-
-
-def register_codec(cls: type[Codec]) -> type[Codec]:
-    if cls.name in CODECS:
-        raise ValueError(f"codec {cls.name!r} registered twice")
-    CODECS[cls.name] = cls
-    return cls
-
-
-def get_codec_class(name: str) -> type[Codec]:
-    try:
-        return CODECS[name]
-    except KeyError:
-        raise KeyError(f"unknown codec {name!r} (known: {', '.join(sorted(CODECS))})") from None
+CODECS: Registry[Codec] = Registry("codec")
+register_codec = CODECS.register
+get_codec_class = CODECS.get_class
 
 
 def make_codec(name: str, quality: float, options: dict[str, Any] | None = None) -> Codec:

@@ -24,6 +24,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from ..registry import Registry
+
 
 class Task(abc.ABC):
     """A downstream vision task: train (or load) a model, predict on images, score predictions.
@@ -93,21 +95,9 @@ def merge_settings(defaults: dict[str, Any], settings: dict[str, Any], task: str
     return merged
 
 
-TASKS: dict[str, type[Task]] = {}
-
-
-def register_task(cls: type[Task]) -> type[Task]:
-    if cls.name in TASKS:
-        raise ValueError(f"task {cls.name!r} registered twice")
-    TASKS[cls.name] = cls
-    return cls
-
-
-def get_task_class(name: str) -> type[Task]:
-    try:
-        return TASKS[name]
-    except KeyError:
-        raise KeyError(f"unknown task {name!r} (known: {', '.join(sorted(TASKS))})") from None
+TASKS: Registry[Task] = Registry("task")
+register_task = TASKS.register
+get_task_class = TASKS.get_class
 
 
 # Importing the modules registers their tasks. Heavy libraries are imported lazily inside them.

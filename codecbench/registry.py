@@ -1,0 +1,29 @@
+"""A name -> class registry, one per kind of plug-in (codecs, tasks): register with a decorator, look up by name."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class Registry(dict[str, type[T]]):
+    """A dict of plug-in classes keyed by their ``name`` attribute; ``kind`` names them in error messages."""
+
+    def __init__(self, kind: str):
+        super().__init__()
+        self.kind = kind
+
+    def register(self, cls: type[T]) -> type[T]:
+        """Class decorator: add ``cls`` under ``cls.name``; a name registered twice is an error."""
+        if cls.name in self:
+            raise ValueError(f"{self.kind} {cls.name!r} registered twice")
+        self[cls.name] = cls
+        return cls
+
+    def get_class(self, name: str) -> type[T]:
+        """The class registered as ``name``; KeyError listing the known names otherwise."""
+        try:
+            return self[name]
+        except KeyError:
+            raise KeyError(f"unknown {self.kind} {name!r} (known: {', '.join(sorted(self))})") from None
