@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from .codecs import CodecError, bits_per_pixel, get_codec_class, make_codec
-from .datasets import read_manifest
+from .datasets import read_split
 from .io import read_rgb, write_bytes_atomic, write_csv_atomic, write_rgb_png
 from .target_bpp import find_quality_for_bpp
 
@@ -33,14 +33,6 @@ RATE_COLUMNS = [
     "host",
     "device",
 ]
-
-
-def split_rows(manifest: pd.DataFrame, split: str, manifest_path: str | Path) -> pd.DataFrame:
-    """The manifest rows of one split; an empty split is an error naming the manifest."""
-    rows = manifest[manifest.split == split]
-    if rows.empty:
-        raise ValueError(f"{manifest_path} has no {split!r} images (splits present: {sorted(set(manifest.split))})")
-    return rows
 
 
 def compress_dataset(
@@ -73,7 +65,7 @@ def compress_dataset(
     version = codec_class.version()
     label = f"{codec_name} quality={quality}" if target_bpp is None else f"{codec_name} target {target_bpp} bpp"
     log.info("%s (%s) with %s", label, options, version)
-    manifest = split_rows(read_manifest(manifest_path), split, manifest_path)
+    manifest = read_split(manifest_path, split)
     host = platform.node()
     codecs: dict[Any, Any] = {}  # one instance per quality: learned codecs load their model once
     rows = []
@@ -137,7 +129,7 @@ def measure_quality(
     from .metrics import compute_metrics
 
     manifest_path = Path(manifest_path)
-    manifest = split_rows(read_manifest(manifest_path), "test", manifest_path)
+    manifest = read_split(manifest_path, "test")
     rates = pd.read_csv(rate_csv, dtype={"image_id": str})
     if sorted(rates.image_id) != sorted(manifest.image_id):
         raise ValueError(f"{rate_csv} does not list the same images as {manifest_path}; rerun the compression job")

@@ -17,9 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from .compress import split_rows
 from .config import UNCOMPRESSED
-from .datasets import read_manifest
+from .datasets import read_split
 from .io import read_rgb, write_csv_atomic, write_text_atomic
 from .tasks import get_task_class
 
@@ -62,7 +61,7 @@ def train_task_variant(
     ``out_dir/train.csv``; ``info_json`` gets its training info plus which images it read.
     """
     manifest_path = Path(manifest_path)
-    rows = split_rows(read_manifest(manifest_path), "train", manifest_path).reset_index(drop=True)
+    rows = read_split(manifest_path, "train")
     source = Path(decoded_dir) if decoded_dir else manifest_path.parent
     images = _read_images(source, rows, decoded=bool(decoded_dir))
     task = get_task_class(task_settings["task"])(task_settings["settings"])
@@ -89,7 +88,7 @@ def evaluate_task_model(
     columns put first (task, train_variant). The model is loaded once for all points.
     """
     manifest_path = Path(manifest_path)
-    rows = split_rows(read_manifest(manifest_path), "test", manifest_path).reset_index(drop=True)
+    rows = read_split(manifest_path, "test")
     task = get_task_class(task_settings["task"])(task_settings["settings"])
     task.load(checkpoint, device=device)
     frames = []

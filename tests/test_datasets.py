@@ -19,7 +19,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from codecbench.datasets import BUILTIN_DATASETS, MANIFEST_COLUMNS, DatasetError, prepare_dataset, read_manifest
+from codecbench.datasets import (
+    BUILTIN_DATASETS,
+    MANIFEST_COLUMNS,
+    DatasetError,
+    prepare_dataset,
+    read_manifest,
+    read_split,
+)
 from codecbench.datasets.download import DownloadError, fetch
 from codecbench.datasets.normalize import ImageFileError, load_normalized
 
@@ -299,6 +306,10 @@ def test_manifest_label_is_empty_and_split_test_for_unlabelled_photos(tmp_path):
     assert len(read_manifest(tmp_path / "out" / "manifest.csv", split="train")) == 0
     with pytest.raises(ValueError, match="split must be one of"):
         read_manifest(tmp_path / "out" / "manifest.csv", split="val")
+    # Jobs that need a split (compression, task training) read it with read_split, which refuses an empty one.
+    assert read_split(tmp_path / "out" / "manifest.csv", "test").image_id.tolist() == stored.image_id.tolist()
+    with pytest.raises(ValueError, match=r"manifest\.csv has no 'train' images \(splits present: \['test'\]\)"):
+        read_split(tmp_path / "out" / "manifest.csv", "train")
 
 
 # ---- built-in digits ----------------------------------------------------------------------------------------

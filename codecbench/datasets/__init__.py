@@ -212,6 +212,15 @@ def read_manifest(path: str | Path, split: str | None = None) -> pd.DataFrame:
     return manifest
 
 
+def read_split(path: str | Path, split: str) -> pd.DataFrame:
+    """The rows of ``split`` in a manifest, which must have some: the error names the file and its splits."""
+    rows = read_manifest(path, split)
+    if rows.empty:
+        present = sorted(set(read_manifest(path).split))
+        raise ValueError(f"{path} has no {split!r} images (splits present: {present})")
+    return rows
+
+
 __all__ = [
     "BUILTIN_DATASETS",
     "DatasetError",
@@ -223,4 +232,5 @@ __all__ = [
     "image_files",
     "prepare_dataset",
     "read_manifest",
+    "read_split",
 ]
