@@ -312,7 +312,7 @@ def bootstrap_bd(
     if not result["available"]:
         return result
 
-    counts = _draw_counts(paired_bootstrap_indices(image_ids.size, n_boot, seed), image_ids.size)
+    counts = bootstrap_counts(image_ids.size, n_boot, seed)
     # (replicate, quality) mean rate and quality of each codec under the shared draws.
     (rate_a, quality_a), (rate_t, quality_t) = [tuple(_resampled_means(m, counts) for m in pair) for pair in matrices]
     replicates = np.full((n_boot, 2), np.nan)
@@ -373,7 +373,7 @@ def bootstrap_means(
     frames = []
     for block in blocks:
         image_ids = np.sort(block["image_id"].unique())
-        counts = _draw_counts(paired_bootstrap_indices(image_ids.size, n_boot, seed), image_ids.size)
+        counts = bootstrap_counts(image_ids.size, n_boot, seed)
         groups = block.groupby(group_columns, sort=True, dropna=False)
         group_of_row = groups.ngroup().to_numpy()
         image_of_row = pd.Index(image_ids).get_indexer(block["image_id"])

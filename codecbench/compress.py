@@ -124,25 +124,7 @@ def measure_quality(
     ``keys`` columns, the rate table's columns, ``compression_ratio`` (raw 24-bit RGB bytes / coded bytes) and
     one column per metric.
     """
-    from tqdm import tqdm
-
-    from .metrics import compute_metrics
-
-    manifest_path = Path(manifest_path)
-    manifest = read_split(manifest_path, "test")
-    rates = pd.read_csv(rate_csv, dtype={"image_id": str})
-    if sorted(rates.image_id) != sorted(manifest.image_id):
-        raise ValueError(f"{rate_csv} does not list the same images as {manifest_path}; rerun the compression job")
-    rows = []
-    for item in tqdm(manifest.itertuples(), total=len(manifest), desc="metrics", mininterval=5):
-        reference = read_rgb(manifest_path.parent / item.file)
-        decoded = read_rgb(Path(decoded_dir) / f"{item.image_id}.png")
-        rows.append({"image_id": item.image_id, **compute_metrics(reference, decoded, metrics)})
-    table = rates.merge(pd.DataFrame(rows, columns=["image_id", *metrics]), on="image_id", validate="1:1")
-    table["compression_ratio"] = table.width * table.height * 3 / table.bytes
-    table["metrics_device"] = "cpu"  # the metrics run their torch code on the CPU
-    for column, value in reversed(list(keys.items())):
-        table.insert(0, column, value)
+    (table,) = _measure_points(manifest_path, [(rate_csv, decoded_dir, keys)], metrics)
     if quality_csv is not None:
         write_csv_atomic(table, quality_csv)
     return table
@@ -156,11 +138,46 @@ def measure_ladder(
     quality_csv: str | Path,
 ) -> pd.DataFrame:
     """:func:`measure_quality` at every ``(quality, rate csv, decoded folder)`` point of one codec's ladder, in
-    one table (``keys`` plus a ``quality`` column first)."""
-    tables = [
-        measure_quality(manifest_path, rate_csv, decoded_dir, metrics, {**keys, "quality": quality}, None)
-        for quality, rate_csv, decoded_dir in points
-    ]
-    table = pd.concat(tables, ignore_index=True)
+    one table (``keys`` plus a ``quality`` column first). Each reference image is read once for all points."""
+    specs = [(rate_csv, decoded_dir, {**keys, "quality": quality}) for quality, rate_csv, decoded_dir in points]
+    table = pd.concat(_measure_points(manifest_path, specs, metrics), ignore_index=True)
     write_csv_atomic(table, quality_csv)
+    return table
+
+
+def _measure_points(
+    manifest_path: str | Path, points: list[tuple[str | Path, str | Path, dict[str, Any]]], metrics: list[str]
+) -> list[pd.DataFrame]:
+    """One table per ``(rate csv, decoded folder, key columns)`` point, reading each reference image once."""
+    from tqdm import tqdm
+
+    from .metrics import compute_metrics
+
+    manifest_path = Path(manifest_path)
+    manifest = read_split(manifest_path, "test")
+    rate_tables = []
+    for rate_csv, _, _ in points:
+        rates = pd.read_csv(rate_csv, dtype={"image_id": str})
+        if sorted(rates.image_id) != sorted(manifest.image_id):
+            raise ValueError(f"{rate_csv} does not list the same images as {manifest_path}; rerun the compression job")
+        rate_tables.append(rates)
+    rows: list[list[dict]] = [[] for _ in points]
+    for item in tqdm(manifest.itertuples(), total=len(manifest), desc="metrics", mininterval=5):
+        reference = read_rgb(manifest_path.parent / item.file)
+        for point_rows, (_, decoded_dir, _) in zip(rows, points, strict=True):
+            decoded = read_rgb(Path(decoded_dir) / f"{item.image_id}.png")
+            point_rows.append({"image_id": item.image_id, **compute_metrics(reference, decoded, metrics)})
+    tables = []
+    for rates, point_rows, (_, _, keys) in zip(rate_tables, rows, points, strict=True):
+        table = rates.merge(pd.DataFrame(point_rows, columns=["image_id", *metrics]), on="image_id", validate="1:1")
+        table["compression_ratio"] = table.width * table.height * 3 / table.bytes
+        table["metrics_device"] = "cpu"  # the metrics run their torch code on the CPU
+        tables.append(prepend_columns(table, keys))
+    return tables
+
+
+def prepend_columns(table: pd.DataFrame, columns: dict[str, Any]) -> pd.DataFrame:
+    """``table`` with constant ``columns`` (a point's keys: dataset, codec, quality, ...) inserted first, in order."""
+    for column, value in reversed(list(columns.items())):
+        table.insert(0, column, value)
     return table

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from .compress import prepend_columns
 from .config import UNCOMPRESSED
 from .datasets import read_split
 from .io import read_rgb, write_csv_atomic, write_text_atomic
@@ -105,9 +106,7 @@ def evaluate_task_model(
         frame = per_sample.merge(rates, on="image_id", how="left", validate="1:1")
         if frame.bpp.isna().any():
             raise ValueError(f"{rate_csv} lacks test images {list(frame.image_id[frame.bpp.isna()])[:5]}")
-        frame.insert(0, "quality", quality)
-        frame.insert(0, "codec", codec)
-        frames.append(frame)
+        frames.append(prepend_columns(frame, {"codec": codec, "quality": quality}))
         log.info(
             "%s quality %s: %s (%d images, %.1f s)",
             codec,
@@ -116,9 +115,7 @@ def evaluate_task_model(
             len(frame),
             time.perf_counter() - start,
         )
-    table = pd.concat(frames, ignore_index=True)
-    for column, value in reversed(list(keys.items())):
-        table.insert(0, column, value)
+    table = prepend_columns(pd.concat(frames, ignore_index=True), keys)
     table["device"] = task.device
     write_csv_atomic(table, out_csv)
     return table
