@@ -164,9 +164,8 @@ def _task_errors(cfg: dict, name: str, entry: dict, declared: set[str]) -> list[
     for codec in entry.get("codecs", []):
         if codec not in ladders:
             problems.append(f"tasks.{name}.codecs: codec {codec!r} is not declared under codecs or learned")
-    task, settings = entry["task"], {k: v for k, v in entry.items() if k not in _TASK_ROUTING_KEYS}
     try:
-        get_task_class(task)(settings)
+        get_task_class(entry["task"])(_task_settings(entry))
     except (KeyError, ValueError) as exc:
         problems.append(f"tasks.{name}: {exc}")
     return problems
@@ -232,8 +231,7 @@ def _complete_task_settings(cfg: dict) -> None:
     from .tasks import get_task_class
 
     for entry in cfg["tasks"].values():
-        settings = {k: v for k, v in entry.items() if k not in _TASK_ROUTING_KEYS}
-        entry.update(get_task_class(entry["task"])(settings).settings)
+        entry.update(get_task_class(entry["task"])(_task_settings(entry)).settings)
 
 
 def registry_name(cfg: dict, codec: str) -> str:
@@ -298,6 +296,11 @@ USER_CHECKPOINT = "checkpoint"
 _TASK_ROUTING_KEYS = ("task", "dataset", "train_on", "codecs")
 
 
+def _task_settings(entry: dict) -> dict:
+    """A task entry's own settings (the task class's keys): everything but what routes it through the DAG."""
+    return {key: value for key, value in entry.items() if key not in _TASK_ROUTING_KEYS}
+
+
 def dataset_view(view: str) -> tuple[str, str]:
     """A compression job's dataset wildcard as (dataset, split): 'digits-train' is digits' train split, any
     other id its test split (all of a dataset without splits)."""
@@ -350,8 +353,7 @@ def training_set_points(cfg: dict) -> list[tuple[str, str, Any]]:
 def task_job_settings(cfg: dict, task: str) -> dict:
     """The config slice a task's training and evaluation jobs depend on: its task and settings, not its lists."""
     entry = cfg["tasks"][task]
-    settings = {key: value for key, value in entry.items() if key not in _TASK_ROUTING_KEYS}
-    return {"task": entry["task"], "settings": dict(sorted(settings.items()))}
+    return {"task": entry["task"], "settings": dict(sorted(_task_settings(entry).items()))}
 
 
 def codec_job_settings(cfg: dict, codec: str) -> dict:

@@ -60,6 +60,11 @@ def alternatives(names):
     return "|".join(re.escape(name) for name in names)
 
 
+def point_dir(dataset, codec, quality):
+    """The folder of one compression point (dataset may be a view such as 'digits-train')."""
+    return f"{RESULTS}/compressed/{dataset}/{codec}/{quality}"
+
+
 def get_view_manifest(wildcards):
     """The manifest behind a compression job's dataset view ('digits-train' is digits' train split)."""
     return f"{RESULTS}/datasets/{dataset_view(wildcards.dataset)[0]}/manifest.csv"
@@ -79,7 +84,7 @@ def get_point_tables(dataset, codec=None):
 def get_ladder_point_files(wildcards):
     """Each ladder point's rate table and decoded folder, in ladder order (the quality_ladder job's input)."""
     return [
-        f"{RESULTS}/compressed/{wildcards.dataset}/{wildcards.codec}/{quality}/{name}"
+        f"{point_dir(wildcards.dataset, wildcards.codec, quality)}/{name}"
         for quality in config["codecs"][wildcards.codec]["qualities"]
         for name in ("rate.csv", "decoded")
     ]
@@ -147,7 +152,7 @@ def get_rd_metrics():
 def get_decoded_dirs(dataset):
     """Every decoded-image folder of ``dataset`` (the comparison grid picks its tiles among them)."""
     return [
-        f"{RESULTS}/compressed/{d}/{c}/{q}/decoded"
+        f"{point_dir(d, c, q)}/decoded"
         for d, c, q in sweep_points(config)
         if d == dataset
     ]
@@ -170,7 +175,7 @@ def get_train_variant_images(wildcards):
     if parsed is None:
         return []
     view = config["tasks"][wildcards.task]["dataset"] + TRAIN_VIEW_SUFFIX
-    return f"{RESULTS}/compressed/{view}/{parsed[0]}/{parsed[1]}/decoded"
+    return f"{point_dir(view, *parsed)}/decoded"
 
 
 def get_task_checkpoint(wildcards):
@@ -194,7 +199,7 @@ def get_task_test_files(task):
     """Each compressed test point's decoded folder and rate table, in get_task_test_points order."""
     dataset = config["tasks"][task]["dataset"]
     return [
-        f"{RESULTS}/compressed/{dataset}/{codec}/{quality}/{name}"
+        f"{point_dir(dataset, codec, quality)}/{name}"
         for codec, quality in get_task_test_points(task)[1:]
         for name in ("decoded", "rate.csv")
     ]
@@ -220,7 +225,7 @@ def get_task_training_rates(task):
     """The rate tables of a task's compressed training sets (their bytes are the training sets' sizes)."""
     view = config["tasks"][task]["dataset"] + TRAIN_VIEW_SUFFIX
     return [
-        f"{RESULTS}/compressed/{view}/{parsed[0]}/{parsed[1]}/rate.csv"
+        f"{point_dir(view, *parsed)}/rate.csv"
         for parsed in map(parse_train_variant, train_variants(config, task))
         if parsed is not None
     ]
