@@ -210,7 +210,7 @@ def bootstrap_counts(n_images: int, n_boot: int, seed: int) -> np.ndarray:
     return _draw_counts(paired_bootstrap_indices(n_images, n_boot, seed), n_images)
 
 
-def _resampled_means(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def resampled_means(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Mean of each row of ``values`` (groups x images) in every replicate of ``counts`` (replicates x images).
 
     NaN cells (missing images, undefined metrics) are left out of the mean; a drawn +inf makes the mean +inf, a
@@ -301,7 +301,7 @@ def bootstrap_bd(
     all_images = np.ones((1, image_ids.size), dtype=np.int64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        point_curves = [tuple(_resampled_means(m, all_images)[0] for m in pair) for pair in matrices]
+        point_curves = [tuple(resampled_means(m, all_images)[0] for m in pair) for pair in matrices]
         result = _bd_prepared(*(_prepare_curve(r, q) for r, q in point_curves), method)
 
     nan = float("nan")
@@ -314,7 +314,7 @@ def bootstrap_bd(
 
     counts = bootstrap_counts(image_ids.size, n_boot, seed)
     # (replicate, quality) mean rate and quality of each codec under the shared draws.
-    (rate_a, quality_a), (rate_t, quality_t) = [tuple(_resampled_means(m, counts) for m in pair) for pair in matrices]
+    (rate_a, quality_a), (rate_t, quality_t) = [tuple(resampled_means(m, counts) for m in pair) for pair in matrices]
     replicates = np.full((n_boot, 2), np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # once around the loop: per-call catch_warnings costs time
@@ -385,7 +385,7 @@ def bootstrap_means(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN groups: NaN mean
                 mean = np.nanmean(values, axis=1)
-            low, high = percentile_bounds(_resampled_means(values, counts), confidence)
+            low, high = percentile_bounds(resampled_means(values, counts), confidence)
             infinite = np.isinf(mean)
             frame[column] = mean
             frame[f"{column}_ci_low"] = np.where(infinite, mean, low)

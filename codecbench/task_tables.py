@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .bd import bootstrap_bd, bootstrap_counts, percentile_bounds
+from .bd import bootstrap_bd, bootstrap_counts, percentile_bounds, resampled_means
 from .config import ORIGINAL_VARIANT, UNCOMPRESSED, USER_CHECKPOINT, parse_train_variant
 from .io import write_csv_atomic
 
@@ -100,9 +100,9 @@ def summarise(table: pd.DataFrame, statistics: dict) -> pd.DataFrame:
         scores = scores_from_confusion(confusion)  # row 0: the estimate; then one row per replicate
         row: dict[str, Any] = dict(zip(POINT, point, strict=True)) | {"n_images": len(rows_of_point)}
         for name, values in [
-            ("bpp", _weighted_means(rows_of_point.bpp.to_numpy(float), weights)),
+            ("bpp", _replicate_means(rows_of_point.bpp, weights)),
             *[(name, scores[name]) for name in SCORES],
-            *[(name, _weighted_means(rows_of_point[name].to_numpy(float), weights)) for name in FLIPS],
+            *[(name, _replicate_means(rows_of_point[name], weights)) for name in FLIPS],
         ]:
             estimate = values[0] if name in SCORES else float(np.nanmean(rows_of_point[name].to_numpy(float)))
             low, high = percentile_bounds(values[1:] if name in SCORES else values, confidence)
@@ -111,10 +111,9 @@ def summarise(table: pd.DataFrame, statistics: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _weighted_means(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    present = ~np.isnan(values)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (weights @ np.where(present, values, 0.0)) / (weights @ present)
+def _replicate_means(values: pd.Series, weights: np.ndarray) -> np.ndarray:
+    """The mean of one point's per-image ``values`` in every bootstrap replicate (rows of image ``weights``)."""
+    return resampled_means(values.to_numpy(float)[None, :], weights)[:, 0]
 
 
 def per_class_accuracy(table: pd.DataFrame) -> pd.DataFrame:
