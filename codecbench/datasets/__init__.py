@@ -1,20 +1,32 @@
-"""Datasets: resolve a config entry (source builtin | local | url | cifar10 | folder) to normalised images plus a
-manifest.
+"""Datasets: resolve a config entry (source builtin | local | url | cifar10 | folder | coco | yolo) to normalised
+images plus a manifest and, for detection sets, their boxes.
 
 A prepared dataset is ``<dir>/images/<image_id>.png`` (8-bit RGB, see :mod:`.normalize` for how other inputs are
 converted) and ``<dir>/manifest.csv`` with one row per image: its id, file, size, ``split`` ("train" or "test";
-datasets without splits are all "test"), ``label`` (class name, "" for unlabelled sets) and where it came from.
-Image ids are unique across the whole dataset, splits included.
+datasets without splits are all "test"), ``label`` and where it came from. Image ids are unique across the whole
+dataset, splits included. What ``label`` holds depends on the dataset's annotation kind (:func:`annotation_kind`):
+
+* **classes** (cifar10, folder with class sub-folders, builtin digits): the image's class name.
+* **text** (builtin plates, folder with ``labels_file``): the text the image shows, exactly (OCR ground truth).
+* **objects** (builtin shapes, coco, yolo): "". The boxes are in ``<dir>/objects.csv`` (:data:`OBJECT_COLUMNS`:
+  one row per object, in the prepared image's pixels, ``x_max``/``y_max`` the exclusive far edges, so a box over
+  pixel columns 10..19 has ``x_min`` 10 and ``x_max`` 20; images without objects have no rows; only images in the
+  manifest are listed) and the class names, one a line in their index order, in ``<dir>/classes.txt`` (all of
+  the dataset's classes, even those absent from the prepared images).
+* none (photos, science, local, url): "" (unlabelled).
+
+``manifest.csv`` is written last, so a dataset with a manifest is complete.
 """
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import logging
 import re
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -22,19 +34,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..io import write_csv_atomic, write_rgb_png
-from .builtin import BUILTIN_DATASETS, BuiltinImage
+from ..io import write_csv_atomic, write_rgb_png, write_text_atomic
+from . import synthetic  # noqa: F401  (registers the builtins shapes and plates)
+from .builtin import BUILTIN_CLASSES, BUILTIN_DATASETS, BUILTIN_KINDS, BuiltinImage, ObjectBox
 from .download import fetch
 from .normalize import ImageFileError, load_normalized
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("builtin", "local", "url", "cifar10", "folder")
+SOURCES = ("builtin", "local", "url", "cifar10", "folder", "coco", "yolo")
 SPLITS = ("train", "test")
+ANNOTATION_KINDS = ("classes", "objects", "text")
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".pnm", ".gif"}
 )
 MANIFEST_COLUMNS = ["image_id", "file", "width", "height", "split", "label", "source", "source_mode", "source_sha256"]
+OBJECT_COLUMNS = ["image_id", "class", "x_min", "y_min", "x_max", "y_max"]
+OBJECTS_FILE = "objects.csv"
+CLASSES_FILE = "classes.txt"
 
 # (uint8 HxWx3 RGB array, source, source mode, source sha256)
 ImageRead = tuple[np.ndarray, str, str, str]
@@ -50,8 +67,19 @@ class SourceImage:
 
     image_id: str
     split: str  # "train" or "test"
-    label: str  # class name; "" for unlabelled datasets
+    label: str  # class name or text; "" for unlabelled datasets and those annotated with objects
     read: Callable[[], ImageRead]
+    # Datasets with objects: the image's boxes in pixels, given the (width, height) it was read with.
+    objects: Callable[[int, int], Sequence[ObjectBox]] | None = None
+
+
+@dataclass(frozen=True)
+class SourceSet:
+    """A dataset's images, not yet read, and for datasets annotated with objects their class names in index order
+    (None for other datasets)."""
+
+    images: Iterable[SourceImage]
+    classes: list[str] | None = None
 
 
 def in_memory(image: np.ndarray, source: str, sha256: str = "") -> Callable[[], ImageRead]:
@@ -124,14 +152,35 @@ def _downloaded_files(dataset: str, cfg: dict[str, Any], downloads_dir: Path) ->
 
 
 def _builtin_images(name: str) -> Iterator[SourceImage]:
+    with_objects = BUILTIN_KINDS[name] == "objects"
     for item in BUILTIN_DATASETS[name]():
         record = BuiltinImage(*item)  # plain (id, image, origin) tuples are unlabelled test images
-        yield SourceImage(record.image_id, record.split, record.label, in_memory(record.image, record.origin))
+        objects = (lambda _w, _h, boxes=record.objects: boxes) if with_objects else None
+        read = in_memory(record.image, record.origin)
+        yield SourceImage(record.image_id, record.split, record.label, read, objects)
 
 
-def iter_source_images(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> Iterable[SourceImage]:
-    """The images of a dataset config entry, in id order within each split, not yet read."""
-    from .labelled import cifar10_images, folder_images  # imported here: they build on this module's helpers
+def annotation_kind(dataset_cfg: dict[str, Any], dataset_id: str) -> str | None:
+    """What a dataset config entry's images are annotated with, from the entry alone (nothing is read or fetched):
+    "classes" (cifar10, folder with class sub-folders, builtin digits), "objects" (builtin shapes, coco, yolo),
+    "text" (builtin plates, folder with ``labels_file``) or None (unlabelled: photos, science, local, url, and
+    unknown builtins, which config validation reports on its own)."""
+    source = dataset_cfg["source"]
+    if source == "builtin":
+        return BUILTIN_KINDS.get(dataset_cfg.get("name", dataset_id))
+    if source == "cifar10":
+        return "classes"
+    if source == "folder":
+        return "text" if dataset_cfg.get("labels_file") else "classes"
+    if source in ("coco", "yolo"):
+        return "objects"
+    return None
+
+
+def source_set(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> SourceSet:
+    """The images of a dataset config entry, in id order within each split, not yet read, with their classes if
+    they are annotated with objects."""
+    from .annotated import coco_set, text_folder_images, yolo_set  # imported here: they build on this module
 
     source = cfg["source"]
     if source == "builtin":
@@ -139,7 +188,27 @@ def iter_source_images(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -
         if name not in BUILTIN_DATASETS:
             known = ", ".join(sorted(BUILTIN_DATASETS))
             raise DatasetError(f"dataset {dataset!r}: unknown builtin {name!r} (known: {known})")
-        return _builtin_images(name)
+        classes = list(BUILTIN_CLASSES[name]) if BUILTIN_KINDS[name] == "objects" else None
+        return SourceSet(_builtin_images(name), classes)
+    if source == "coco":
+        return coco_set(dataset, cfg, downloads_dir)
+    if source == "yolo":
+        return yolo_set(dataset, cfg)
+    if source == "folder" and cfg.get("labels_file"):
+        return SourceSet(text_folder_images(dataset, cfg))
+    return SourceSet(_unannotated_images(dataset, cfg, downloads_dir))
+
+
+def iter_source_images(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> Iterable[SourceImage]:
+    """The images of a dataset config entry, in id order within each split, not yet read."""
+    return source_set(dataset, cfg, downloads_dir).images
+
+
+def _unannotated_images(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> Iterable[SourceImage]:
+    """Images of the sources without boxes or text: local, url, cifar10 and class folders."""
+    from .labelled import cifar10_images, folder_images  # imported here: they build on this module's helpers
+
+    source = cfg["source"]
     if source == "local":
         folder = Path(cfg["path"]).expanduser()
         if not folder.is_dir():
@@ -179,22 +248,58 @@ def _first_per_split(dataset: str, images: Iterable[SourceImage], limit: int | N
             yield item
 
 
+def _checked_objects(dataset: str, item: SourceImage, width: int, height: int, classes: list[str]) -> list[list]:
+    """The objects.csv rows of one image: classes known, boxes non-empty and inside the image."""
+    rows = []
+    for box in item.objects(width, height) if item.objects else ():
+        if box.class_name not in classes:
+            raise DatasetError(
+                f"dataset {dataset!r}: image {item.image_id!r} has an object of class {box.class_name!r}, which is "
+                f"not among the dataset's classes ({', '.join(classes)})"
+            )
+        if not (0 <= box.x_min < box.x_max <= width and 0 <= box.y_min < box.y_max <= height):
+            raise DatasetError(
+                f"dataset {dataset!r}: image {item.image_id!r} ({width}x{height}) has a {box.class_name} box "
+                f"x {box.x_min}..{box.x_max}, y {box.y_min}..{box.y_max} that is empty or outside the image"
+            )
+        rows.append([item.image_id, box.class_name, box.x_min, box.y_min, box.x_max, box.y_max])
+    return rows
+
+
+def _text_label(dataset: str, item: SourceImage) -> str:
+    if not item.label:
+        raise DatasetError(f"dataset {dataset!r}: image {item.image_id!r} has an empty text label; give its text")
+    return item.label
+
+
 def prepare_dataset(dataset: str, cfg: dict[str, Any], out_dir: str | Path, downloads_dir: str | Path) -> pd.DataFrame:
-    """Write normalised images and ``manifest.csv`` for one dataset; return the manifest.
+    """Write normalised images and ``manifest.csv`` for one dataset, and for datasets with objects ``objects.csv``
+    and ``classes.txt`` (see the module docstring); return the manifest.
 
     ``max_images`` keeps the first N images of each split (of the whole set when it has no splits).
     """
     from tqdm import tqdm
 
     out_dir = Path(out_dir)
-    rows = []
-    images = _first_per_split(dataset, iter_source_images(dataset, cfg, Path(downloads_dir)), cfg.get("max_images"))
+    source = source_set(dataset, cfg, Path(downloads_dir))
+    is_text = annotation_kind(cfg, dataset) == "text"
+    rows, objects = [], []
+    images = _first_per_split(dataset, source.images, cfg.get("max_images"))
     for item in tqdm(images, desc=f"prepare {dataset}", unit="img", mininterval=5):
-        image, source, mode, sha = item.read()
+        image, origin, mode, sha = item.read()
         relative = Path("images") / f"{item.image_id}.png"
         write_rgb_png(out_dir / relative, image)
         height, width = image.shape[:2]
-        rows.append([item.image_id, relative.as_posix(), width, height, item.split, item.label, source, mode, sha])
+        label = _text_label(dataset, item) if is_text else item.label
+        rows.append([item.image_id, relative.as_posix(), width, height, item.split, label, origin, mode, sha])
+        if source.classes is not None:
+            objects += _checked_objects(dataset, item, width, height, source.classes)
+    if source.classes is not None:
+        write_csv_atomic(pd.DataFrame(objects, columns=OBJECT_COLUMNS), out_dir / OBJECTS_FILE)
+        write_text_atomic(out_dir / CLASSES_FILE, "".join(f"{name}\n" for name in source.classes))
+    else:  # a dataset re-prepared without objects into the same folder keeps no stale boxes
+        (out_dir / OBJECTS_FILE).unlink(missing_ok=True)
+        (out_dir / CLASSES_FILE).unlink(missing_ok=True)
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     write_csv_atomic(manifest, out_dir / "manifest.csv")
     log.info("dataset %s: %d images written to %s", dataset, len(manifest), out_dir)
@@ -221,16 +326,81 @@ def read_split(path: str | Path, split: str) -> pd.DataFrame:
     return rows
 
 
+def read_classes(dataset_dir: str | Path) -> list[str]:
+    """The class names of a dataset annotated with objects (``classes.txt``), in index order."""
+    path = Path(dataset_dir) / CLASSES_FILE
+    if not path.is_file():
+        raise DatasetError(
+            f"{path} is missing: {dataset_dir} is not a dataset annotated with objects (builtin shapes, coco, yolo), "
+            "or it was prepared before it had objects; prepare it again"
+        )
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"cannot read {path}: {exc}; prepare the dataset again") from exc
+    blank = [number for number, line in enumerate(lines, 1) if not line.strip()]
+    duplicates = sorted(name for name, count in collections.Counter(lines).items() if count > 1)
+    problem = None
+    if not lines:
+        problem = "no class names"
+    elif blank:
+        problem = f"blank line {blank[0]}"
+    elif duplicates:
+        problem = f"duplicate class names {', '.join(duplicates)}"
+    if problem:
+        raise DatasetError(f"{path} is corrupt ({problem}): it needs one class name a line; prepare the dataset again")
+    return lines
+
+
+def read_objects(dataset_dir: str | Path) -> pd.DataFrame:
+    """The boxes of a dataset annotated with objects (``objects.csv``: :data:`OBJECT_COLUMNS`, coordinates as floats
+    in pixels, far edges exclusive); images without objects have no rows."""
+    path = Path(dataset_dir) / OBJECTS_FILE
+    if not path.is_file():
+        raise DatasetError(
+            f"{path} is missing: {dataset_dir} is not a dataset annotated with objects (builtin shapes, coco, yolo), "
+            "or it was prepared before it had objects; prepare it again"
+        )
+    try:
+        objects = pd.read_csv(path, dtype={"image_id": str, "class": str}, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DatasetError(f"cannot read {path}: {exc}; prepare the dataset again") from exc
+    if list(objects.columns) != OBJECT_COLUMNS:
+        raise DatasetError(
+            f"{path} has columns {list(objects.columns)}, expected {OBJECT_COLUMNS}; prepare the dataset again"
+        )
+    coordinates = OBJECT_COLUMNS[2:]
+    numbers = objects[coordinates].apply(pd.to_numeric, errors="coerce").astype(float)
+    bad = numbers.isna().any(axis=1) | (numbers.x_min >= numbers.x_max) | (numbers.y_min >= numbers.y_max)
+    if bad.any():
+        line = int(np.flatnonzero(bad.to_numpy())[0]) + 2  # the header is line 1
+        raise DatasetError(
+            f"{path} line {line}: box {objects.loc[bad.idxmax(), coordinates].tolist()} is not four numbers with "
+            "x_min < x_max and y_min < y_max; prepare the dataset again"
+        )
+    objects[coordinates] = numbers
+    return objects
+
+
 __all__ = [
+    "ANNOTATION_KINDS",
     "BUILTIN_DATASETS",
+    "CLASSES_FILE",
     "DatasetError",
     "ImageFileError",
     "MANIFEST_COLUMNS",
+    "OBJECTS_FILE",
+    "OBJECT_COLUMNS",
+    "ObjectBox",
     "SOURCES",
     "SPLITS",
     "SourceImage",
+    "SourceSet",
+    "annotation_kind",
     "image_files",
     "prepare_dataset",
+    "read_classes",
     "read_manifest",
+    "read_objects",
     "read_split",
 ]

@@ -1,7 +1,10 @@
 """Built-in datasets: images that installed packages ship, so the default run needs no download.
 
 A built-in set is a function registered with :func:`register_builtin` that yields :class:`BuiltinImage` records,
-or plain ``(image id, uint8 RGB array, origin)`` tuples for an unlabelled set whose images are all "test".
+or plain ``(image id, uint8 RGB array, origin)`` tuples for an unlabelled set whose images are all "test". Its
+registration names its annotation kind: "classes" (``label`` is a class name), "objects" (each record lists its
+:class:`ObjectBox` es, ``label`` is "") or "text" (``label`` is the text the image shows); none for unlabelled sets.
+The synthetic sets (``shapes``, ``plates``) live in :mod:`.synthetic`.
 """
 
 from __future__ import annotations
@@ -12,28 +15,55 @@ from typing import NamedTuple
 import numpy as np
 
 
+class ObjectBox(NamedTuple):
+    """One annotated object: its class name and box in pixels of the prepared image. ``x_max`` and ``y_max`` are
+    the exclusive far edges: a box over pixel columns 10..19 has ``x_min`` 10 and ``x_max`` 20."""
+
+    class_name: str
+    x_min: float
+    y_min: float
+    x_max: float
+    y_max: float
+
+
 class BuiltinImage(NamedTuple):
-    """One image of a built-in set; ``split`` is "train" or "test", ``label`` its class name ("" if unlabelled)."""
+    """One image of a built-in set; ``split`` is "train" or "test", ``label`` its class name or text ("" if
+    unlabelled or annotated with ``objects``)."""
 
     image_id: str
     image: np.ndarray
     origin: str
     split: str = "test"
     label: str = ""
+    objects: tuple[ObjectBox, ...] = ()
 
 
 BuiltinImages = Callable[[], Iterator[BuiltinImage | tuple[str, np.ndarray, str]]]
 BUILTIN_DATASETS: dict[str, BuiltinImages] = {}
-LABELLED_BUILTINS: set[str] = set()  # built-in sets with labels and a train/test split (what tasks need)
+BUILTIN_KINDS: dict[str, str | None] = {}  # name -> annotation kind: "classes", "objects", "text" or None
+BUILTIN_CLASSES: dict[str, tuple[str, ...]] = {}  # "objects" sets -> their class names in index order
+LABELLED_BUILTINS: set[str] = set()  # built-in sets with class labels and a train/test split (classification)
+ANNOTATION_KINDS = ("classes", "objects", "text")
 
 DIGITS_SIDE = 32  # load_digits' 8x8 images are enlarged to this side
 DIGITS_TEST_FRACTION = 0.2
 
 
-def register_builtin(name: str, labelled: bool = False) -> Callable[[BuiltinImages], BuiltinImages]:
+def register_builtin(
+    name: str, kind: str | None = None, classes: tuple[str, ...] = ()
+) -> Callable[[BuiltinImages], BuiltinImages]:
+    """Register a built-in set under ``name`` with its annotation kind; an "objects" set names its ``classes``."""
+    if kind is not None and kind not in ANNOTATION_KINDS:
+        raise ValueError(f"builtin {name!r}: annotation kind {kind!r} is not one of {ANNOTATION_KINDS} or None")
+    if (kind == "objects") != bool(classes):
+        raise ValueError(f"builtin {name!r}: give classes exactly when the annotation kind is 'objects'")
+
     def decorator(func: BuiltinImages) -> BuiltinImages:
         BUILTIN_DATASETS[name] = func
-        if labelled:
+        BUILTIN_KINDS[name] = kind
+        if kind == "objects":
+            BUILTIN_CLASSES[name] = tuple(classes)
+        if kind == "classes":
             LABELLED_BUILTINS.add(name)
         return func
 
@@ -83,7 +113,7 @@ def digit_image(values: np.ndarray) -> np.ndarray:
     return np.repeat(np.asarray(enlarged)[:, :, None], 3, axis=2)
 
 
-@register_builtin("digits", labelled=True)
+@register_builtin("digits", kind="classes")
 def digits() -> Iterator[BuiltinImage]:
     """scikit-learn's 1,797 handwritten digits (``load_digits``) as 32x32 RGB (see :func:`digit_image`), labelled
     "0".."9", ids ``d0000``..``d1796`` in ``load_digits`` order.

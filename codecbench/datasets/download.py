@@ -75,14 +75,15 @@ def _unpack(payload: Path, dest: Path, url: str) -> None:
         raise DownloadError(f"cannot unpack the archive from {url}: {exc}") from exc
 
 
-def fetch(url: str, sha256: str, cache_dir: str | Path, timeout_s: float = 60.0) -> Path:
+def fetch(url: str, sha256: str, cache_dir: str | Path, timeout_s: float = 60.0, unpack: bool = True) -> Path:
     """Return the cached folder for (url, sha256), downloading and unpacking it first if needed.
 
-    The folder holds the unpacked archive, or the single downloaded file when it is not an archive.
+    The folder holds the unpacked archive, or the single downloaded file when it is not an archive or ``unpack`` is
+    false (for archives read member by member; such an entry is ``<sha256>-packed``, apart from the unpacked one).
     """
     sha256 = sha256.lower()
     cache_dir = Path(cache_dir)
-    final = cache_dir / sha256
+    final = cache_dir / (sha256 if unpack else f"{sha256}-packed")
     if final.is_dir():
         log.info("using cached download %s for %s", final, url)
         return final
@@ -98,7 +99,7 @@ def fetch(url: str, sha256: str, cache_dir: str | Path, timeout_s: float = 60.0)
             )
         content = work / "content"
         content.mkdir()
-        if payload.name.lower().endswith(ARCHIVE_SUFFIXES):
+        if unpack and payload.name.lower().endswith(ARCHIVE_SUFFIXES):
             _unpack(payload, content, url)
             payload.unlink()
         else:

@@ -3,7 +3,8 @@
 The rules (also in the README), applied in this order:
 
 * **Unreadable or truncated files** are rejected with the file's name; nothing is guessed.
-* **EXIF orientation** is applied, so the stored pixels are upright and the tag is dropped.
+* **EXIF orientation** is applied, so the stored pixels are upright and the tag is dropped (except where a
+  dataset's annotations refer to the stored pixels, as COCO's do: ``upright=False``).
 * **16-bit** samples (grayscale ``I;16``/``I`` and 48/64-bit RGB(A)) keep their high byte (``v >> 8``), the
   truncation Pillow itself uses for 16-bit RGB PNGs, so both paths agree.
 * **CMYK** is converted to RGB through the file's ICC profile when it has one (LittleCMS, to sRGB), otherwise
@@ -49,10 +50,12 @@ def _cmyk_to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def normalize_image(im: Image.Image) -> tuple[np.ndarray, str]:
-    """Return (uint8 HxWx3 array, the original mode) for an opened Pillow image, applying the module's rules."""
+def normalize_image(im: Image.Image, upright: bool = True) -> tuple[np.ndarray, str]:
+    """Return (uint8 HxWx3 array, the original mode) for an opened Pillow image, applying the module's rules
+    (``upright=False``: all but the EXIF orientation)."""
     original_mode = im.mode
-    im = ImageOps.exif_transpose(im)
+    if upright:
+        im = ImageOps.exif_transpose(im)
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         im = _to_8bit_gray(im)
     if im.mode == "CMYK":
@@ -68,13 +71,13 @@ def normalize_image(im: Image.Image) -> tuple[np.ndarray, str]:
     return np.asarray(im, dtype=np.uint8).copy(), original_mode
 
 
-def load_normalized(path: str | Path) -> tuple[np.ndarray, str]:
-    """Read ``path`` and normalise it; raise :class:`ImageFileError` naming the file if that is impossible."""
-    path = Path(path)
+def load_normalized(path: str | Path, data: bytes | None = None, upright: bool = True) -> tuple[np.ndarray, str]:
+    """Read ``path`` (or ``data``, the content of the file ``path`` names, e.g. an archive member) and normalise it;
+    raise :class:`ImageFileError` naming the file if that is impossible."""
     try:
-        with Image.open(path) as im:
+        with Image.open(io.BytesIO(data) if data is not None else Path(path)) as im:
             im.load()  # decode now, so truncated data fails here and not later
-            return normalize_image(im)
+            return normalize_image(im, upright)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise ImageFileError(
             f"cannot use image {path}: {exc}. Replace or remove the file (it may be truncated or corrupt)."
