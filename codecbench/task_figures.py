@@ -1,5 +1,6 @@
-"""Task figures: scores against rate with CI bands, the train-variant x test-variant accuracy map, prediction
-flips, and training-set size against accuracy. Same codec colours and markers as every other figure."""
+"""Task figures: scores against rate with CI bands, the train-variant x test-variant map of the headline score,
+the shares of images that improved or worsened, the per-class change at each codec's lowest rate, and
+training-set size against the headline score. Same codec colours and markers as every other figure."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ import pandas as pd
 from .config import ORIGINAL_VARIANT, UNCOMPRESSED
 from .figures import RATE_LABEL, _pyplot, codec_style, save_figure
 
-SCORE_LABELS = {"accuracy": "accuracy", "macro_f1": "macro-F1", "cohen_kappa": "Cohen's kappa"}
+SCORE_LABELS = {
+    "accuracy": "accuracy", "macro_f1": "macro-F1", "cohen_kappa": "Cohen's kappa",
+    "map50_95": "mAP@0.5:0.95", "map50": "mAP@0.5", "precision": "precision", "recall": "recall",
+    "cer": "character error rate", "wer": "word error rate", "exact_match": "exact-match accuracy",
+    "mean_confidence": "mean confidence",
+}  # fmt: skip
+
+
+def score_label(score: str) -> str:
+    return SCORE_LABELS.get(score, score.replace("_", " "))
 
 
 def reference_variant(summary: pd.DataFrame) -> str:
@@ -18,17 +28,19 @@ def reference_variant(summary: pd.DataFrame) -> str:
     return ORIGINAL_VARIANT if ORIGINAL_VARIANT in variants else variants[0]
 
 
-def plot_scores(summary: pd.DataFrame, title: str, png_path, svg_path=None) -> list[str]:
-    """Accuracy, macro-F1 and kappa against bpp per codec (CI bands) for the reference model; the score on
-    uncompressed test images as a dashed line. Returns the codecs drawn."""
+def plot_scores(summary: pd.DataFrame, title: str, png_path, svg_path=None, scores=("accuracy", "macro_f1",
+                "cohen_kappa")) -> list[str]:  # fmt: skip
+    """Each of ``scores`` against bpp per codec (CI bands) for the reference model; the score on uncompressed
+    test images as a dashed line. Returns the codecs drawn."""
     plt = _pyplot()
     variant = reference_variant(summary)
     rows = summary[summary.train_variant == variant]
-    fig, axes = plt.subplots(1, len(SCORE_LABELS), figsize=(15, 4.4))
+    fig, axes = plt.subplots(1, len(scores), figsize=(5 * len(scores), 4.4), squeeze=False)
+    axes = axes[0]
     points = rows[rows.codec != UNCOMPRESSED]
     reference = rows[rows.codec == UNCOMPRESSED]
     codecs = sorted(points.codec.unique())
-    for ax, (score, label) in zip(axes, SCORE_LABELS.items(), strict=True):
+    for ax, score in zip(axes, scores, strict=True):
         for codec in codecs:
             curve = points[points.codec == codec].sort_values("bpp")
             style = codec_style(codec)
@@ -38,9 +50,9 @@ def plot_scores(summary: pd.DataFrame, title: str, png_path, svg_path=None) -> l
         if len(reference):
             ax.axhline(reference[score].iloc[0], color="black", linestyle="--", linewidth=1, label="uncompressed")
         ax.set_xlabel(RATE_LABEL)
-        ax.set_ylabel(label)
+        ax.set_ylabel(score_label(score))
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize="x-small", ncols=2, loc="lower right")
+    axes[0].legend(fontsize="x-small", ncols=2, loc="best")
     fig.suptitle(f"{title} (model trained on {variant})")
     save_figure(fig, png_path, svg_path)
     return codecs
@@ -50,11 +62,13 @@ def _test_label(codec: str, quality) -> str:
     return UNCOMPRESSED if codec == UNCOMPRESSED else f"{codec}/{quality}"
 
 
-def plot_train_test_accuracy(summary: pd.DataFrame, title: str, png_path, svg_path=None) -> pd.DataFrame:
-    """Accuracy of each training variant's model (rows) on each test variant (columns); returns the matrix."""
+def plot_train_test_accuracy(
+    summary: pd.DataFrame, title: str, png_path, svg_path=None, score: str = "accuracy"
+) -> pd.DataFrame:
+    """``score`` of each training variant's model (rows) on each test variant (columns); returns the matrix."""
     plt = _pyplot()
     table = summary.assign(test=[_test_label(c, q) for c, q in zip(summary.codec, summary.quality, strict=True)])
-    matrix = table.pivot(index="train_variant", columns="test", values="accuracy")
+    matrix = table.pivot(index="train_variant", columns="test", values=score)
     columns = [UNCOMPRESSED, *[c for c in dict.fromkeys(table.test) if c != UNCOMPRESSED]]
     matrix = matrix.reindex(index=list(dict.fromkeys(table.train_variant)), columns=columns)
     fig, ax = plt.subplots(figsize=(max(6.4, 0.32 * len(columns) + 2.5), 1.0 + 0.5 * len(matrix)))
@@ -66,16 +80,16 @@ def plot_train_test_accuracy(summary: pd.DataFrame, title: str, png_path, svg_pa
             if np.isfinite(value):
                 colour = "white" if value < 0.6 else "black"
                 ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=5, color=colour)
-    fig.colorbar(image, ax=ax, label="accuracy")
+    fig.colorbar(image, ax=ax, label=score_label(score))
     ax.set_xlabel("test images")
     ax.set_title(title)
     save_figure(fig, png_path, svg_path)
     return matrix
 
 
-def plot_flips(summary: pd.DataFrame, title: str, png_path, svg_path=None) -> list[str]:
-    """Per point of each codec, the share of test images that flip right to wrong (down) and wrong to right (up)
-    against the same model on uncompressed images, with CIs. Returns the codecs drawn."""
+def plot_changes(summary: pd.DataFrame, title: str, png_path, svg_path=None) -> list[str]:
+    """Per point of each codec, the share of test images that got worse (down) and better (up) against the same
+    model on uncompressed images, with CIs. Returns the codecs drawn."""
     plt = _pyplot()
     variant = reference_variant(summary)
     rows = summary[(summary.train_variant == variant) & (summary.codec != UNCOMPRESSED)].reset_index(drop=True)
@@ -84,7 +98,7 @@ def plot_flips(summary: pd.DataFrame, title: str, png_path, svg_path=None) -> li
     labelled = set()
     for x, row in rows.iterrows():
         color = codec_style(row.codec)["color"]
-        for name, sign in (("wrong_to_right", 1), ("right_to_wrong", -1)):
+        for name, sign in (("improved", 1), ("worsened", -1)):
             value = 100 * row[name]
             error = 100 * np.array([[row[name] - row[f"{name}_ci_low"]], [row[f"{name}_ci_high"] - row[name]]])
             label = row.codec if sign < 0 and row.codec not in labelled else None
@@ -95,7 +109,7 @@ def plot_flips(summary: pd.DataFrame, title: str, png_path, svg_path=None) -> li
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(rows)), [f"{c}/{q}" for c, q in zip(rows.codec, rows.quality, strict=True)],
                   rotation=90, fontsize="x-small")  # fmt: skip
-    ax.set_ylabel("share of test images (%)\nup: wrong to right, down: right to wrong")
+    ax.set_ylabel("share of test images (%)\nup: improved, down: worsened")
     ax.set_title(f"{title} (model trained on {variant})")
     ax.grid(True, axis="y", alpha=0.3)
     if codecs:
@@ -105,21 +119,56 @@ def plot_flips(summary: pd.DataFrame, title: str, png_path, svg_path=None) -> li
 
 
 def plot_training_sets(sizes: pd.DataFrame, title: str, png_path, svg_path=None) -> list[str]:
-    """Bytes of each training set against its model's accuracy on uncompressed test images (with CIs).
+    """Bytes of each training set against its model's headline score on uncompressed test images (with CIs).
     Returns the training variants drawn."""
     plt = _pyplot()
+    score = sizes.score.iloc[0] if len(sizes) else "accuracy"
+    value, low, high = (sizes[f"{score}_uncompressed{suffix}"] for suffix in ("", "_ci_low", "_ci_high"))
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    for row in sizes.dropna(subset=["train_bytes"]).itertuples():  # a user's own model has no known training set
+    for i in np.flatnonzero(sizes.train_bytes.notna().to_numpy()):  # a ready model has no known training set
+        row = sizes.iloc[i]
         style = codec_style(row.codec) if row.codec != ORIGINAL_VARIANT else {"color": "black", "marker": "*"}
-        error = [[row.accuracy_uncompressed - row.accuracy_uncompressed_ci_low],
-                 [row.accuracy_uncompressed_ci_high - row.accuracy_uncompressed]]  # fmt: skip
-        ax.errorbar(row.train_bytes / 1e6, row.accuracy_uncompressed, yerr=np.abs(error), capsize=2, markersize=7,
+        error = [[value.iloc[i] - low.iloc[i]], [high.iloc[i] - value.iloc[i]]]
+        ax.errorbar(row.train_bytes / 1e6, value.iloc[i], yerr=np.abs(error), capsize=2, markersize=7,
                     linestyle="none", label=row.train_variant, **style)  # fmt: skip
-        ax.annotate(row.train_variant, (row.train_bytes / 1e6, row.accuracy_uncompressed), fontsize="x-small",
+        ax.annotate(row.train_variant, (row.train_bytes / 1e6, value.iloc[i]), fontsize="x-small",
                     xytext=(4, 4), textcoords="offset points")  # fmt: skip
     ax.set_xlabel("training set size (MB of stored images)")
-    ax.set_ylabel("accuracy on uncompressed test images")
+    ax.set_ylabel(f"{score_label(score)} on uncompressed test images")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     save_figure(fig, png_path, svg_path)
     return list(sizes.train_variant)
+
+
+def plot_per_class_change(per_class: pd.DataFrame, title: str, png_path, svg_path=None) -> list[str]:
+    """Per class, the change of its score against uncompressed images at each codec's worst point (the quality
+    whose mean change over classes is most negative), for the reference model: which classes lose most. Returns
+    the classes drawn (empty for tasks without classes)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    points = per_class[per_class.codec != UNCOMPRESSED]
+    classes: list[str] = []
+    if len(points):
+        variant = reference_variant(per_class)
+        points = points[points.train_variant == variant]
+        codecs = sorted(points.codec.unique())
+        classes = sorted(points["class"].astype(str).unique())
+        width = 0.8 / max(len(codecs), 1)
+        for k, codec in enumerate(codecs):
+            rows = points[points.codec == codec]
+            worst = rows.groupby("quality").change.mean().idxmin()
+            rows = rows[rows.quality == worst].set_index(rows[rows.quality == worst]["class"].astype(str))
+            heights = [float(rows.change.get(c, np.nan)) for c in classes]
+            ax.bar(np.arange(len(classes)) + k * width, heights, width, label=f"{codec}/{worst}",
+                   color=codec_style(codec)["color"])  # fmt: skip
+        ax.set_xticks(np.arange(len(classes)) + 0.4 - width / 2, classes, rotation=90, fontsize="x-small")
+        ax.set_ylabel(f"change of {score_label(str(points.score.iloc[0]))}\nagainst uncompressed")
+        ax.legend(fontsize="x-small", ncols=2)
+        ax.set_title(f"{title} (model trained on {variant})")
+    else:
+        ax.text(0.5, 0.5, "this task has no per-class scores", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+    ax.axhline(0, color="black", linewidth=0.8)
+    save_figure(fig, png_path, svg_path)
+    return classes

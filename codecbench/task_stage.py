@@ -19,7 +19,7 @@ import pandas as pd
 
 from .compress import prepend_columns
 from .config import UNCOMPRESSED
-from .datasets import read_split
+from .datasets import OBJECTS_FILE, read_classes, read_objects, read_split
 from .io import read_rgb, write_csv_atomic, write_text_atomic
 from .tasks import get_task_class
 
@@ -48,6 +48,23 @@ def _read_images(folder: Path, rows: pd.DataFrame, decoded: bool) -> ImageFiles:
     return ImageFiles([folder / name for name in rows.file])
 
 
+def read_annotations(manifest_path: str | Path, split: str) -> pd.DataFrame:
+    """The manifest rows of ``split``, with an ``objects`` column (per image, a list of (class, x_min, y_min,
+    x_max, y_max) boxes) and ``attrs["classes"]`` when the dataset is annotated with objects."""
+    manifest_path = Path(manifest_path)
+    rows = read_split(manifest_path, split)
+    if not (manifest_path.parent / OBJECTS_FILE).exists():
+        return rows
+    objects = read_objects(manifest_path.parent)
+    boxes = {
+        image_id: list(group[["class", "x_min", "y_min", "x_max", "y_max"]].itertuples(index=False, name=None))
+        for image_id, group in objects.groupby("image_id", sort=False)
+    }
+    rows = rows.assign(objects=[boxes.get(image_id, []) for image_id in rows.image_id])
+    rows.attrs["classes"] = read_classes(manifest_path.parent)
+    return rows
+
+
 def train_task_variant(
     task_settings: dict[str, Any],
     manifest_path: str | Path,
@@ -62,7 +79,7 @@ def train_task_variant(
     ``out_dir/train.csv``; ``info_json`` gets its training info plus which images it read.
     """
     manifest_path = Path(manifest_path)
-    rows = read_split(manifest_path, "train")
+    rows = read_annotations(manifest_path, "train")
     source = Path(decoded_dir) if decoded_dir else manifest_path.parent
     images = _read_images(source, rows, decoded=bool(decoded_dir))
     task = get_task_class(task_settings["task"])(task_settings["settings"])
@@ -76,7 +93,7 @@ def train_task_variant(
 def evaluate_task_model(
     task_settings: dict[str, Any],
     manifest_path: str | Path,
-    checkpoint: str | Path,
+    checkpoint: str | Path | None,
     points: Sequence[tuple[str, Any, str | Path | None, str | Path | None]],
     keys: dict[str, Any],
     out_csv: str | Path,
@@ -89,9 +106,9 @@ def evaluate_task_model(
     columns put first (task, train_variant). The model is loaded once for all points.
     """
     manifest_path = Path(manifest_path)
-    rows = read_split(manifest_path, "test")
+    rows = read_annotations(manifest_path, "test")
     task = get_task_class(task_settings["task"])(task_settings["settings"])
-    task.load(checkpoint, device=device)
+    task.load(checkpoint, device=device)  # None: the ready model the settings name (a pretrained variant)
     frames = []
     for codec, quality, decoded_dir, rate_csv in points:
         start = time.perf_counter()

@@ -1,9 +1,12 @@
-"""Task tables: scores per (train variant, codec, quality) with paired bootstrap CIs, flips, per-class accuracy,
-confusion counts, training-set size against accuracy, and BD-rate on accuracy against the anchor codec.
+"""Task tables: scores per (train variant, codec, quality) with paired bootstrap CIs, the share of images that
+improved or worsened against the uncompressed ones, per-class scores, confusion counts (classification),
+training-set size against the headline score, and BD-rate on the task's per-image quality against the anchor.
 
-Every interval comes from one matrix of image draws per task (the same test images for every point and model),
-so differences between codecs, qualities and training variants are judged on the same draws. Accuracy,
-macro-F1 and Cohen's kappa are recomputed in each draw from the weighted confusion matrix, not averaged.
+The task class says which scores a task has and recomputes them per bootstrap replicate
+(:meth:`codecbench.tasks.Task.resampled_scores`), so accuracy, F1, kappa, mAP and corpus CER all get their CIs
+the same way. Every interval comes from one matrix of image draws per task (the same test images for every point
+and model), so differences between codecs, qualities and training variants are judged on the same draws.
+
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ import numpy as np
 import pandas as pd
 
 from .bd import bootstrap_bd, bootstrap_counts, percentile_bounds, resampled_means
-from .config import ORIGINAL_VARIANT, UNCOMPRESSED, USER_CHECKPOINT, parse_train_variant
+from .config import ORIGINAL_VARIANT, PRETRAINED_VARIANT, UNCOMPRESSED, USER_CHECKPOINT, parse_train_variant
 from .io import write_csv_atomic
+from .tasks import Task
 
 POINT = ["train_variant", "codec", "quality"]
-SCORES = ("accuracy", "macro_f1", "cohen_kappa")
-FLIPS = ("right_to_wrong", "wrong_to_right")
+CHANGES = ("improved", "worsened")
 BD_COLUMNS = [
     "train_variant", "codec", "anchor", "metric", "available", "bd_rate_pct", "bd_rate_ci_low", "bd_rate_ci_high",
     "bd_quality", "bd_quality_ci_low", "bd_quality_ci_high", "bd_rate_reliable", "bd_quality_reliable",
@@ -30,39 +33,15 @@ BD_COLUMNS = [
 ]  # fmt: skip
 
 
-def scores_from_confusion(confusion: np.ndarray) -> dict[str, np.ndarray]:
-    """Accuracy, macro-F1 and Cohen's kappa of confusion matrices (..., true class, predicted class).
-
-    Macro-F1 averages the classes that occur as truth or prediction (scikit-learn's default label set); a class
-    whose F1 is undefined counts 0 (``zero_division=0``). Kappa is ``(p_o - p_e) / (1 - p_e)``; NaN when
-    ``p_e`` is 1 (a single class everywhere).
-    """
-    confusion = np.asarray(confusion, dtype=float)
-    total = confusion.sum(axis=(-2, -1))
-    hits = np.trace(confusion, axis1=-2, axis2=-1)
-    true_counts, predicted_counts = confusion.sum(axis=-1), confusion.sum(axis=-2)
-    tp = np.diagonal(confusion, axis1=-2, axis2=-1)
-    present = (true_counts + predicted_counts) > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f1 = np.where(present, 2 * tp / (true_counts + predicted_counts), 0.0)
-        accuracy = hits / total
-        macro_f1 = f1.sum(axis=-1) / present.sum(axis=-1)
-        expected = (true_counts * predicted_counts).sum(axis=-1) / total**2
-        kappa = np.where(expected < 1, (accuracy - expected) / (1 - expected), np.nan)
-    return {"accuracy": accuracy, "macro_f1": macro_f1, "cohen_kappa": kappa}
-
-
-def weighted_confusion(true_index: np.ndarray, predicted_index: np.ndarray, counts: np.ndarray, n_classes: int):
-    """Confusion matrices of one point under each row of image weights ``counts`` (replicates x images)."""
-    cells = np.zeros((true_index.size, n_classes * n_classes))
-    cells[np.arange(true_index.size), true_index * n_classes + predicted_index] = 1.0
-    return (counts @ cells).reshape(counts.shape[0], n_classes, n_classes)
-
-
-def read_evaluations(paths: Iterable[str | Path]) -> pd.DataFrame:
-    frames = [pd.read_csv(path, dtype={"image_id": str, "label": str, "predicted": str}) for path in paths]
+def read_evaluations(paths: Iterable[str | Path], task: type[Task]) -> pd.DataFrame:
+    """The evaluation jobs' per-sample rows, the task's text columns as strings, sorted by point and image."""
+    dtypes = {"image_id": str} | dict.fromkeys(task.text_columns, str)
+    frames = [pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""]) for path in paths]
     table = pd.concat(frames, ignore_index=True)
-    table["correct"] = table["correct"].astype(bool)
+    for column in task.text_columns:  # an empty reading is "", not NaN
+        table[column] = table[column].fillna("")
+    if "correct" in table.columns:
+        table["correct"] = table["correct"].astype(bool)
     return table.sort_values([*POINT, "image_id"], key=_sort_key, ignore_index=True)
 
 
@@ -71,21 +50,24 @@ def _sort_key(column: pd.Series) -> pd.Series:
     return pd.to_numeric(column, errors="coerce").fillna(-1) if column.name == "quality" else column
 
 
-def _with_flips(table: pd.DataFrame) -> pd.DataFrame:
-    """Per image, whether it went right to wrong (or wrong to right) against the same model on uncompressed images."""
-    reference = table[table.codec == UNCOMPRESSED][["train_variant", "image_id", "correct"]]
+def with_changes(table: pd.DataFrame, task: type[Task]) -> pd.DataFrame:
+    """Per image, whether its sample quality rose (``improved``) or fell (``worsened``) against the same model on
+    the uncompressed image: for classification, wrong to right and right to wrong; for OCR, a lower or higher
+    character error rate."""
+    quality = task.sample_quality
+    reference = table[table.codec == UNCOMPRESSED][["train_variant", "image_id", quality]]
     merged = table.merge(reference, on=["train_variant", "image_id"], how="left", suffixes=("", "_uncompressed"))
-    before = merged.pop("correct_uncompressed").astype("boolean")
-    merged["right_to_wrong"] = (before & ~merged.correct).astype(float)
-    merged["wrong_to_right"] = (~before & merged.correct).astype(float)
+    before = merged.pop(f"{quality}_uncompressed").astype(float)
+    after = merged[quality].astype(float)
+    merged["improved"] = np.where(before.isna(), np.nan, (after > before).astype(float))
+    merged["worsened"] = np.where(before.isna(), np.nan, (after < before).astype(float))
     return merged
 
 
-def summarise(table: pd.DataFrame, statistics: dict) -> pd.DataFrame:
-    """One row per point: n, mean bpp, accuracy, macro-F1, kappa and flip shares, each with its bootstrap CI."""
-    table = _with_flips(table)
-    classes = sorted(set(table.label) | set(table.predicted))
-    index = {name: i for i, name in enumerate(classes)}
+def summarise(table: pd.DataFrame, task: type[Task], statistics: dict) -> pd.DataFrame:
+    """One row per point: n, mean bpp, the task's scores and the improved/worsened shares, each with its
+    bootstrap CI."""
+    table = with_changes(table, task)
     image_ids = np.sort(table.image_id.unique())
     counts = bootstrap_counts(image_ids.size, statistics["n_boot"], statistics["seed"])
     confidence = statistics["confidence"]
@@ -93,39 +75,50 @@ def summarise(table: pd.DataFrame, statistics: dict) -> pd.DataFrame:
     for point, rows_of_point in table.groupby(POINT, sort=False):
         position = np.searchsorted(image_ids, rows_of_point.image_id.to_numpy())
         weights = counts[:, position]
-        confusion = weighted_confusion(
-            rows_of_point.label.map(index).to_numpy(), rows_of_point.predicted.map(index).to_numpy(),
-            np.vstack([np.ones((1, position.size)), weights]), len(classes),
-        )  # fmt: skip
-        scores = scores_from_confusion(confusion)  # row 0: the estimate; then one row per replicate
+        scores = task.resampled_scores(rows_of_point, np.vstack([np.ones((1, position.size)), weights]))
         row: dict[str, Any] = dict(zip(POINT, point, strict=True)) | {"n_images": len(rows_of_point)}
         for name, values in [
-            ("bpp", _replicate_means(rows_of_point.bpp, weights)),
-            *[(name, scores[name]) for name in SCORES],
-            *[(name, _replicate_means(rows_of_point[name], weights)) for name in FLIPS],
-        ]:
-            estimate = values[0] if name in SCORES else float(np.nanmean(rows_of_point[name].to_numpy(float)))
-            low, high = percentile_bounds(values[1:] if name in SCORES else values, confidence)
-            row |= {name: float(estimate), f"{name}_ci_low": float(low), f"{name}_ci_high": float(high)}
+            ("bpp", _with_estimate(rows_of_point.bpp, weights)),
+            *[(name, np.asarray(scores[name], dtype=float)) for name in task.scores],
+            *[(name, _with_estimate(rows_of_point[name], weights)) for name in CHANGES],
+        ]:  # row 0: the estimate; then one row per replicate
+            low, high = percentile_bounds(values[1:], confidence)
+            row |= {name: float(values[0]), f"{name}_ci_low": float(low), f"{name}_ci_high": float(high)}
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _replicate_means(values: pd.Series, weights: np.ndarray) -> np.ndarray:
-    """The mean of one point's per-image ``values`` in every bootstrap replicate (rows of image ``weights``)."""
-    return resampled_means(values.to_numpy(float)[None, :], weights)[:, 0]
+def _with_estimate(values: pd.Series, weights: np.ndarray) -> np.ndarray:
+    """The plain mean of one point's per-image ``values`` (NaN left out), then its mean in every replicate."""
+    data = values.to_numpy(float)
+    return np.concatenate([[np.nanmean(data) if np.isfinite(data).any() else np.nan],
+                           resampled_means(data[None, :], weights)[:, 0]])  # fmt: skip
 
 
-def per_class_accuracy(table: pd.DataFrame) -> pd.DataFrame:
-    """Accuracy per true class at every point (long format)."""
-    grouped = table.groupby([*POINT, "label"], sort=False)["correct"]
-    return grouped.agg(accuracy="mean", n_images="size").reset_index().rename(columns={"label": "class"})
+def per_class_scores(table: pd.DataFrame, task: type[Task]) -> pd.DataFrame:
+    """The task's per-class score at every point (long format) with its change against the same model on
+    uncompressed images (which classes lose most)."""
+    frames = [
+        task.per_class(rows).assign(**dict(zip(POINT, point, strict=True)))
+        for point, rows in table.groupby(POINT, sort=False)
+    ]
+    columns = [*POINT, "class", "score", "value", "n_objects"]
+    per_class = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    reference = per_class[per_class.codec == UNCOMPRESSED][["train_variant", "class", "score", "value"]]
+    per_class = per_class.merge(reference, on=["train_variant", "class", "score"], how="left", suffixes=("", "_ref"))
+    per_class["change"] = per_class["value"].astype(float) - per_class.pop("value_ref").astype(float)
+    return per_class
 
 
 def confusion_counts(table: pd.DataFrame) -> pd.DataFrame:
-    """Counts of (true class, predicted class) at every point (long format, zero cells left out)."""
+    """Counts of (true class, predicted class) at every point (long format, zero cells left out); classification
+    only (an empty table for other tasks)."""
+    columns = [*POINT, "true_class", "predicted_class", "count"]
+    if not {"label", "predicted"} <= set(table.columns):
+        return pd.DataFrame(columns=columns)
     counts = table.groupby([*POINT, "label", "predicted"], sort=False).size()
-    return counts.rename("count").reset_index().rename(columns={"label": "true_class", "predicted": "predicted_class"})
+    counts = counts.rename("count").reset_index()
+    return counts.rename(columns={"label": "true_class", "predicted": "predicted_class"})[columns]
 
 
 def training_sets(
@@ -134,16 +127,17 @@ def training_sets(
     manifest: pd.DataFrame,
     training_infos: dict[str, dict],
     train_rates: dict[str, pd.DataFrame],
+    score: str = "accuracy",
 ) -> pd.DataFrame:
     """Per training variant: the training set's size in bytes (the bitstreams a user would store; the raw 24-bit
-    pixels for the original) against the model's accuracy on uncompressed test images and on the test images
-    compressed like its training set."""
+    pixels for the original) against the model's headline ``score`` on uncompressed test images and on the test
+    images compressed like its training set (columns ``<score>_uncompressed``, ``<score>_matched``)."""
     train_rows = manifest[manifest.split == "train"]
     rows = []
     for variant in variants:
         parsed = parse_train_variant(variant)
-        if variant == USER_CHECKPOINT:  # trained elsewhere: its training set is unknown
-            n_bytes, pixels, codec, quality = np.nan, 0, USER_CHECKPOINT, None
+        if variant in (USER_CHECKPOINT, PRETRAINED_VARIANT):  # trained elsewhere: its training set is unknown
+            n_bytes, pixels, codec, quality = np.nan, 0, variant, None
         elif parsed is None:
             n_bytes = int((train_rows.width * train_rows.height * 3).sum())
             pixels = int((train_rows.width * train_rows.height).sum())
@@ -153,9 +147,10 @@ def training_sets(
             n_bytes, pixels = int(rates.bytes.sum()), int((rates.width * rates.height).sum())
             codec, quality = parsed
         info = training_infos.get(variant, {})
+        trained_here = variant not in (USER_CHECKPOINT, PRETRAINED_VARIANT)
         row = {
-            "train_variant": variant, "codec": codec, "quality": quality,
-            "n_train": len(train_rows) if variant != USER_CHECKPOINT else np.nan,
+            "train_variant": variant, "codec": codec, "quality": quality, "score": score,
+            "n_train": len(train_rows) if trained_here else np.nan,
             "train_bytes": n_bytes, "train_bpp": 8 * n_bytes / pixels if pixels else np.nan,
             "images_per_s": info.get("images_per_s", np.nan), "device": info.get("device", ""),
         }  # fmt: skip
@@ -164,28 +159,31 @@ def training_sets(
             ("matched", own[(own.codec == codec) & (own.quality.astype(str) == str(quality))])
         ]:
             for suffix in ("", "_ci_low", "_ci_high"):
-                row[f"accuracy_{label}{suffix}"] = float(point[f"accuracy{suffix}"].iloc[0]) if len(point) else np.nan
+                row[f"{score}_{label}{suffix}"] = float(point[f"{score}{suffix}"].iloc[0]) if len(point) else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def bd_on_accuracy(table: pd.DataFrame, anchor: str, bd: dict, statistics: dict) -> pd.DataFrame:
-    """BD-rate (and BD-accuracy) of every codec against ``anchor``, per training variant, with bootstrap CIs."""
+def bd_on_task(table: pd.DataFrame, task: type[Task], anchor: str, bd: dict, statistics: dict) -> pd.DataFrame:
+    """BD-rate (and BD-quality) of every codec against ``anchor`` on the mean of the task's per-image quality
+    (accuracy for classification), per training variant, with bootstrap CIs."""
     rows = []
-    points = table[table.codec != UNCOMPRESSED].assign(accuracy=lambda t: t.correct.astype(float))
+    metric = task.sample_quality_label
+    points = table[table.codec != UNCOMPRESSED].assign(**{metric: lambda t: t[task.sample_quality].astype(float)})
     for variant, data in points.groupby("train_variant", sort=False):
         if anchor not in set(data.codec):
             continue
         for codec in sorted(set(data.codec) - {anchor}):
             result = bootstrap_bd(
-                data, anchor, codec, "accuracy", method=bd["method"], n_boot=statistics["n_boot"],
+                data, anchor, codec, metric, method=bd["method"], n_boot=statistics["n_boot"],
                 seed=statistics["seed"], confidence=statistics["confidence"],
             )  # fmt: skip
-            rows.append({"train_variant": variant, "codec": codec, "anchor": anchor, "metric": "accuracy", **result})
+            rows.append({"train_variant": variant, "codec": codec, "anchor": anchor, "metric": metric, **result})
     return pd.DataFrame(rows).reindex(columns=BD_COLUMNS)
 
 
 def write_task_tables(
+    task_name: str,
     evaluations: Iterable[str | Path],
     training_jsons: Iterable[str | Path],
     train_rate_csvs: Iterable[str | Path],
@@ -197,18 +195,20 @@ def write_task_tables(
     outputs: dict[str, str | Path],
 ) -> pd.DataFrame:
     """Write every task table (keys of ``outputs``: predictions, summary, per_class, confusion, training_sets,
-    bd); return the summary."""
+    bd) of a task of registry name ``task_name``; return the summary."""
     from .datasets import read_manifest
+    from .tasks import get_task_class
 
-    table = read_evaluations(evaluations)
+    task = get_task_class(task_name)
+    table = read_evaluations(evaluations, task)
     write_csv_atomic(table, outputs["predictions"])
-    summary = summarise(table, statistics)
+    summary = summarise(table, task, statistics)
     write_csv_atomic(summary, outputs["summary"])
-    write_csv_atomic(per_class_accuracy(table), outputs["per_class"])
+    write_csv_atomic(per_class_scores(table, task), outputs["per_class"])
     write_csv_atomic(confusion_counts(table), outputs["confusion"])
     infos = {Path(p).parent.name: json.loads(Path(p).read_text()) for p in training_jsons}
     rates = {Path(p).parent.parent.name + "-" + Path(p).parent.name: pd.read_csv(p) for p in train_rate_csvs}
-    sizes = training_sets(summary, variants, read_manifest(manifest_csv), infos, rates)
+    sizes = training_sets(summary, variants, read_manifest(manifest_csv), infos, rates, task.scores[0])
     write_csv_atomic(sizes, outputs["training_sets"])
-    write_csv_atomic(bd_on_accuracy(table, anchor, bd, statistics), outputs["bd"])
+    write_csv_atomic(bd_on_task(table, task, anchor, bd, statistics), outputs["bd"])
     return summary

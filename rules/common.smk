@@ -12,10 +12,12 @@ from codecbench.config import (
     codec_datasets,
     TRAIN_VIEW_SUFFIX,
     UNCOMPRESSED,
+    USER_CHECKPOINT,
     codec_job_settings,
     dataset_view,
     is_learned_codec,
     parse_train_variant,
+    PRETRAINED_VARIANT,
     sweep_points,
     target_points,
     task_codecs,
@@ -31,6 +33,7 @@ for _variable, _folder in [
     ("MPLCONFIGDIR", "matplotlib"),
     ("XDG_CACHE_HOME", "xdg"),
     ("TORCH_HOME", "torch"),
+    ("YOLO_CONFIG_DIR", "ultralytics"),
 ]:
     os.environ.setdefault(
         _variable, str(Path(workflow.basedir, ".cache", _folder).resolve())
@@ -183,6 +186,8 @@ def get_task_checkpoint(wildcards):
     own = config["tasks"][wildcards.task].get("checkpoint")
     if own:
         return own
+    if wildcards.train_variant == PRETRAINED_VARIANT:
+        return []  # the task's settings name the model (an OCR engine's, a YOLO .pt)
     return f"{RESULTS}/models/tasks/{wildcards.task}/{wildcards.train_variant}/checkpoint.pt"
 
 
@@ -213,11 +218,10 @@ def get_task_evaluations(task):
 
 
 def get_task_trainings(task):
-    if config["tasks"][task].get("checkpoint"):
-        return []
     return [
         f"{RESULTS}/models/tasks/{task}/{variant}/training.json"
         for variant in train_variants(config, task)
+        if variant not in (USER_CHECKPOINT, PRETRAINED_VARIANT)
     ]
 
 
@@ -240,7 +244,7 @@ def get_task_outputs():
         ]
         outputs += [
             f"{RESULTS}/figures/tasks/{task}/{name}.png"
-            for name in ("scores_bpp", "train_test_accuracy", "flips", "training_sets")
+            for name in ("scores_bpp", "train_test_accuracy", "flips", "per_class", "training_sets")
         ]
     return outputs
 

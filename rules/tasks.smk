@@ -85,7 +85,7 @@ rule task_tables:
             caption="../report/task_bd.rst",
             category="Tasks",
             subcategory="{task}",
-            labels={"task": "{task}", "table": "BD-rate on accuracy"},
+            labels={"task": "{task}", "table": "BD-rate on the task's per-image quality"},
         ),
     log:
         f"{RESULTS}/logs/task_tables/{{task}}.log",
@@ -94,6 +94,7 @@ rule task_tables:
     conda:
         "../envs/tables.yaml"
     params:
+        task=lambda wildcards: config["tasks"][wildcards.task]["task"],
         statistics=config["statistics"],
         bd=config["bd"],
         anchor=config["anchor"],
@@ -105,6 +106,7 @@ rule task_tables:
 rule task_figures:
     input:
         summary=f"{RESULTS}/tables/tasks/{{task}}/summary.csv",
+        per_class=f"{RESULTS}/tables/tasks/{{task}}/per_class.csv",
         training_sets=f"{RESULTS}/tables/tasks/{{task}}/training_sets.csv",
         bd=f"{RESULTS}/tables/tasks/{{task}}/bd_rate.csv",
     output:
@@ -127,7 +129,14 @@ rule task_figures:
             caption="../report/task_flips.rst",
             category="Tasks",
             subcategory="{task}",
-            labels={"task": "{task}", "figure": "prediction flips"},
+            labels={"task": "{task}", "figure": "images improved / worsened"},
+        ),
+        per_class=report(
+            f"{RESULTS}/figures/tasks/{{task}}/per_class.png",
+            caption="../report/task_per_class.rst",
+            category="Tasks",
+            subcategory="{task}",
+            labels={"task": "{task}", "figure": "per-class change"},
         ),
         training_sets=report(
             f"{RESULTS}/figures/tasks/{{task}}/training_sets.png",
@@ -141,6 +150,7 @@ rule task_figures:
             "scores_bpp.svg",
             "train_test_accuracy.svg",
             "flips.svg",
+            "per_class.svg",
             "training_sets.svg",
         ),
     log:
@@ -148,6 +158,7 @@ rule task_figures:
     conda:
         "../envs/tables.yaml"
     params:
+        task=lambda wildcards: config["tasks"][wildcards.task]["task"],
         anchor=config["anchor"],
     script:
         "../scripts/task_figures.py"

@@ -16,7 +16,8 @@ def main(smk):
             for codec, quality in smk.params.points
         ]
         keys = {"task": smk.wildcards.task, "train_variant": smk.wildcards.train_variant}
-        evaluate_task_model(smk.params.settings, smk.input.manifest, smk.input.checkpoint, points, keys, smk.output[0])
+        checkpoint = smk.input.checkpoint or None  # none for a pretrained variant: the settings name the model
+        evaluate_task_model(smk.params.settings, smk.input.manifest, checkpoint, points, keys, smk.output[0])
 
 
 if __name__ == "__main__":

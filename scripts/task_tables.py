@@ -1,5 +1,5 @@
-"""Rule task_tables: a task's per-point scores with CIs, flips, per-class and confusion tables, training-set
-sizes against accuracy and BD-rate on accuracy."""
+"""Rule task_tables: a task's per-point scores with CIs, improved/worsened shares, per-class and confusion tables,
+training-set sizes against the headline score and BD-rate on the task's per-image quality."""
 
 from codecbench.task_tables import write_task_tables
 from codecbench.workflow import job_log
@@ -8,6 +8,7 @@ from codecbench.workflow import job_log
 def main(smk):
     with job_log(smk.log[0]):
         write_task_tables(
+            smk.params.task,
             smk.input.evaluations,
             smk.input.training,
             smk.input.train_rates,

@@ -11,7 +11,7 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
 _CACHE = Path(tempfile.mkdtemp(prefix="codecbench-test-cache-"))
-for _variable in ("MPLCONFIGDIR", "XDG_CACHE_HOME", "TORCH_HOME"):
+for _variable in ("MPLCONFIGDIR", "XDG_CACHE_HOME", "TORCH_HOME", "YOLO_CONFIG_DIR"):
     os.environ[_variable] = str(_CACHE / _variable.lower())
 
 

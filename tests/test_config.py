@@ -48,7 +48,7 @@ def test_the_default_config_is_valid(project):
     ("cfg", "message"),
     [
         (with_change("codecs.jpg", {"qualities": [5]}), r"codecs: .*'jpg' was unexpected.*allowed: original, png, jpeg"),
-        (with_change("datasets.photos.source", "ftp"), r"datasets\.photos\.source: 'ftp' is not one of \['builtin', 'local', 'url', 'cifar10', 'folder'\]"),
+        (with_change("datasets.photos.source", "ftp"), r"datasets\.photos\.source: 'ftp' is not one of \['builtin', 'local', 'url', 'cifar10', 'folder', 'coco', 'yolo'\]"),
         (with_change("codecs.jpeg.qualities", [5, 101]), r"codecs\.jpeg\.qualities\[1\]: 101 is greater than the maximum of 100"),
         (with_change("codecs.h264.qualities", [-1]), r"codecs\.h264\.qualities\[0\]: -1 is less than the minimum of 0"),
         (with_change("codecs.jpeg.qualities", [5, 50.5]), r"codecs\.jpeg\.qualities\[1\]: 50\.5 is not of type 'integer'"),
@@ -65,7 +65,7 @@ def test_the_default_config_is_valid(project):
         (with_change("codecs.jpeg.datasets", ["kodak"]), r"codecs\.jpeg\.datasets: dataset 'kodak' is not declared under datasets \(declared: photos\)"),
         (with_change("anchor", "avif"), r"anchor: codec 'avif' is not declared under codecs"),
         (with_change("codecs.webp.options", {"speed": 3}), r"codecs\.webp\.options: .*'speed' was unexpected.*allowed: method"),
-        (with_change("datasets.photos.name", "nope"), r"datasets\.photos: unknown builtin dataset 'nope' \(known: digits, photos, science\)"),
+        (with_change("datasets.photos.name", "nope"), r"datasets\.photos: unknown builtin dataset 'nope' \(known: digits, photos, plates, science, shapes\)"),
         (with_change("codecs.avif.qualities", ["high"]), r"codecs\.avif\.qualities\[0\]: 'high' is not of type 'integer'"),
     ],
     ids=[
@@ -227,9 +227,17 @@ def test_bad_task_config_is_rejected_naming_the_key(change, message):
         validate_config(cfg)
 
 
-def test_a_task_needs_a_labelled_dataset():
-    with pytest.raises(ConfigError, match=r"tasks\.t\.dataset: dataset 'photos' has no labels and train/test split"):
+def test_a_task_needs_a_dataset_with_its_kind_of_annotations():
+    with pytest.raises(
+        ConfigError,
+        match=r"tasks\.t\.dataset: task 'classification' needs a dataset annotated with class labels .* but "
+        r"'photos' has no annotations",
+    ):
         validate_config(with_change("tasks.t", {**TASK, "dataset": "photos"}))
+    cfg = with_change("tasks.t", {**TASK, "dataset": "boxes"})
+    cfg["datasets"]["boxes"] = {"source": "builtin", "name": "shapes"}
+    with pytest.raises(ConfigError, match=r"needs a dataset annotated with class labels .* but 'boxes' has object boxes"):
+        validate_config(cfg)
 
 
 def test_task_defaults_and_variants():

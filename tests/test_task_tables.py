@@ -8,14 +8,13 @@ import pytest
 from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, f1_score
 
 from codecbench.task_tables import (
-    bd_on_accuracy,
+    bd_on_task,
     confusion_counts,
-    per_class_accuracy,
-    scores_from_confusion,
+    per_class_scores,
     summarise,
     training_sets,
-    weighted_confusion,
 )
+from codecbench.tasks.classification import Classification, scores_from_confusion, weighted_confusion
 
 STATISTICS = {"n_boot": 300, "seed": 0, "confidence": 0.95}
 
@@ -70,7 +69,7 @@ def evaluation_table() -> pd.DataFrame:
 
 def test_summary_estimates_are_the_plain_scores_and_flips_count_against_uncompressed():
     table = evaluation_table()
-    summary = summarise(table, STATISTICS)
+    summary = summarise(table, Classification, STATISTICS)
     assert len(summary) == 6
     for row in summary.itertuples():
         rows = table[
@@ -85,28 +84,35 @@ def test_summary_estimates_are_the_plain_scores_and_flips_count_against_uncompre
         reference = table[(table.train_variant == row.train_variant) & (table.codec == "uncompressed")]
         before = reference.set_index("image_id").correct.loc[rows.image_id].to_numpy()
         after = rows.correct.to_numpy()
-        assert row.right_to_wrong == pytest.approx(np.mean(before & ~after))
-        assert row.wrong_to_right == pytest.approx(np.mean(~before & after))
+        assert row.worsened == pytest.approx(np.mean(before & ~after))  # right to wrong
+        assert row.improved == pytest.approx(np.mean(~before & after))  # wrong to right
     uncompressed = summary[summary.codec == "uncompressed"]
-    assert (uncompressed.right_to_wrong == 0).all() and (uncompressed.wrong_to_right == 0).all()
+    assert (uncompressed.worsened == 0).all() and (uncompressed.improved == 0).all()
 
 
 def test_summary_is_reproducible_and_paired():
     table = evaluation_table()
-    first, second = summarise(table, STATISTICS), summarise(table, STATISTICS)
+    first, second = summarise(table, Classification, STATISTICS), summarise(table, Classification, STATISTICS)
     pd.testing.assert_frame_equal(first, second)
-    other = summarise(table, {**STATISTICS, "seed": 5})
+    other = summarise(table, Classification, {**STATISTICS, "seed": 5})
     assert not np.allclose(first.accuracy_ci_low, other.accuracy_ci_low)
 
 
 def test_per_class_and_confusion_tables():
     table = evaluation_table()
-    per_class = per_class_accuracy(table)
+    per_class = per_class_scores(table, Classification)
     point = table[(table.train_variant == "original") & (table.codec == "jpeg") & (table.quality == 10)]
     cats = per_class[
         (per_class.train_variant == "original") & (per_class.quality == 10) & (per_class["class"] == "cat")
     ]
-    assert cats.accuracy.iloc[0] == pytest.approx(point[point.label == "cat"].correct.mean())
+    assert cats.value.iloc[0] == pytest.approx(point[point.label == "cat"].correct.mean())
+    assert (cats.score == "accuracy").all()
+    cats_uncompressed = per_class[
+        (per_class.train_variant == "original") & (per_class.codec == "uncompressed") & (per_class["class"] == "cat")
+    ]
+    reference = table[(table.train_variant == "original") & (table.codec == "uncompressed") & (table.label == "cat")]
+    assert cats.change.iloc[0] == pytest.approx(cats.value.iloc[0] - reference.correct.mean())
+    assert cats_uncompressed.change.iloc[0] == 0
     counts = confusion_counts(table)
     mine = counts[(counts.train_variant == "original") & (counts.codec == "jpeg") & (counts.quality == 10)]
     expected = confusion_matrix(point.label, point.predicted, labels=["cat", "dog"])
@@ -118,7 +124,7 @@ def test_per_class_and_confusion_tables():
 
 def test_training_set_sizes_count_stored_bytes():
     table = evaluation_table()
-    summary = summarise(table, STATISTICS)
+    summary = summarise(table, Classification, STATISTICS)
     manifest = pd.DataFrame({"split": ["train"] * 3 + ["test"], "width": [10, 20, 10, 99], "height": [10, 10, 5, 99]})
     rates = {"jpeg-10": pd.DataFrame({"bytes": [30, 40, 50], "width": [10, 20, 10], "height": [10, 10, 5]})}
     infos = {"original": {"images_per_s": 100.0, "device": "cpu"}}
@@ -134,11 +140,11 @@ def test_training_set_sizes_count_stored_bytes():
     assert original.accuracy_uncompressed == pytest.approx(plain.accuracy.iloc[0])
 
 
-def test_bd_on_accuracy_compares_codecs_on_the_same_images():
+def test_bd_on_the_task_quality_compares_codecs_on_the_same_images():
     table = evaluation_table()
     better = table[table.codec == "jpeg"].assign(codec="webp", bpp=lambda t: t.bpp / 2)  # same accuracy, half the bits
-    bd = bd_on_accuracy(pd.concat([table, better]), "jpeg", {"method": "pchip"}, STATISTICS)
+    bd = bd_on_task(pd.concat([table, better]), Classification, "jpeg", {"method": "pchip"}, STATISTICS)
     row = bd[(bd.train_variant == "original") & (bd.codec == "webp")].iloc[0]
     assert row.available and row.bd_rate_pct == pytest.approx(-50, abs=1e-6)
     assert list(bd.train_variant) == ["original", "jpeg-10"]
-    assert bd_on_accuracy(table, "avif", {"method": "pchip"}, STATISTICS).empty  # no anchor: header only
+    assert bd_on_task(table, Classification, "avif", {"method": "pchip"}, STATISTICS).empty  # no anchor: header only

@@ -38,6 +38,16 @@ class Task(abc.ABC):
 
     name: ClassVar[str]
     default_settings: ClassVar[dict[str, Any]]
+    annotation_kind: ClassVar[str]  # what the dataset must be annotated with: classes, objects or text
+
+    # How the task tables summarise the per-sample rows that :meth:`score` writes (pure pandas: no model needed).
+    scores: ClassVar[tuple[str, ...]]  # the summary's scores, the headline one first
+    lower_is_better: ClassVar[frozenset[str]] = frozenset()  # scores where less is better (error rates)
+    # A per-sample column where higher is better: an image "improved" or "worsened" against the same model on the
+    # uncompressed image by it, and BD-rate compares codecs on its mean over images (named ``sample_quality_label``).
+    sample_quality: ClassVar[str]
+    sample_quality_label: ClassVar[str]
+    text_columns: ClassVar[tuple[str, ...]] = ()  # per-sample columns read back as strings (labels, readings)
 
     def __init__(self, settings: dict[str, Any] | None = None):
         self.settings = merge_settings(self.default_settings, settings or {}, self.name)
@@ -46,6 +56,24 @@ class Task(abc.ABC):
 
     def check_settings(self) -> None:  # noqa: B027 (an optional hook, not abstract)
         """Raise ValueError naming the offending key if ``self.settings`` is unusable (default: accept)."""
+
+    @classmethod
+    def is_pretrained(cls, settings: dict[str, Any]) -> bool:
+        """Whether these settings name a ready model (nothing to train: the one variant ``pretrained``)."""
+        return False
+
+    @classmethod
+    @abc.abstractmethod
+    def resampled_scores(cls, rows: pd.DataFrame, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Each of :attr:`scores` of one point's per-sample ``rows`` under each row of ``weights`` (replicates x
+        images, in the order of ``rows``; a row of ones is the plain estimate). Recomputed per replicate, not
+        averaged, so that ratio scores (F1, mAP, corpus CER) get honest bootstrap intervals."""
+
+    @classmethod
+    def per_class(cls, rows: pd.DataFrame) -> pd.DataFrame:
+        """One point's score per class: columns ``class``, ``score`` (its name), ``value``, ``n_objects``; empty
+        for tasks without classes."""
+        return pd.DataFrame(columns=["class", "score", "value", "n_objects"])
 
     @abc.abstractmethod
     def train(
@@ -102,5 +130,7 @@ get_task_class = TASKS.get_class
 
 # Importing the modules registers their tasks. Heavy libraries are imported lazily inside them.
 from . import classification  # noqa: E402,F401
+from . import detection  # noqa: E402,F401
+from . import ocr  # noqa: E402,F401
 
 __all__ = ["TASKS", "Task", "get_task_class", "merge_settings", "register_task"]

@@ -106,6 +106,35 @@ def classification_metrics(
     }
 
 
+def scores_from_confusion(confusion: np.ndarray) -> dict[str, np.ndarray]:
+    """Accuracy, macro-F1 and Cohen's kappa of confusion matrices (..., true class, predicted class).
+
+    Macro-F1 averages the classes that occur as truth or prediction (scikit-learn's default label set); a class
+    whose F1 is undefined counts 0 (``zero_division=0``). Kappa is ``(p_o - p_e) / (1 - p_e)``; NaN when
+    ``p_e`` is 1 (a single class everywhere).
+    """
+    confusion = np.asarray(confusion, dtype=float)
+    total = confusion.sum(axis=(-2, -1))
+    hits = np.trace(confusion, axis1=-2, axis2=-1)
+    true_counts, predicted_counts = confusion.sum(axis=-1), confusion.sum(axis=-2)
+    tp = np.diagonal(confusion, axis1=-2, axis2=-1)
+    present = (true_counts + predicted_counts) > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(present, 2 * tp / (true_counts + predicted_counts), 0.0)
+        accuracy = hits / total
+        macro_f1 = f1.sum(axis=-1) / present.sum(axis=-1)
+        expected = (true_counts * predicted_counts).sum(axis=-1) / total**2
+        kappa = np.where(expected < 1, (accuracy - expected) / (1 - expected), np.nan)
+    return {"accuracy": accuracy, "macro_f1": macro_f1, "cohen_kappa": kappa}
+
+
+def weighted_confusion(true_index: np.ndarray, predicted_index: np.ndarray, counts: np.ndarray, n_classes: int):
+    """Confusion matrices of one point under each row of image weights ``counts`` (replicates x images)."""
+    cells = np.zeros((true_index.size, n_classes * n_classes))
+    cells[np.arange(true_index.size), true_index * n_classes + predicted_index] = 1.0
+    return (counts @ cells).reshape(counts.shape[0], n_classes, n_classes)
+
+
 def images_sha256(images: Sequence[np.ndarray]) -> str:
     """sha256 over the raw bytes of every image array, in order: which pixels a model was trained on."""
     digest = hashlib.sha256()
@@ -119,6 +148,10 @@ class Classification(Task):
     """One label per image; see the module docstring for models, preprocessing and the checkpoint."""
 
     name = "classification"
+    annotation_kind = "classes"
+    scores = ("accuracy", "macro_f1", "cohen_kappa")
+    sample_quality, sample_quality_label = "correct", "accuracy"
+    text_columns = ("label", "predicted")
     default_settings = {
         "model": "small_cnn",
         "pretrained": True,
@@ -163,6 +196,23 @@ class Classification(Task):
             if not isinstance(s["checkpoint"], str | os.PathLike):
                 raise ValueError(f"classification: setting 'checkpoint' must be a file path, got {s['checkpoint']!r}")
             s["checkpoint"] = os.fspath(s["checkpoint"])  # settings stay JSON-like (they go into checkpoints)
+
+    @classmethod
+    def resampled_scores(cls, rows: pd.DataFrame, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Accuracy, macro-F1 and kappa from the weighted confusion matrix of each row of ``weights``."""
+        classes = sorted(set(rows.label) | set(rows.predicted))
+        index = {name: i for i, name in enumerate(classes)}
+        confusion = weighted_confusion(
+            rows.label.map(index).to_numpy(), rows.predicted.map(index).to_numpy(), weights, len(classes)
+        )
+        return scores_from_confusion(confusion)
+
+    @classmethod
+    def per_class(cls, rows: pd.DataFrame) -> pd.DataFrame:
+        """Accuracy per true class."""
+        grouped = rows.groupby("label", sort=True)["correct"]
+        table = grouped.agg(value="mean", n_objects="size").reset_index().rename(columns={"label": "class"})
+        return table.assign(score="accuracy")[["class", "score", "value", "n_objects"]]
 
     def train(
         self,
