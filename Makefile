@@ -37,7 +37,6 @@ setup-paddle: $(PADDLE_STAMP)
 $(PADDLE_STAMP): requirements-paddle.lock
 	rm -rf $(PADDLE_VENV)
 	$(PYTHON) -m venv $(PADDLE_VENV)
-	echo '*' > $(PADDLE_VENV)/.gitignore
 	$(PADDLE_VENV)/bin/python -m pip install --quiet --upgrade "pip>=24"
 	$(PADDLE_VENV)/bin/python -m pip install --quiet -r requirements-paddle.lock
 	$(PADDLE_VENV)/bin/python -m pip check
@@ -64,7 +63,7 @@ lint: $(STAMP)
 	$(BIN)/snakefmt --check Snakefile rules
 	$(BIN)/snakemake --lint
 
-test: lint
+test: lint $(PADDLE_STAMP)
 	$(BIN)/pytest
 
 format: $(STAMP)
