@@ -1,0 +1,766 @@
+"""Object detection with Ultralytics YOLO: trained from a model .yaml in the pipeline, or pretrained .pt weights
+evaluated as they are; scored with COCO-style mAP (:mod:`codecbench.detection_metrics`).
+
+Annotations are manifest rows (``image_id``, ...) with a column ``objects``: per image a list of
+``(class_name, x_min, y_min, x_max, y_max)`` in pixels, far edges exclusive (a JSON string of such lists is
+accepted too). ``annotations.attrs["classes"]`` holds the dataset's class names in their canonical order (the
+dataset layer sets it); a trained model's class i is ``classes[i]``.
+
+Models (``model`` setting):
+
+* a YOLO model .yaml (default ``yolov8n.yaml``; any name Ultralytics ships, or a path): :meth:`Detection.train`
+  builds it untrained and trains it on the train split;
+* ``.pt`` weights (a path, or a name such as ``yolov8n.pt`` found in the working directory or Ultralytics'
+  ``weights_dir``): pretrained, evaluated as they are (the pipeline's ``pretrained`` train variant), so
+  :meth:`Detection.train` refuses them. Nothing is ever downloaded: missing weights are a FileNotFoundError
+  naming the file, the places looked in and the URL to fetch it from elsewhere.
+
+Training (:meth:`Detection.train`) writes the images as PNG files and YOLO labels (class, then centre x, centre y,
+width, height normalised by the image size) into a temporary folder, with a data.yaml listing the classes in
+canonical order. Ultralytics needs a validation set: it is the training set itself. It is used only for the
+metrics of the last epoch (``val=False`` skips validating the epochs before); the checkpoint is the last epoch's
+weights (``last.pt``, Ultralytics' EMA weights), never a choice made on validation data. Ultralytics trains with
+its default augmentation (mosaic, HSV jitter, flips, scale and translation) and loss; we set the optimizer
+(``optimizer``: SGD by default, so that ``learning_rate`` is Ultralytics' ``lr0``; Ultralytics' ``auto`` would
+pick AdamW with its own rate for short runs and ignore ``learning_rate``, so it is not offered), ``seed``,
+``deterministic=True``, ``workers=0``, ``amp=False`` (mixed precision would first test AMP on downloaded weights),
+``plots=False`` (plots download a font) and a temporary ``project`` folder (no ``./runs``).
+
+Reproducibility: with a given seed a CPU training repeats bit for bit (checkpoint file and train.csv losses) on
+the same number of CPU threads. Ultralytics seeds and configures the process-wide random generators and torch's
+deterministic mode; they are restored afterwards, so the caller's random generators and settings are left
+untouched. Ultralytics would also cut torch to (cores - 1) CPU threads; the process's own count is kept.
+
+Nothing goes to $HOME and nothing is downloaded: importing this module sets ``YOLO_CONFIG_DIR`` (Ultralytics'
+settings file; when unset: ``$XDG_CACHE_HOME/ultralytics``, else a folder in the temp directory),
+``YOLO_OFFLINE=1`` (no online checks) and ``YOLO_VERBOSE=false`` unless already set, and Ultralytics' dataset
+check's font download is switched off while training.
+
+Checkpoint: Ultralytics' own .pt (a pickled dict; loading it unpickles a model, so only load trusted files) with
+an added ``codecbench`` entry ``{"format": "codecbench-detector/1", "classes", "settings", "training"}`` and the
+run-specific fields (date, temporary paths, timings) blanked so that the file repeats bit for bit. ``YOLO(path)``
+loads it as any Ultralytics checkpoint, and any Ultralytics detection .pt can be evaluated (``checkpoint``).
+
+Prediction: ``image_id, detections``; ``detections`` is a JSON list of ``[class_name, confidence, x_min, y_min,
+x_max, y_max]`` in the input image's pixels, by descending confidence, at most ``max_detections`` per image, with
+confidence >= ``confidence`` (0.001 by default, as for mAP) after NMS at IoU ``iou``. Images are passed to
+Ultralytics as BGR arrays (its in-memory convention, as cv2 reads files).
+
+Scoring: see :meth:`Detection.score`. Classes the model predicts that the dataset does not have are dropped (one
+log line); dataset classes the model cannot predict score AP 0 where they have objects.
+
+Ultralytics and torch are imported only when first needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import io
+import json
+import logging
+import os
+import random
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..detection_metrics import average_precision, detection_summary, image_counts, match_images
+from ..io import check_rgb, write_bytes_atomic, write_csv_atomic
+from . import Task, register_task
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "codecbench-detector/1"
+OPTIMIZERS = ("SGD", "AdamW", "Adam", "Adamax", "NAdam", "RAdam", "RMSProp")
+TRAIN_CSV_COLUMNS = ("epoch", "box_loss", "cls_loss", "dfl_loss", "learning_rate", "images_per_s")
+WEIGHTS_URL = "https://github.com/ultralytics/assets/releases/download/v8.4.0/{name}"
+MIN_IMAGE_PX = 32  # YOLO's largest stride; image_px must be a multiple of it
+
+
+def _ultralytics_environment() -> None:
+    """Keep Ultralytics off $HOME and offline; variables the user set win. Must run before ``import ultralytics``."""
+    if not os.environ.get("YOLO_CONFIG_DIR"):
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        base = Path(xdg) if xdg else Path(tempfile.gettempdir()) / f"codecbench-{os.getuid()}"
+        os.environ["YOLO_CONFIG_DIR"] = str(base / "ultralytics")
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_VERBOSE", "false")
+
+
+_ultralytics_environment()
+
+
+def _yolo_class():
+    """ultralytics.YOLO, imported with the environment of :func:`_ultralytics_environment`."""
+    import sys
+
+    if "ultralytics" not in sys.modules:
+        _ultralytics_environment()  # in case the variables were removed since this module was imported
+    from ultralytics import YOLO
+
+    return YOLO
+
+
+def weights_candidates(name: str | os.PathLike) -> list[Path]:
+    """Where :func:`find_weights` looks for ``name``: the path as given, then Ultralytics' ``weights_dir``."""
+    from ultralytics.utils import SETTINGS
+
+    path = Path(name)
+    candidates = [path]
+    if not path.is_absolute():
+        candidates.append(Path(SETTINGS["weights_dir"]) / path)
+    return candidates
+
+
+def find_weights(name: str | os.PathLike) -> Path:
+    """The existing file of YOLO weights ``name`` (see :func:`weights_candidates`); never downloads.
+
+    FileNotFoundError naming the file, the places looked in and, for an Ultralytics model name, its URL.
+    """
+    _yolo_class()
+    candidates = weights_candidates(name)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    where = " or ".join(str(c.resolve()) for c in candidates)
+    advice = "give the path of the weights file"
+    if len(Path(name).parts) == 1:
+        advice = (
+            f"download {WEIGHTS_URL.format(name=Path(name).name)} on a machine online and put it there, or {advice}"
+        )
+    raise FileNotFoundError(
+        f"YOLO weights {os.fspath(name)!r} not found (looked for {where}); weights are never downloaded (the "
+        f"pipeline runs offline): {advice}"
+    )
+
+
+def _is_weights(model: str) -> bool:
+    return str(model).lower().endswith(".pt")
+
+
+@contextlib.contextmanager
+def _global_state_kept() -> Iterator[None]:
+    """Restore what Ultralytics' training changes process-wide: random generators, torch's deterministic mode,
+    cuDNN flags, thread count and the environment variables it sets."""
+    import torch
+
+    saved_env = {key: os.environ.get(key) for key in ("CUBLAS_WORKSPACE_CONFIG", "PYTHONHASHSEED")}
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    deterministic = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    fill = torch.utils.deterministic.fill_uninitialized_memory
+    cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    threads = torch.get_num_threads()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    try:
+        with torch.random.fork_rng(devices=devices):
+            yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
+        torch.utils.deterministic.fill_uninitialized_memory = fill
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
+        torch.set_num_threads(threads)
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
+def _threads_kept() -> Iterator[None]:
+    """Ultralytics sets torch's CPU threads to its NUM_THREADS (cores - 1: one thread on two cores) whenever it
+    picks a device; let it keep the process's own count instead."""
+    import torch
+    import ultralytics.utils.torch_utils as torch_utils
+
+    original = torch_utils.NUM_THREADS
+    torch_utils.NUM_THREADS = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch_utils.NUM_THREADS = original
+
+
+@contextlib.contextmanager
+def _no_font_download() -> Iterator[None]:
+    """Ultralytics' dataset check fetches a plotting font (Arial.ttf) online; plots are off, so skip it."""
+    import ultralytics.data.utils as data_utils
+
+    original = data_utils.check_font
+    data_utils.check_font = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        data_utils.check_font = original
+
+
+def _dataset_classes(annotations: pd.DataFrame) -> list[str] | None:
+    classes = annotations.attrs.get("classes")
+    if classes is None:
+        return None
+    classes = [str(c) for c in classes]
+    if not classes or len(set(classes)) != len(classes):
+        raise ValueError(f"annotations.attrs['classes'] must list distinct class names, got {classes}")
+    return classes
+
+
+def _objects(value: Any, image_id: str) -> list[tuple[str, float, float, float, float]]:
+    """One image's ``objects`` cell as (class, x_min, y_min, x_max, y_max) tuples (a JSON string is parsed)."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    objects = []
+    for obj in value:
+        if len(obj) != 5:
+            raise ValueError(f"image {image_id}: an object is (class, x_min, y_min, x_max, y_max), got {obj!r}")
+        name, *box = obj
+        objects.append((str(name), *(float(v) for v in box)))
+    return objects
+
+
+def _annotation_objects(annotations: pd.DataFrame, what: str) -> list[list[tuple]]:
+    missing = [c for c in ("image_id", "objects") if c not in annotations.columns]
+    if missing:
+        raise ValueError(f"{what} lack the column(s) {', '.join(missing)}")
+    return [_objects(v, str(i)) for i, v in zip(annotations["image_id"], annotations["objects"], strict=True)]
+
+
+def _yolo_labels(objects: list[tuple], width: int, height: int, index: dict[str, int], image_id: str) -> str:
+    """YOLO label lines (class cx cy w h, normalised) for one image's pixel boxes."""
+    lines = []
+    for name, x0, y0, x1, y1 in objects:
+        if name not in index:
+            raise ValueError(f"training image {image_id}: object class {name!r} is not among the classes {list(index)}")
+        x0, x1 = np.clip([x0, x1], 0, width)
+        y0, y1 = np.clip([y0, y1], 0, height)
+        if not (x1 > x0 and y1 > y0):
+            raise ValueError(f"training image {image_id}: the {name} box {(x0, y0, x1, y1)} is empty in the image")
+        cx, cy, w, h = (x0 + x1) / 2 / width, (y0 + y1) / 2 / height, (x1 - x0) / width, (y1 - y0) / height
+        lines.append(f"{index[name]} {cx:.8f} {cy:.8f} {w:.8f} {h:.8f}\n")
+    return "".join(lines)
+
+
+def _write_yolo_dataset(
+    images: Sequence[np.ndarray], annotations: pd.DataFrame, objects: list[list[tuple]], classes: list[str], root: Path
+) -> tuple[Path, int, str]:
+    """images/train/*.png, labels/train/*.txt and data.yaml (train = val) under ``root``.
+
+    Returns (data.yaml, number of objects, sha256 over the raw image arrays in order).
+    """
+    from PIL import Image
+
+    index = {name: k for k, name in enumerate(classes)}
+    (root / "images" / "train").mkdir(parents=True)
+    (root / "labels" / "train").mkdir(parents=True)
+    digest = hashlib.sha256()
+    n_objects = 0
+    for position, (image_id, image_objects) in enumerate(zip(annotations["image_id"], objects, strict=True)):
+        image = images[position]  # read once (may be lazy)
+        try:
+            check_rgb(image)
+        except ValueError as error:
+            raise ValueError(f"training image {position} ({image_id}): {error}") from None
+        digest.update(np.ascontiguousarray(image).tobytes())
+        stem = f"{position:07d}"  # image ids may hold characters unfit for file names
+        Image.fromarray(image, "RGB").save(root / "images" / "train" / f"{stem}.png", compress_level=1)
+        labels = _yolo_labels(image_objects, image.shape[1], image.shape[0], index, str(image_id))
+        (root / "labels" / "train" / f"{stem}.txt").write_text(labels)
+        n_objects += len(image_objects)
+    names = "".join(f"  {k}: {json.dumps(name)}\n" for k, name in enumerate(classes))
+    data_yaml = root / "data.yaml"
+    data_yaml.write_text(f"path: {json.dumps(str(root))}\ntrain: images/train\nval: images/train\nnames:\n{names}")
+    return data_yaml, n_objects, digest.hexdigest()
+
+
+def _ultralytics_device(device: str):
+    """(torch device, the device argument Ultralytics takes: "cpu" or a CUDA index)."""
+    from ..learned.models import pick_device
+
+    dev = pick_device(device)
+    if dev.type == "cuda":
+        import torch
+
+        return dev, dev.index if dev.index is not None else torch.cuda.current_device()
+    if dev.type != "cpu":
+        raise ValueError(f"detection: device {device!r} ({dev.type}) is not supported; use cpu or cuda")
+    return dev, "cpu"
+
+
+def _train_rows(results: pd.DataFrame, n_images: int) -> pd.DataFrame:
+    """train.csv from Ultralytics' results.csv: per-epoch mean training losses, learning rate and speed."""
+    results = results.rename(columns=lambda c: c.strip())
+    seconds = np.diff(np.concatenate([[0.0], results["time"].to_numpy(dtype=float)]))
+    with np.errstate(divide="ignore"):
+        speed = np.where(seconds > 0, n_images / np.where(seconds > 0, seconds, 1), np.nan)
+    return pd.DataFrame(
+        {
+            "epoch": results["epoch"].astype(int),
+            "box_loss": results["train/box_loss"].astype(float),
+            "cls_loss": results["train/cls_loss"].astype(float),
+            "dfl_loss": results["train/dfl_loss"].astype(float),
+            "learning_rate": results["lr/pg0"].astype(float),
+            "images_per_s": speed,
+        },
+        columns=list(TRAIN_CSV_COLUMNS),
+    )
+
+
+def _repeatable_checkpoint(payload: dict[str, Any], metadata: dict[str, Any]) -> bytes:
+    """Ultralytics' checkpoint dict with the run-specific fields blanked and ``metadata`` added, serialised."""
+    import torch
+
+    def blanked(args: Any) -> Any:
+        if not isinstance(args, dict):
+            return args
+        return {key: None if key in ("data", "project", "name", "save_dir") else value for key, value in args.items()}
+
+    payload = dict(payload)
+    payload["date"] = None
+    payload["train_args"] = blanked(payload.get("train_args") or {})
+    for key in ("model", "ema"):  # the model keeps the training arguments too (a dict in a finished checkpoint)
+        if payload.get(key) is not None and isinstance(getattr(payload[key], "args", None), dict):
+            payload[key].args = blanked(payload[key].args)
+    results = dict(payload.get("train_results") or {})
+    results.pop("time", None)
+    payload["train_results"] = results
+    payload["codecbench"] = metadata
+    buffer = io.BytesIO()  # saved in memory: the archive's inner name then does not depend on a temp file's
+    torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+@register_task
+class Detection(Task):
+    """Boxes of known classes per image; see the module docstring for models, training, checkpoint and outputs."""
+
+    name = "detection"
+    annotation_kind = "objects"
+    scores = ("map50", "map50_95", "precision", "recall", "f1")
+    # per image: 2 tp / (2 tp + fp + fn) at IoU 0.5 and count_confidence; 1 where nothing is there and nothing found
+    sample_quality, sample_quality_label = "f1_50", "per-image F1 (IoU 0.5)"
+    text_columns = ("detections", "objects")
+    default_settings = {
+        "model": "yolov8n.yaml",
+        "epochs": 30,
+        "image_px": 128,
+        "batch_size": 16,
+        "optimizer": "SGD",
+        "learning_rate": 0.01,
+        "seed": 0,
+        "confidence": 0.001,  # prediction threshold: low, as for mAP
+        "iou": 0.7,  # NMS IoU
+        "max_detections": 100,
+        "count_confidence": 0.25,  # operating point of the per-image counts and of precision/recall
+        "checkpoint": None,  # a trained .pt to evaluate instead of training one
+    }
+
+    def __init__(self, settings: dict[str, Any] | None = None):
+        super().__init__(settings)
+        self._model = None  # an ultralytics.YOLO, set by train() or load()
+        self._device_arg: Any = None
+        self.classes: list[str] = []  # the model's class names, by class index
+
+    def check_settings(self) -> None:
+        s = self.settings
+        if not isinstance(s["model"], str | os.PathLike) or not str(s["model"]).lower().endswith(
+            (".yaml", ".yml", ".pt")
+        ):
+            raise ValueError(
+                f"detection: setting 'model' must name a YOLO model .yaml (trained here, e.g. yolov8n.yaml) or .pt "
+                f"weights (pretrained, e.g. yolov8n.pt), got {s['model']!r}"
+            )
+        s["model"] = os.fspath(s["model"])
+        for key in ("epochs", "batch_size", "max_detections"):
+            s[key] = _checked_int(key, s[key], minimum=1)
+        s["seed"] = _checked_int("seed", s["seed"], minimum=0)
+        s["image_px"] = _checked_int("image_px", s["image_px"], minimum=MIN_IMAGE_PX)
+        if s["image_px"] % MIN_IMAGE_PX:
+            raise ValueError(
+                f"detection: setting 'image_px' must be a multiple of {MIN_IMAGE_PX} (YOLO's largest stride), "
+                f"got {s['image_px']}"
+            )
+        if s["optimizer"] not in OPTIMIZERS:
+            raise ValueError(f"detection: setting 'optimizer' is {s['optimizer']!r}; known: {', '.join(OPTIMIZERS)}")
+        s["learning_rate"] = _checked_float("learning_rate", s["learning_rate"], lambda v: v > 0, "a positive number")
+        s["confidence"] = _checked_float("confidence", s["confidence"], lambda v: 0 <= v < 1, "a number in [0, 1)")
+        s["count_confidence"] = _checked_float(
+            "count_confidence", s["count_confidence"], lambda v: 0 <= v <= 1, "a number in [0, 1]"
+        )
+        s["iou"] = _checked_float("iou", s["iou"], lambda v: 0 < v <= 1, "a number in (0, 1]")
+        if s["checkpoint"] is not None:
+            if not isinstance(s["checkpoint"], str | os.PathLike):
+                raise ValueError(f"detection: setting 'checkpoint' must be a file path, got {s['checkpoint']!r}")
+            s["checkpoint"] = os.fspath(s["checkpoint"])
+
+    @classmethod
+    def is_pretrained(cls, settings: dict[str, Any]) -> bool:
+        """A ``.pt`` model is pretrained weights, evaluated as they are."""
+        return _is_weights(str(settings.get("model", cls.default_settings["model"])))
+
+    @classmethod
+    def resampled_scores(cls, rows: pd.DataFrame, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """mAP50 and mAP50-95 recomputed from the rows' ``detections`` and ``objects`` under each row of
+        ``weights`` (:func:`codecbench.detection_metrics.average_precision`); precision, recall and F1 pooled from
+        the weighted ``tp50``, ``fp50`` and ``fn50`` counts (the operating point :meth:`score` used)."""
+        matches = _rows_matches(rows)
+        ap = average_precision(matches, weights)  # (replicates, classes, thresholds)
+        w = np.asarray(weights, dtype=float)
+        tp, fp, fn = (w @ rows[column].to_numpy(dtype=float) for column in ("tp50", "fp50", "fn50"))
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # no objects in a replicate: NaN
+            return {
+                "map50": np.nanmean(ap[:, :, 0], axis=1),
+                "map50_95": np.nanmean(ap.reshape(ap.shape[0], -1), axis=1),
+                "precision": np.where(tp + fp > 0, tp / (tp + fp), np.nan),
+                "recall": np.where(tp + fn > 0, tp / (tp + fn), np.nan),
+                "f1": np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan),
+            }
+
+    @classmethod
+    def per_class(cls, rows: pd.DataFrame) -> pd.DataFrame:
+        """AP50 and AP50-95 per class with objects in ``rows``."""
+        matches = _rows_matches(rows)
+        ap = average_precision(matches)
+        n_objects = matches.object_counts.sum(axis=0)
+        frames = [
+            pd.DataFrame({"class": list(matches.classes), "score": score, "value": values, "n_objects": n_objects})[
+                n_objects > 0
+            ]
+            for score, values in (("ap50", ap[:, 0]), ("ap50_95", ap.mean(axis=1)))
+        ]
+        return pd.concat(frames, ignore_index=True)[["class", "score", "value", "n_objects"]]
+
+    def train(
+        self,
+        images: list[np.ndarray],
+        annotations: pd.DataFrame,
+        out_dir: Path,
+        device: str = "auto",
+        log: Callable[[str], None] | None = None,
+    ) -> dict[str, Any]:
+        """Train the ``model`` .yaml from scratch on ``images`` (row i of ``annotations`` describes image i).
+
+        Writes ``out_dir/checkpoint.pt`` (FileExistsError, before any work, if it exists) and ``out_dir/train.csv``
+        (one row per epoch: epoch, box_loss, cls_loss, dfl_loss (Ultralytics' mean training losses over the epoch),
+        learning_rate, images_per_s). Classes: ``annotations.attrs["classes"]``. ``device``: auto (CUDA when
+        available), cpu or cuda. ``log`` gets progress lines (default: this module's logger). Afterwards the task
+        predicts with the trained model. Returns the training info.
+        """
+        import torch
+
+        say = log if log is not None else logger.info
+        out_dir = Path(out_dir)
+        checkpoint = out_dir / "checkpoint.pt"
+        s = self.settings
+        if s["checkpoint"] is not None:
+            raise ValueError(
+                f"detection: settings give checkpoint {s['checkpoint']!r}, a model to evaluate: call load() with it "
+                "instead of training"
+            )
+        if _is_weights(s["model"]):
+            raise ValueError(
+                f"detection: model {s['model']!r} is pretrained weights, evaluated as they are (train variant "
+                "'pretrained', or load() it); to train a detector here give a model .yaml such as 'yolov8n.yaml'"
+            )
+        if checkpoint.exists():  # fail before spending the training time
+            raise FileExistsError(f"{checkpoint} already exists; delete it to train this detector again")
+        if len(images) == 0:
+            raise ValueError("no training images given")
+        if len(annotations) != len(images):
+            raise ValueError(f"{len(images)} training images but {len(annotations)} annotation rows (row i is image i)")
+        classes = _dataset_classes(annotations)
+        if classes is None:
+            raise ValueError(
+                "training annotations carry no class list: annotations.attrs['classes'] must hold the dataset's "
+                "class names in canonical order (the dataset layer sets it)"
+            )
+        objects = _annotation_objects(annotations, "training annotations")
+        dev, device_arg = _ultralytics_device(device)
+        YOLO = _yolo_class()
+
+        logged: set[int] = set()
+
+        def progress(trainer) -> None:  # Ultralytics calls it once more after its final validation
+            if trainer.epoch in logged or trainer.epoch >= trainer.epochs:
+                return
+            logged.add(trainer.epoch)
+            losses = trainer.tloss if isinstance(trainer.tloss, dict) else {}
+            shown = ", ".join(f"{name} {float(value):.4f}" for name, value in losses.items())
+            say(f"epoch {trainer.epoch + 1}/{trainer.epochs}: {shown}")
+
+        with tempfile.TemporaryDirectory(prefix="codecbench-yolo-") as tmp:
+            root = Path(tmp)
+            data_yaml, n_objects, images_sha256 = _write_yolo_dataset(
+                images, annotations, objects, classes, root / "data"
+            )
+            say(f"training {s['model']} on {len(images)} images ({n_objects} objects, {len(classes)} classes) on {dev}")
+            with _global_state_kept(), _threads_kept(), _no_font_download():
+                try:
+                    model = YOLO(s["model"])
+                except Exception as error:  # noqa: BLE001 (Ultralytics raises many kinds for a bad model file)
+                    raise ValueError(
+                        f"detection: cannot build YOLO model {s['model']!r} ({type(error).__name__}: {error}); give "
+                        "a model .yaml Ultralytics ships (e.g. yolov8n.yaml, yolo11n.yaml) or the path of one"
+                    ) from error
+                model.add_callback("on_fit_epoch_end", progress)
+                start = time.perf_counter()
+                model.train(
+                    data=str(data_yaml),
+                    epochs=s["epochs"],
+                    imgsz=s["image_px"],
+                    batch=s["batch_size"],
+                    optimizer=s["optimizer"],
+                    lr0=s["learning_rate"],
+                    seed=s["seed"],
+                    deterministic=True,
+                    workers=0,
+                    device=device_arg,
+                    project=str(root / "runs"),
+                    name="train",
+                    exist_ok=True,
+                    plots=False,
+                    amp=False,
+                    val=False,
+                    verbose=False,
+                    pretrained=False,
+                )
+                train_seconds = time.perf_counter() - start
+            run = root / "runs" / "train"
+            results = pd.read_csv(run / "results.csv")
+            payload = torch.load(run / "weights" / "last.pt", map_location="cpu", weights_only=False)
+
+        rows = _train_rows(results, len(images))
+        last = results.rename(columns=lambda c: c.strip()).iloc[-1]
+        training = {
+            "task": self.name,
+            "model": s["model"],
+            "settings": copy.deepcopy(s),
+            "device": dev.type,
+            "classes": classes,
+            "num_images": len(images),
+            "num_objects": n_objects,
+            "images_sha256": images_sha256,
+            "epochs_done": len(rows),
+            "final_box_loss": float(rows["box_loss"].iloc[-1]),
+            "final_cls_loss": float(rows["cls_loss"].iloc[-1]),
+            "final_dfl_loss": float(rows["dfl_loss"].iloc[-1]),
+            # Ultralytics' own validation of the last weights on the training images (train = val)
+            "final_train_map50": float(last["metrics/mAP50(B)"]),
+            "final_train_map50_95": float(last["metrics/mAP50-95(B)"]),
+        }
+        metadata = {"format": CHECKPOINT_FORMAT, "classes": classes, "settings": copy.deepcopy(s), "training": training}
+        write_csv_atomic(rows, out_dir / "train.csv")
+        write_bytes_atomic(checkpoint, _repeatable_checkpoint(payload, metadata))
+        say(f"saved {checkpoint} (trained on {dev.type}, {train_seconds:.1f} s)")
+        self.load(checkpoint, device=device)
+        return {**training, "images_per_s": len(images) * len(rows) / train_seconds, "train_seconds": train_seconds}
+
+    def load(self, checkpoint: Path | str, device: str = "auto") -> None:
+        """Load YOLO detection weights for :meth:`predict`: a checkpoint :meth:`train` wrote, any Ultralytics
+        detection .pt, or an Ultralytics weights name (see :func:`find_weights`; never downloaded).
+
+        FileNotFoundError when the file is missing, ValueError when it is not a YOLO detection model; both name
+        the file.
+        """
+        path = find_weights(checkpoint)
+        YOLO = _yolo_class()
+        try:
+            with _global_state_kept():
+                model = YOLO(str(path))
+        except Exception as error:  # noqa: BLE001 (unpickling raises anything)
+            raise ValueError(
+                f"YOLO weights {path} cannot be loaded ({type(error).__name__}: {error}); give an Ultralytics "
+                "detection checkpoint (.pt)"
+            ) from error
+        if model.task != "detect":
+            raise ValueError(f"YOLO weights {path} are a {model.task!r} model, not a detection ('detect') model")
+        dev, device_arg = _ultralytics_device(device)
+        names = model.names
+        self.classes = [str(names[k]) for k in sorted(names)]
+        self._model, self._device_arg, self.device = model, device_arg, dev.type
+
+    def predict(self, images: list[np.ndarray], image_ids: list[str]) -> pd.DataFrame:
+        """``image_id, detections`` (a JSON list of [class, confidence, x_min, y_min, x_max, y_max] per image)."""
+        if self._model is None:
+            raise RuntimeError("detection: no model yet; call train() or load() first")
+        if len(images) != len(image_ids):
+            raise ValueError(f"{len(images)} images but {len(image_ids)} image ids")
+        s = self.settings
+        detections = []
+        for start in range(0, len(images), s["batch_size"]):
+            batch = list(images[start : start + s["batch_size"]])  # read once (may be lazy)
+            for image_id, image in zip(image_ids[start:], batch, strict=False):
+                try:
+                    check_rgb(image)
+                except ValueError as error:
+                    raise ValueError(f"image {image_id}: {error}") from None
+            bgr = [np.ascontiguousarray(image[:, :, ::-1]) for image in batch]  # Ultralytics' arrays are BGR
+            with _global_state_kept(), _threads_kept():
+                results = self._model.predict(
+                    bgr,
+                    imgsz=s["image_px"],
+                    conf=s["confidence"],
+                    iou=s["iou"],
+                    max_det=s["max_detections"],
+                    device=self._device_arg,
+                    batch=len(bgr),
+                    verbose=False,
+                    save=False,
+                )
+            for result in results:
+                detections.append(json.dumps(_result_detections(result, self.classes)))
+        return pd.DataFrame(
+            {"image_id": [str(i) for i in image_ids], "detections": detections}, columns=["image_id", "detections"]
+        )
+
+    def score(self, predictions: pd.DataFrame, annotations: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+        """Per image ``image_id, n_objects, n_detections, tp50, fp50, fn50, errors, f1_50, detections, objects`` in
+        prediction order, and the aggregate metrics.
+
+        Per image: ``n_detections`` counts all scored detections; ``tp50``, ``fp50`` (detections) and ``fn50``
+        (missed objects) count at IoU 0.5 among the detections with confidence >= ``count_confidence`` (0.25,
+        Ultralytics' usual display threshold), ``errors`` = fp50 + fn50, ``f1_50`` = 2 tp50 / (2 tp50 + fp50 +
+        fn50) (1 for an image without objects and without such detections); ``detections`` and ``objects`` are
+        JSON.
+        Aggregate (:func:`codecbench.detection_metrics.detection_summary`): ``map50``, ``map50_95`` (COCO, over all
+        detections), ``precision``, ``recall`` and ``f1`` pooled over classes at IoU 0.5 and ``count_confidence``
+        (a fixed operating point, not Ultralytics' F1-maximising confidence, so that it is the same for every
+        compression setting), ``per_class_ap50``, ``classes``, ``n`` (images) and ``n_objects``.
+
+        Classes: ``annotations.attrs["classes"]`` when set, else the model's, else the sorted names seen.
+        Detections of other classes are dropped (logged once). Every prediction needs an annotation.
+        """
+        for name, frame, columns in (
+            ("predictions", predictions, ("image_id", "detections")),
+            ("annotations", annotations, ("image_id", "objects")),
+        ):
+            missing = [c for c in columns if c not in frame.columns]
+            if missing:
+                raise ValueError(f"{name} lack the column(s) {', '.join(missing)}")
+        ids = annotations["image_id"].astype(str)
+        duplicated = ids[ids.duplicated()].unique().tolist()
+        if duplicated:
+            raise ValueError(f"annotations list image(s) {duplicated[:5]} more than once")
+        truth = dict(zip(ids, annotations["objects"], strict=True))
+        image_ids = predictions["image_id"].astype(str).tolist()
+        unannotated = [i for i in image_ids if i not in truth]
+        if unannotated:
+            raise ValueError(f"{len(unannotated)} predicted image(s) have no annotation, e.g. {unannotated[:5]}")
+        objects = [_objects(truth[i], i) for i in image_ids]
+        detections = [_parsed_detections(v, i) for i, v in zip(image_ids, predictions["detections"], strict=True)]
+
+        classes = _dataset_classes(annotations)
+        if classes is None:
+            seen = {o[0] for image in objects for o in image} | {d[0] for image in detections for d in image}
+            classes = list(self.classes) or sorted(seen)
+        known = set(classes)
+        unknown_objects = sorted({o[0] for image in objects for o in image} - known)
+        if unknown_objects:
+            raise ValueError(f"annotations hold object class(es) {unknown_objects} outside the classes {classes}")
+        dropped: dict[str, int] = {}
+        for image in detections:
+            for d in image:
+                if d[0] not in known:
+                    dropped[d[0]] = dropped.get(d[0], 0) + 1
+        if dropped:
+            logger.info(
+                "detection: dropped %d detection(s) of %d class(es) the dataset does not have: %s",
+                sum(dropped.values()),
+                len(dropped),
+                ", ".join(f"{k} ({v})" for k, v in sorted(dropped.items())),
+            )
+            detections = [[d for d in image if d[0] in known] for image in detections]
+        if self.classes:
+            unpredictable = sorted(known - set(self.classes))
+            if unpredictable:
+                logger.info("detection: the model cannot predict the dataset's class(es) %s (AP 0)", unpredictable)
+
+        matches = match_images(detections, objects, classes)
+        counts = image_counts(matches, confidence=self.settings["count_confidence"])
+        table = pd.DataFrame(
+            {
+                "image_id": image_ids,
+                "n_objects": [len(o) for o in objects],
+                "n_detections": [len(d) for d in detections],
+                "tp50": counts["tp"],
+                "fp50": counts["fp"],
+                "fn50": counts["fn"],
+                "errors": counts["fp"] + counts["fn"],
+                "f1_50": _f1(counts["tp"], counts["fp"], counts["fn"]),
+                "detections": [json.dumps(d) for d in detections],
+                "objects": [json.dumps([list(o) for o in image]) for image in objects],
+            }
+        )
+        metrics = detection_summary(matches, count_confidence=self.settings["count_confidence"])
+        metrics.update({"classes": list(classes), "n": len(image_ids), "n_objects": int(table["n_objects"].sum())})
+        return table, metrics
+
+
+def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    """Per-image F1 = 2 tp / (2 tp + fp + fn); 1 where there is nothing to find and nothing was found."""
+    denominator = 2 * tp + fp + fn
+    return np.where(denominator > 0, 2 * tp / np.where(denominator > 0, denominator, 1), 1.0)
+
+
+def _rows_matches(rows: pd.DataFrame):
+    """The matches of per-sample rows (their ``detections`` and ``objects`` JSON), classes sorted by name.
+
+    Classes without objects have no AP, so this order-free class list gives the same mAP as the dataset's."""
+    detections = [_parsed_detections(v, i) for i, v in zip(rows["image_id"], rows["detections"], strict=True)]
+    objects = [_objects(v, i) for i, v in zip(rows["image_id"], rows["objects"], strict=True)]
+    classes = sorted({o[0] for image in objects for o in image} | {d[0] for image in detections for d in image})
+    return match_images(detections, objects, classes)
+
+
+def _result_detections(result, classes: list[str]) -> list[list]:
+    """One Ultralytics Results as [class, confidence, x_min, y_min, x_max, y_max] lists, by descending confidence."""
+    boxes = result.boxes
+    xyxy = boxes.xyxy.detach().cpu().double().numpy().reshape(-1, 4)
+    confidence = boxes.conf.detach().cpu().double().numpy().reshape(-1)
+    class_index = boxes.cls.detach().cpu().numpy().astype(int).reshape(-1)
+    order = np.argsort(-confidence, kind="stable")
+    return [
+        [classes[class_index[i]], round(float(confidence[i]), 6), *(round(float(v), 3) for v in xyxy[i])] for i in order
+    ]
+
+
+def _parsed_detections(value: Any, image_id: str) -> list[tuple]:
+    if isinstance(value, str):
+        value = json.loads(value)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    parsed = []
+    for d in value:
+        if len(d) != 6:
+            raise ValueError(
+                f"image {image_id}: a detection is [class, confidence, x_min, y_min, x_max, y_max], got {d!r}"
+            )
+        parsed.append((str(d[0]), *(float(v) for v in d[1:])))
+    return parsed
+
+
+def _checked_int(key: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"detection: setting {key!r} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _checked_float(key: str, value: Any, valid: Callable[[float], bool], what: str) -> float:
+    """``value`` as a float if ``valid`` accepts it; ValueError naming the key otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not valid(value):
+        raise ValueError(f"detection: setting {key!r} must be {what}, got {value!r}")
+    return float(value)
