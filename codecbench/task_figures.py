@@ -148,6 +148,7 @@ def plot_per_class_change(per_class: pd.DataFrame, title: str, png_path, svg_pat
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.6))
     points = per_class[per_class.codec != UNCOMPRESSED]
+    points = points[points.score == points.score.iloc[0]] if len(points) else points  # the task's first score
     classes: list[str] = []
     if len(points):
         variant = reference_variant(per_class)
@@ -172,3 +173,66 @@ def plot_per_class_change(per_class: pd.DataFrame, title: str, png_path, svg_pat
     ax.axhline(0, color="black", linewidth=0.8)
     save_figure(fig, png_path, svg_path)
     return classes
+
+
+def gallery_examples(table: pd.DataFrame, task, per_kind: int = 3) -> pd.DataFrame:
+    """Examples for the gallery, from the reference model's per-sample rows: the ``per_kind`` images whose sample
+    quality rose most against the uncompressed image (``improved``), fell most (``worsened``), and unchanged ones
+    at the lowest rates; each image at most once. Columns: the row's own plus ``change``, ``kind`` and
+    ``reference_caption`` (the uncompressed image's :meth:`~codecbench.tasks.Task.describe_sample`)."""
+    variant = reference_variant(table)
+    rows = table[table.train_variant == variant]
+    quality = task.sample_quality
+    reference = rows[rows.codec == UNCOMPRESSED].set_index("image_id")
+    points = rows[rows.codec != UNCOMPRESSED].copy()
+    points["change"] = (
+        points[quality].astype(float).to_numpy() - reference[quality].astype(float).reindex(points.image_id).to_numpy()
+    )
+    chosen, used = [], set()
+    for kind, subset in (
+        ("improved", points[points.change > 0].sort_values(["change", "bpp"], ascending=[False, True])),
+        ("worsened", points[points.change < 0].sort_values(["change", "bpp"], ascending=[True, True])),
+        ("unchanged", points[points.change == 0].sort_values("bpp")),
+    ):
+        taken = 0
+        for _, row in subset.iterrows():
+            if taken == per_kind:
+                break
+            if row.image_id in used:
+                continue
+            used.add(row.image_id)
+            caption = task.describe_sample(reference.loc[row.image_id].assign(image_id=row.image_id))
+            chosen.append(row.to_dict() | {"kind": kind, "reference_caption": caption})
+            taken += 1
+    return pd.DataFrame(chosen)
+
+
+def plot_gallery(table: pd.DataFrame, task, image_files: dict, decoded_root, title: str, png_path) -> pd.DataFrame:
+    """Side by side, uncompressed and compressed, the :func:`gallery_examples` with the task's reading of each
+    (``image_files``: image id -> the prepared file; decoded images are ``decoded_root/<codec>/<quality>/decoded/
+    <image_id>.png``). PNG only: the pixels are the point. Returns the examples shown."""
+    from pathlib import Path
+
+    from .io import read_rgb
+
+    plt = _pyplot()
+    examples = gallery_examples(table, task)
+    n = max(len(examples), 1)
+    fig, axes = plt.subplots(n, 2, figsize=(8, 1.9 * n + 0.6), squeeze=False)
+    for axis_row, (_, example) in zip(axes, examples.iterrows(), strict=False):
+        decoded = Path(decoded_root) / str(example.codec) / str(example.quality) / "decoded" / f"{example.image_id}.png"
+        point = f"{example.kind}: {example.codec}/{example.quality}, {example.bpp:.2f} bpp"
+        for ax, path, caption in (
+            (axis_row[0], image_files[example.image_id], f"{example.image_id}: {example.reference_caption}"),
+            (axis_row[1], decoded, f"{point}: {task.describe_sample(example)}"),
+        ):
+            ax.imshow(read_rgb(path), interpolation="nearest")
+            ax.set_title(caption, fontsize=6.5)
+            ax.set_axis_off()
+    if examples.empty:
+        axes[0][0].text(0.5, 0.5, "no compressed test points", ha="center", transform=axes[0][0].transAxes)
+        for ax in axes[0]:
+            ax.set_axis_off()
+    fig.suptitle(f"{title} (model trained on {reference_variant(table)})", fontsize=9)
+    save_figure(fig, png_path)
+    return examples

@@ -244,7 +244,14 @@ def get_task_outputs():
         ]
         outputs += [
             f"{RESULTS}/figures/tasks/{task}/{name}.png"
-            for name in ("scores_bpp", "train_test_accuracy", "flips", "per_class", "training_sets")
+            for name in (
+                "scores_bpp",
+                "train_test_accuracy",
+                "flips",
+                "per_class",
+                "gallery",
+                "training_sets",
+            )
         ]
     return outputs
 

@@ -85,7 +85,10 @@ rule task_tables:
             caption="../report/task_bd.rst",
             category="Tasks",
             subcategory="{task}",
-            labels={"task": "{task}", "table": "BD-rate on the task's per-image quality"},
+            labels={
+                "task": "{task}",
+                "table": "BD-rate on the task's per-image quality",
+            },
         ),
     log:
         f"{RESULTS}/logs/task_tables/{{task}}.log",
@@ -105,6 +108,9 @@ rule task_tables:
 
 rule task_figures:
     input:
+        manifest=lambda wildcards: f"{RESULTS}/datasets/{config['tasks'][wildcards.task]['dataset']}/manifest.csv",
+        predictions=f"{RESULTS}/tables/tasks/{{task}}/predictions.csv",
+        points=lambda wildcards: get_task_test_files(wildcards.task),
         summary=f"{RESULTS}/tables/tasks/{{task}}/summary.csv",
         per_class=f"{RESULTS}/tables/tasks/{{task}}/per_class.csv",
         training_sets=f"{RESULTS}/tables/tasks/{{task}}/training_sets.csv",
@@ -138,6 +144,13 @@ rule task_figures:
             subcategory="{task}",
             labels={"task": "{task}", "figure": "per-class change"},
         ),
+        gallery=report(
+            f"{RESULTS}/figures/tasks/{{task}}/gallery.png",
+            caption="../report/task_gallery.rst",
+            category="Tasks",
+            subcategory="{task}",
+            labels={"task": "{task}", "figure": "examples improved / worsened"},
+        ),
         training_sets=report(
             f"{RESULTS}/figures/tasks/{{task}}/training_sets.png",
             caption="../report/task_training_sets.rst",
@@ -159,6 +172,7 @@ rule task_figures:
         "../envs/tables.yaml"
     params:
         task=lambda wildcards: config["tasks"][wildcards.task]["task"],
+        compressed=lambda wildcards: f"{RESULTS}/compressed/{config['tasks'][wildcards.task]['dataset']}",
         anchor=config["anchor"],
     script:
         "../scripts/task_figures.py"

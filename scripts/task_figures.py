@@ -1,15 +1,20 @@
 """Rule task_figures: a task's scores against rate, train x test map of its headline score, improved/worsened
-shares, per-class change and training-set sizes."""
+shares, per-class change, a gallery of improved and worsened examples and training-set sizes."""
+
+from pathlib import Path
 
 import pandas as pd
 
+from codecbench.datasets import read_manifest
 from codecbench.task_figures import (
     plot_changes,
+    plot_gallery,
     plot_per_class_change,
     plot_scores,
     plot_train_test_accuracy,
     plot_training_sets,
 )
+from codecbench.task_tables import read_evaluations
 from codecbench.tasks import get_task_class
 from codecbench.workflow import job_log
 
@@ -27,6 +32,12 @@ def main(smk):
         plot_changes(summary, f"{task}: images improved / worsened", smk.output.flips, svgs["flips"])
         per_class = pd.read_csv(smk.input.per_class, dtype={"class": str})
         plot_per_class_change(per_class, f"{task}: per-class change", smk.output.per_class, svgs["per_class"])
+        task_class = get_task_class(smk.params.task)
+        predictions = read_evaluations([smk.input.predictions], task_class)
+        manifest = read_manifest(smk.input.manifest)
+        images = {row.image_id: Path(smk.input.manifest).parent / row.file for row in manifest.itertuples()}
+        title = f"{task}: examples"
+        plot_gallery(predictions, task_class, images, smk.params.compressed, title, smk.output.gallery)
         sizes = pd.read_csv(smk.input.training_sets)
         plot_training_sets(sizes, f"{task}: training-set size", smk.output.training_sets, svgs["training_sets"])
 

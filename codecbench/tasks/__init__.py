@@ -70,6 +70,11 @@ class Task(abc.ABC):
         averaged, so that ratio scores (F1, mAP, corpus CER) get honest bootstrap intervals."""
 
     @classmethod
+    def describe_sample(cls, row: pd.Series) -> str:
+        """A short caption of one per-sample row for the example gallery (default: its sample quality)."""
+        return f"{cls.sample_quality_label} {float(row[cls.sample_quality]):.2f}"
+
+    @classmethod
     def per_class(cls, rows: pd.DataFrame) -> pd.DataFrame:
         """One point's score per class: columns ``class``, ``score`` (its name), ``value``, ``n_objects``; empty
         for tasks without classes."""

@@ -208,6 +208,10 @@ class Classification(Task):
         return scores_from_confusion(confusion)
 
     @classmethod
+    def describe_sample(cls, row: pd.Series) -> str:
+        return f"predicted {row['predicted']} (true {row['label']})"
+
+    @classmethod
     def per_class(cls, rows: pd.DataFrame) -> pd.DataFrame:
         """Accuracy per true class."""
         grouped = rows.groupby("label", sort=True)["correct"]

@@ -114,7 +114,7 @@ class OCR(Task):
     annotation_kind = "text"
     scores = ("cer", "wer", "exact_match")
     lower_is_better = frozenset({"cer", "wer"})
-    sample_quality, sample_quality_label = "char_accuracy", "character accuracy (1 - CER)"
+    sample_quality, sample_quality_label = "char_accuracy", "char_accuracy"  # 1 - CER of the image
     text_columns = ("label", "text")
     default_settings = {
         "engine": "rapidocr",
@@ -149,6 +149,10 @@ class OCR(Task):
     def is_pretrained(cls, settings: dict[str, Any]) -> bool:
         """Always: OCR engines come trained."""
         return True
+
+    @classmethod
+    def describe_sample(cls, row: pd.Series) -> str:
+        return f"read {row['text']!r} (true {row['label']!r}), CER {float(row['cer']):.2f}"
 
     @classmethod
     def resampled_scores(cls, rows: pd.DataFrame, weights: np.ndarray) -> dict[str, np.ndarray]:
