@@ -31,14 +31,14 @@ SHAPE_PLACEMENT_TRIES = 50
 SHAPE_CROPS = (1.0, 2.0)  # a crop of SHAPES_SIDE x this factor (drawn uniformly) is resized to SHAPES_SIDE
 
 PLATES_COUNT = 40
-PLATES_WIDTH, PLATES_HEIGHT = 200, 64
+PLATES_WIDTH, PLATES_HEIGHT = 100, 32  # small, as plates are in street images: compression can hurt
 PLATES_SEED = 0
 PLATE_FORMATS = ("LLL DDDD", "DLLLDDD", "LL DDD LL", "LLDD LLL", "DDD LLL")  # L: a letter, D: a digit
 PLATE_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"  # no I, O, Q: plates avoid them (they read as 1, 0)
 PLATE_FONTS = ("DejaVuSans-Bold.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSansMono.ttf")  # in matplotlib's fonts/ttf
 PLATE_COLOURS = ((245, 245, 240), (250, 212, 60), (226, 229, 232), (214, 230, 246))  # white, yellow, grey, blue
 PLATE_SUPERSAMPLE = 3  # drawn and warped at 3x, then reduced with a filter (no aliasing on the strokes)
-PLATE_TILT = 4.0  # corners move up to this many output pixels (the mild perspective)
+PLATE_TILT = 2.0  # corners move up to this many output pixels (the mild perspective)
 
 
 class ShapeScene(NamedTuple):
@@ -239,7 +239,7 @@ def render_plate(rng: np.random.Generator, text: str) -> tuple[np.ndarray, str]:
 
 @register_builtin("plates", kind="text")
 def plates() -> Iterator[BuiltinImage]:
-    """Synthetic licence plates for OCR: PLATES_COUNT 200x64 RGB test images ``plate_000`` ..., each labelled with
+    """Synthetic licence plates for OCR: PLATES_COUNT 100x32 RGB test images ``plate_000`` ..., each labelled with
     the exact string it shows (see :func:`plate_text` and :func:`render_plate`), from ``default_rng(PLATES_SEED)``."""
     rng = np.random.default_rng(PLATES_SEED)
     for index in range(PLATES_COUNT):

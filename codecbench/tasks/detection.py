@@ -351,7 +351,7 @@ class Detection(Task):
     annotation_kind = "objects"
     scores = ("map50", "map50_95", "precision", "recall", "f1")
     # per image: 2 tp / (2 tp + fp + fn) at IoU 0.5 and count_confidence; 1 where nothing is there and nothing found
-    sample_quality, sample_quality_label = "f1_50", "per-image F1 (IoU 0.5)"
+    sample_quality, sample_quality_label = "f1_50", "f1_50"  # per-image F1 at IoU 0.5, count_confidence
     text_columns = ("detections", "objects")
     default_settings = {
         "model": "yolov8n.yaml",
@@ -359,6 +359,7 @@ class Detection(Task):
         "image_px": 128,
         "batch_size": 16,
         "optimizer": "SGD",
+        "close_mosaic": 10,  # Ultralytics' default: mosaic augmentation stops for the last N epochs
         "learning_rate": 0.01,
         "seed": 0,
         "confidence": 0.001,  # prediction threshold: low, as for mAP
@@ -387,6 +388,7 @@ class Detection(Task):
         for key in ("epochs", "batch_size", "max_detections"):
             s[key] = _checked_int(key, s[key], minimum=1)
         s["seed"] = _checked_int("seed", s["seed"], minimum=0)
+        s["close_mosaic"] = _checked_int("close_mosaic", s["close_mosaic"], minimum=0)
         s["image_px"] = _checked_int("image_px", s["image_px"], minimum=MIN_IMAGE_PX)
         if s["image_px"] % MIN_IMAGE_PX:
             raise ValueError(
@@ -410,6 +412,11 @@ class Detection(Task):
     def is_pretrained(cls, settings: dict[str, Any]) -> bool:
         """A ``.pt`` model is pretrained weights, evaluated as they are."""
         return _is_weights(str(settings.get("model", cls.default_settings["model"])))
+
+    @classmethod
+    def describe_sample(cls, row: pd.Series) -> str:
+        counts = f"{int(row['tp50'])} TP, {int(row['fp50'])} FP, {int(row['fn50'])} FN"
+        return f"F1 {float(row['f1_50']):.2f} ({counts} at IoU 0.5)"
 
     @classmethod
     def resampled_scores(cls, rows: pd.DataFrame, weights: np.ndarray) -> dict[str, np.ndarray]:
@@ -525,6 +532,7 @@ class Detection(Task):
                     batch=s["batch_size"],
                     optimizer=s["optimizer"],
                     lr0=s["learning_rate"],
+                    close_mosaic=s["close_mosaic"],
                     seed=s["seed"],
                     deterministic=True,
                     workers=0,
