@@ -236,7 +236,9 @@ def test_a_task_needs_a_dataset_with_its_kind_of_annotations():
         validate_config(with_change("tasks.t", {**TASK, "dataset": "photos"}))
     cfg = with_change("tasks.t", {**TASK, "dataset": "boxes"})
     cfg["datasets"]["boxes"] = {"source": "builtin", "name": "shapes"}
-    with pytest.raises(ConfigError, match=r"needs a dataset annotated with class labels .* but 'boxes' has object boxes"):
+    with pytest.raises(
+        ConfigError, match=r"needs a dataset annotated with class labels .* but 'boxes' has object boxes"
+    ):
         validate_config(cfg)
 
 
@@ -255,15 +257,16 @@ def test_task_defaults_and_variants():
     assert settings["settings"]["epochs"] == 3
 
 
-@pytest.mark.parametrize("name", ["kodak-zoo", "kodak-train", "cifar10", "isic-folder"])
+@pytest.mark.parametrize("name", ["kodak-zoo", "kodak-train", "cifar10", "isic-folder", "coco-yolo", "plates-folder"])
 def test_full_scale_configs_are_valid(project, tmp_path, monkeypatch, name):
     monkeypatch.chdir(tmp_path)
-    for folder in ("data/train", "data/isic"):  # the folders those configs ask the user to fill
+    for folder in ("data/train", "data/isic", "data/plates"):  # the folders those configs ask the user to fill
         (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "data/plates/labels.csv").write_text("file,text\n")
     cfg = yaml.safe_load((project / "configs" / f"{name}.yaml").read_text())
     if name == "kodak-train":  # an addition to kodak-zoo.yaml (Snakemake merges the two)
         base = yaml.safe_load((project / "configs" / "kodak-zoo.yaml").read_text())
         cfg = {**base, "datasets": {**base["datasets"], **cfg["datasets"]}, "learned": cfg["learned"]}
     validated = validate_config(cfg)
     for task in validated["tasks"].values():
-        assert validated["datasets"][task["dataset"]]["source"] in ("cifar10", "folder")
+        assert validated["datasets"][task["dataset"]]["source"] in ("cifar10", "folder", "coco")

@@ -92,11 +92,16 @@ def make_project_copy(root: Path, photo: np.ndarray) -> Path:
     return root
 
 
+def finished_run(tmp_path_factory, photo, name: str, cfg: dict) -> Path:
+    """A project copy in which ``cfg`` has run to the end."""
+    workdir = make_project_copy(tmp_path_factory.mktemp(name), photo)
+    run_snakemake(workdir, "--configfile", write_config(workdir, cfg))
+    return workdir
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, photo):
-    workdir = make_project_copy(tmp_path_factory.mktemp("workflow"), photo)
-    run_snakemake(workdir, "--configfile", write_config(workdir, TINY))
-    return workdir
+    return finished_run(tmp_path_factory, photo, "workflow", TINY)
 
 
 def test_tidy_table_has_every_measurement(tiny_run):
@@ -384,9 +389,7 @@ LEARNED_TINY = {
 
 @pytest.fixture(scope="module")
 def learned_run(tmp_path_factory, photo):
-    workdir = make_project_copy(tmp_path_factory.mktemp("learned"), photo)
-    run_snakemake(workdir, "--configfile", write_config(workdir, LEARNED_TINY))
-    return workdir
+    return finished_run(tmp_path_factory, photo, "learned", LEARNED_TINY)
 
 
 def test_trained_codec_runs_like_any_codec(learned_run):
@@ -447,9 +450,7 @@ TASK_TINY = {
 
 @pytest.fixture(scope="module")
 def task_run(tmp_path_factory, photo):
-    workdir = make_project_copy(tmp_path_factory.mktemp("tasks"), photo)
-    run_snakemake(workdir, "--configfile", write_config(workdir, TASK_TINY))
-    return workdir
+    return finished_run(tmp_path_factory, photo, "tasks", TASK_TINY)
 
 
 def images_sha256(paths: list[Path]) -> str:
@@ -526,3 +527,71 @@ def test_a_users_own_checkpoint_is_evaluated_without_training(task_run):
     jobs = planned_jobs(task_run, write_config(task_run, cfg, "own.yaml"))
     assert "evaluate_task[task=mine, train_variant=checkpoint]" in jobs
     assert not [j for j in jobs if j.startswith(("train_task", "compress", "prepare"))]
+
+
+DETECTION_OCR_TINY = {
+    "datasets": {
+        "shapes": {"source": "builtin", "max_images": 24},  # the first 24 train and 24 test scenes
+        "plates": {"source": "builtin", "max_images": 6},
+    },
+    "codecs": {"jpeg": {"qualities": [10, 80]}},
+    "metrics": ["psnr_rgb"],
+    "bd": {"metrics": ["psnr_rgb"]},
+    "statistics": {"n_boot": 200},
+    "tasks": {
+        "yolo": {"task": "detection", "dataset": "shapes", "epochs": 2, "image_px": 64, "batch_size": 8},
+        "ocr": {"task": "ocr", "dataset": "plates"},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def detection_ocr_run(tmp_path_factory, photo):
+    return finished_run(tmp_path_factory, photo, "detection_ocr", DETECTION_OCR_TINY)
+
+
+def test_a_detector_is_trained_and_scored_on_every_point(detection_ocr_run):
+    run = detection_ocr_run
+    info = json.loads((run / "results/models/tasks/yolo/original/training.json").read_text())
+    assert info["num_images"] == 24 and info["classes"] == ["circle", "square", "triangle", "star"]
+    assert not (run / "runs").exists() and not (run / "home").exists()
+    predictions = pd.read_csv(run / "results/tables/tasks/yolo/predictions.csv", dtype={"image_id": str})
+    assert set(zip(predictions.codec, predictions.quality, strict=True)) == {
+        ("uncompressed", 0),
+        ("jpeg", 10),
+        ("jpeg", 80),
+    }
+    objects = pd.read_csv(run / "results/datasets/shapes/objects.csv", dtype={"image_id": str})
+    manifest = pd.read_csv(run / "results/datasets/shapes/manifest.csv", dtype={"image_id": str})
+    test_ids = manifest[manifest.split == "test"].image_id
+    expected = objects[objects.image_id.isin(test_ids)].groupby("image_id").size()
+    plain = predictions[predictions.codec == "uncompressed"].set_index("image_id")
+    assert plain.n_objects.to_dict() == expected.reindex(plain.index, fill_value=0).to_dict()
+    for detections in predictions.detections:  # boxes in the 128x128 input's pixels
+        for _, confidence, x0, y0, x1, y1 in json.loads(detections):
+            assert 0 <= confidence <= 1 and -1 <= x0 <= x1 <= 129 and -1 <= y0 <= y1 <= 129
+    summary = pd.read_csv(run / "results/tables/tasks/yolo/summary.csv")
+    assert len(summary) == 3 and summary.map50.between(0, 1).all() and (summary.map50_95 <= summary.map50 + 1e-12).all()
+    per_class = pd.read_csv(run / "results/tables/tasks/yolo/per_class.csv")
+    assert set(per_class["class"]) <= {"circle", "square", "triangle", "star"} and "change" in per_class
+    for name in ("scores_bpp", "per_class", "gallery", "flips"):
+        assert (run / f"results/figures/tasks/yolo/{name}.png").stat().st_size > 5000
+
+
+def test_ocr_reads_the_plates_at_every_point(detection_ocr_run):
+    run = detection_ocr_run
+    predictions = pd.read_csv(
+        run / "results/tables/tasks/ocr/predictions.csv", dtype={"label": str, "text": str}, keep_default_na=False
+    )
+    assert set(predictions.train_variant) == {"pretrained"} and len(predictions) == 3 * 6
+    plain = predictions[predictions.codec == "uncompressed"]
+    manifest = pd.read_csv(run / "results/datasets/plates/manifest.csv", dtype=str, keep_default_na=False)
+    assert sorted(plain.label) == sorted(manifest.label)
+    summary = pd.read_csv(run / "results/tables/tasks/ocr/summary.csv").set_index("codec")
+    exact = (plain.text.str.replace(" ", "") == plain.label.str.replace(" ", "")).mean()
+    assert summary.exact_match["uncompressed"] == pytest.approx(exact)
+    assert exact >= 0.5  # PP-OCRv4 reads most of the uncompressed plates
+    assert not (run / "results/models/tasks/ocr").exists()  # nothing trained
+    assert (run / "results/figures/tasks/ocr/gallery.png").stat().st_size > 5000
+    bd = pd.read_csv(run / "results/tables/tasks/ocr/bd_rate.csv")
+    assert bd.empty  # one codec: nothing to compare against the anchor
