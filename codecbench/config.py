@@ -129,6 +129,18 @@ ANNOTATION_KINDS = {
 }
 
 
+def _has_train_split(dataset: dict, dataset_id: str) -> bool:
+    """Whether a dataset entry has train images: cifar10, class folders, YOLO folders (when they hold a train
+    split, which only preparing them tells: assumed) and the built-in sets registered with one."""
+    from .datasets.builtin import BUILTINS_WITH_TRAIN_SPLIT
+
+    if dataset["source"] == "builtin":
+        return dataset.get("name", dataset_id) in BUILTINS_WITH_TRAIN_SPLIT
+    return dataset["source"] in ("cifar10", "yolo") or (
+        dataset["source"] == "folder" and not dataset.get("labels_file")
+    )
+
+
 def _task_errors(cfg: dict, name: str, entry: dict, declared: set[str]) -> list[str]:
     from .datasets import annotation_kind
     from .tasks import get_task_class
@@ -168,13 +180,17 @@ def _task_errors(cfg: dict, name: str, entry: dict, declared: set[str]) -> list[
         if value not in ladders[codec]:
             problems.append(f"{key}: {quality!r} is not on {codec}'s ladder {ladders[codec]}; add it there first")
     own = entry.get("checkpoint")
-    if task_class is not None and entry.get("train_on", [ORIGINAL_VARIANT]) != [ORIGINAL_VARIANT]:
-        try:
-            pretrained = task_class.is_pretrained(task_class(_task_settings(entry)).settings)
-        except (KeyError, ValueError):
-            pretrained = False  # the settings' own error is reported below
-        if pretrained:
-            problems.append(f"tasks.{name}: its model is pretrained (evaluated as is, not trained): remove train_on")
+    try:
+        pretrained = task_class is not None and task_class.is_pretrained(task_class(_task_settings(entry)).settings)
+    except (KeyError, ValueError):
+        pretrained = False  # the settings' own error is reported below
+    if pretrained and entry.get("train_on", [ORIGINAL_VARIANT]) != [ORIGINAL_VARIANT]:
+        problems.append(f"tasks.{name}: its model is pretrained (evaluated as is, not trained): remove train_on")
+    if dataset is not None and not (pretrained or own) and not _has_train_split(dataset, entry["dataset"]):
+        problems.append(
+            f"tasks.{name}: its model trains, but dataset {entry['dataset']!r} has only test images; use a dataset "
+            "with a train split, or evaluate a ready model (checkpoint, or pretrained weights)"
+        )
     if own and entry.get("train_on", [ORIGINAL_VARIANT]) != [ORIGINAL_VARIANT]:
         problems.append(f"tasks.{name}: give checkpoint (evaluate your own model) or train_on, not both")
     if own and not Path(own).expanduser().is_file():

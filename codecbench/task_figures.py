@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .config import ORIGINAL_VARIANT, UNCOMPRESSED
+from .config import ORIGINAL_VARIANT, UNCOMPRESSED, normalise_quality
 from .figures import RATE_LABEL, _pyplot, codec_style, save_figure
 
 SCORE_LABELS = {
@@ -201,7 +201,7 @@ def gallery_examples(table: pd.DataFrame, task, per_kind: int = 3) -> pd.DataFra
             if row.image_id in used:
                 continue
             used.add(row.image_id)
-            caption = task.describe_sample(reference.loc[row.image_id].assign(image_id=row.image_id))
+            caption = task.describe_sample(reference.loc[row.image_id])
             chosen.append(row.to_dict() | {"kind": kind, "reference_caption": caption})
             taken += 1
     return pd.DataFrame(chosen)
@@ -220,7 +220,8 @@ def plot_gallery(table: pd.DataFrame, task, image_files: dict, decoded_root, tit
     n = max(len(examples), 1)
     fig, axes = plt.subplots(n, 2, figsize=(8, 1.9 * n + 0.6), squeeze=False)
     for axis_row, (_, example) in zip(axes, examples.iterrows(), strict=False):
-        decoded = Path(decoded_root) / str(example.codec) / str(example.quality) / "decoded" / f"{example.image_id}.png"
+        quality = normalise_quality(example.quality)  # as in the point's folder name: 50, not 50.0
+        decoded = Path(decoded_root) / str(example.codec) / str(quality) / "decoded" / f"{example.image_id}.png"
         point = f"{example.kind}: {example.codec}/{example.quality}, {example.bpp:.2f} bpp"
         for ax, path, caption in (
             (axis_row[0], image_files[example.image_id], f"{example.image_id}: {example.reference_caption}"),

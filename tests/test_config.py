@@ -242,6 +242,18 @@ def test_a_task_needs_a_dataset_with_its_kind_of_annotations():
         validate_config(cfg)
 
 
+def test_a_task_that_trains_needs_train_images_and_a_pretrained_one_no_train_on():
+    cfg = with_change("tasks.t", {"task": "detection", "dataset": "coco"})
+    cfg["datasets"]["coco"] = {"source": "coco", "max_images": 5}
+    with pytest.raises(ConfigError, match=r"tasks\.t: its model trains, but dataset 'coco' has only test images"):
+        validate_config(cfg)
+    cfg["tasks"]["t"]["model"] = "yolov8n.pt"  # pretrained: evaluated on the test images
+    assert validate_config(cfg)["tasks"]["t"]["model"] == "yolov8n.pt"
+    cfg["tasks"]["t"]["train_on"] = ["original", "jpeg/25"]
+    with pytest.raises(ConfigError, match=r"tasks\.t: its model is pretrained .* remove train_on"):
+        validate_config(cfg)
+
+
 def test_task_defaults_and_variants():
     from codecbench.config import task_job_settings, train_variants, training_set_points
 

@@ -335,12 +335,18 @@ def test_train_refuses_before_work(tmp_path):
 def test_missing_weights_name_the_file(tmp_path):
     from codecbench.tasks.detection import Detection
 
-    with pytest.raises(FileNotFoundError, match="YOLO weights 'yolov8n.pt' not found .* never downloaded") as error:
+    with pytest.raises(
+        FileNotFoundError, match="YOLO weights 'yolov8n.pt' not found .* downloading it failed"
+    ) as error:
         Detection().load("yolov8n.pt", device="cpu")
     assert "https://github.com/ultralytics/assets/releases/download/v8.4.0/yolov8n.pt" in str(error.value)
     missing = tmp_path / "mine.pt"
     with pytest.raises(FileNotFoundError, match=f"YOLO weights '{missing}' not found"):
         Detection().load(missing, device="cpu")
+    with pytest.raises(FileNotFoundError, match="YOLO weights 'yolov8s.pt' not found"):  # load(None): the setting's
+        Detection({"model": "yolov8s.pt"}).load(None, device="cpu")
+    with pytest.raises(ValueError, match="'yolov8n.yaml' is a model definition to train, not weights"):
+        Detection().load(None, device="cpu")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="junk.pt cannot be loaded"):
         Detection().load(tmp_path / "junk.pt", device="cpu")

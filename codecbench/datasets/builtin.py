@@ -42,6 +42,7 @@ BuiltinImages = Callable[[], Iterator[BuiltinImage | tuple[str, np.ndarray, str]
 BUILTIN_DATASETS: dict[str, BuiltinImages] = {}
 BUILTIN_KINDS: dict[str, str | None] = {}  # name -> annotation kind: "classes", "objects", "text" or None
 BUILTIN_CLASSES: dict[str, tuple[str, ...]] = {}  # "objects" sets -> their class names in index order
+BUILTINS_WITH_TRAIN_SPLIT: set[str] = set()
 LABELLED_BUILTINS: set[str] = set()  # built-in sets with class labels and a train/test split (classification)
 ANNOTATION_KINDS = ("classes", "objects", "text")
 
@@ -50,9 +51,10 @@ DIGITS_TEST_FRACTION = 0.2
 
 
 def register_builtin(
-    name: str, kind: str | None = None, classes: tuple[str, ...] = ()
+    name: str, kind: str | None = None, classes: tuple[str, ...] = (), train_split: bool = False
 ) -> Callable[[BuiltinImages], BuiltinImages]:
-    """Register a built-in set under ``name`` with its annotation kind; an "objects" set names its ``classes``."""
+    """Register a built-in set under ``name`` with its annotation kind; an "objects" set names its ``classes``;
+    ``train_split``: it has train images (what a task that trains needs)."""
     if kind is not None and kind not in ANNOTATION_KINDS:
         raise ValueError(f"builtin {name!r}: annotation kind {kind!r} is not one of {ANNOTATION_KINDS} or None")
     if (kind == "objects") != bool(classes):
@@ -61,6 +63,8 @@ def register_builtin(
     def decorator(func: BuiltinImages) -> BuiltinImages:
         BUILTIN_DATASETS[name] = func
         BUILTIN_KINDS[name] = kind
+        if train_split:
+            BUILTINS_WITH_TRAIN_SPLIT.add(name)
         if kind == "objects":
             BUILTIN_CLASSES[name] = tuple(classes)
         if kind == "classes":
@@ -113,7 +117,7 @@ def digit_image(values: np.ndarray) -> np.ndarray:
     return np.repeat(np.asarray(enlarged)[:, :, None], 3, axis=2)
 
 
-@register_builtin("digits", kind="classes")
+@register_builtin("digits", kind="classes", train_split=True)
 def digits() -> Iterator[BuiltinImage]:
     """scikit-learn's 1,797 handwritten digits (``load_digits``) as 32x32 RGB (see :func:`digit_image`), labelled
     "0".."9", ids ``d0000``..``d1796`` in ``load_digits`` order.

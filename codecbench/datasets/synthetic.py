@@ -148,7 +148,7 @@ def shape_scenes() -> Iterator[ShapeScene]:
             yield ShapeScene(f"{split}__{index:04d}", split, image, tuple(objects), tuple(masks))
 
 
-@register_builtin("shapes", kind="objects", classes=SHAPE_CLASSES)
+@register_builtin("shapes", kind="objects", classes=SHAPE_CLASSES, train_split=True)
 def shapes() -> Iterator[BuiltinImage]:
     """Synthetic detection images (see :func:`shape_scenes`): 128x128 RGB, 160 train and 40 test, objects of four
     classes (circle, square, triangle, star) with exact boxes."""

@@ -31,10 +31,11 @@ the same number of CPU threads. Ultralytics seeds and configures the process-wid
 deterministic mode; they are restored afterwards, so the caller's random generators and settings are left
 untouched. Ultralytics would also cut torch to (cores - 1) CPU threads; the process's own count is kept.
 
-Nothing goes to $HOME and nothing is downloaded: importing this module sets ``YOLO_CONFIG_DIR`` (Ultralytics'
-settings file; when unset: ``$XDG_CACHE_HOME/ultralytics``, else a folder in the temp directory),
-``YOLO_OFFLINE=1`` (no online checks) and ``YOLO_VERBOSE=false`` unless already set, and Ultralytics' dataset
-check's font download is switched off while training.
+Nothing goes to $HOME, and only missing pretrained weights named by Ultralytics are downloaded (into its
+``weights_dir``; offline that fails at once with an error naming the file): importing this module sets
+``YOLO_CONFIG_DIR`` (Ultralytics' settings file; when unset: ``$XDG_CACHE_HOME/ultralytics``, else a folder in
+the temp directory), ``YOLO_OFFLINE=1`` (no online checks) and ``YOLO_VERBOSE=false`` unless already set, and
+Ultralytics' dataset check's font download is switched off while training.
 
 Checkpoint: Ultralytics' own .pt (a pickled dict; loading it unpickles a model, so only load trusted files) with
 an added ``codecbench`` entry ``{"format": "codecbench-detector/1", "classes", "settings", "training"}`` and the
@@ -121,9 +122,11 @@ def weights_candidates(name: str | os.PathLike) -> list[Path]:
 
 
 def find_weights(name: str | os.PathLike) -> Path:
-    """The existing file of YOLO weights ``name`` (see :func:`weights_candidates`); never downloads.
+    """The file of YOLO weights ``name`` (see :func:`weights_candidates`). A bare Ultralytics asset name that is
+    not there (e.g. ``yolov8n.pt``) is downloaded into ``weights_dir`` by Ultralytics, as a user online expects.
 
-    FileNotFoundError naming the file, the places looked in and, for an Ultralytics model name, its URL.
+    FileNotFoundError naming the file, the places looked in, why the download failed and, for an Ultralytics
+    model name, its URL (to fetch on a machine online).
     """
     _yolo_class()
     candidates = weights_candidates(name)
@@ -131,15 +134,21 @@ def find_weights(name: str | os.PathLike) -> Path:
         if candidate.is_file():
             return candidate
     where = " or ".join(str(c.resolve()) for c in candidates)
-    advice = "give the path of the weights file"
+    advice, failure = "give the path of the weights file", ""
     if len(Path(name).parts) == 1:
+        from ultralytics.utils.downloads import attempt_download_asset
+
+        try:
+            fetched = Path(attempt_download_asset(candidates[-1]))
+            if fetched.is_file():
+                return fetched
+            failure = "; Ultralytics has no such asset to download"
+        except Exception as error:  # noqa: BLE001 (network errors of many kinds; offline it fails at once)
+            failure = f"; downloading it failed ({type(error).__name__}: {str(error).strip()[:200]})"
         advice = (
             f"download {WEIGHTS_URL.format(name=Path(name).name)} on a machine online and put it there, or {advice}"
         )
-    raise FileNotFoundError(
-        f"YOLO weights {os.fspath(name)!r} not found (looked for {where}); weights are never downloaded (the "
-        f"pipeline runs offline): {advice}"
-    )
+    raise FileNotFoundError(f"YOLO weights {os.fspath(name)!r} not found (looked for {where}){failure}: {advice}")
 
 
 def _is_weights(model: str) -> bool:
@@ -577,13 +586,20 @@ class Detection(Task):
         self.load(checkpoint, device=device)
         return {**training, "images_per_s": len(images) * len(rows) / train_seconds, "train_seconds": train_seconds}
 
-    def load(self, checkpoint: Path | str, device: str = "auto") -> None:
+    def load(self, checkpoint: Path | str | None, device: str = "auto") -> None:
         """Load YOLO detection weights for :meth:`predict`: a checkpoint :meth:`train` wrote, any Ultralytics
-        detection .pt, or an Ultralytics weights name (see :func:`find_weights`; never downloaded).
+        detection .pt, or an Ultralytics weights name (see :func:`find_weights`); None: the settings' ``model``.
 
         FileNotFoundError when the file is missing, ValueError when it is not a YOLO detection model; both name
         the file.
         """
+        if checkpoint is None:  # the pretrained variant: the weights the settings name
+            if not _is_weights(self.settings["model"]):
+                raise ValueError(
+                    f"detection: no checkpoint given and setting 'model' {self.settings['model']!r} is a model "
+                    "definition to train, not weights; train() first or give a .pt"
+                )
+            checkpoint = self.settings["model"]
         path = find_weights(checkpoint)
         YOLO = _yolo_class()
         try:
