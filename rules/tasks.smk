@@ -78,7 +78,10 @@ rule task_tables:
             caption="../report/task_training_sets.rst",
             category="Tasks",
             subcategory="{task}",
-            labels={"task": "{task}", "table": "training-set size against the headline score"},
+            labels={
+                "task": "{task}",
+                "table": "training-set size against the headline score",
+            },
         ),
         bd=report(
             f"{RESULTS}/tables/tasks/{{task}}/bd_rate.csv",
@@ -156,7 +159,10 @@ rule task_figures:
             caption="../report/task_training_sets.rst",
             category="Tasks",
             subcategory="{task}",
-            labels={"task": "{task}", "figure": "training-set size against the headline score"},
+            labels={
+                "task": "{task}",
+                "figure": "training-set size against the headline score",
+            },
         ),
         svgs=multiext(
             f"{RESULTS}/figures/tasks/{{task}}/",
