@@ -326,14 +326,20 @@ def read_split(path: str | Path, split: str) -> pd.DataFrame:
     return rows
 
 
-def read_classes(dataset_dir: str | Path) -> list[str]:
-    """The class names of a dataset annotated with objects (``classes.txt``), in index order."""
-    path = Path(dataset_dir) / CLASSES_FILE
+def _object_annotation_file(dataset_dir: str | Path, name: str) -> Path:
+    """``dataset_dir/name`` (classes.txt or objects.csv); DatasetError saying what to do when it is missing."""
+    path = Path(dataset_dir) / name
     if not path.is_file():
         raise DatasetError(
             f"{path} is missing: {dataset_dir} is not a dataset annotated with objects (builtin shapes, coco, yolo), "
             "or it was prepared before it had objects; prepare it again"
         )
+    return path
+
+
+def read_classes(dataset_dir: str | Path) -> list[str]:
+    """The class names of a dataset annotated with objects (``classes.txt``), in index order."""
+    path = _object_annotation_file(dataset_dir, CLASSES_FILE)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -355,12 +361,7 @@ def read_classes(dataset_dir: str | Path) -> list[str]:
 def read_objects(dataset_dir: str | Path) -> pd.DataFrame:
     """The boxes of a dataset annotated with objects (``objects.csv``: :data:`OBJECT_COLUMNS`, coordinates as floats
     in pixels, far edges exclusive); images without objects have no rows."""
-    path = Path(dataset_dir) / OBJECTS_FILE
-    if not path.is_file():
-        raise DatasetError(
-            f"{path} is missing: {dataset_dir} is not a dataset annotated with objects (builtin shapes, coco, yolo), "
-            "or it was prepared before it had objects; prepare it again"
-        )
+    path = _object_annotation_file(dataset_dir, OBJECTS_FILE)
     try:
         objects = pd.read_csv(path, dtype={"image_id": str, "class": str}, keep_default_na=False)
     except (OSError, ValueError, pd.errors.ParserError) as exc:

@@ -226,14 +226,19 @@ def _dataset_classes(annotations: pd.DataFrame) -> list[str] | None:
     return classes
 
 
-def _objects(value: Any, image_id: str) -> list[tuple[str, float, float, float, float]]:
-    """One image's ``objects`` cell as (class, x_min, y_min, x_max, y_max) tuples (a JSON string is parsed)."""
+def _json_cell(value: Any) -> list:
+    """A per-image list cell: a JSON string (as read back from CSV) parsed, a missing value as no entries."""
     if isinstance(value, str):
         value = json.loads(value)
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return []
+    return value
+
+
+def _objects(value: Any, image_id: str) -> list[tuple[str, float, float, float, float]]:
+    """One image's ``objects`` cell as (class, x_min, y_min, x_max, y_max) tuples (a JSON string is parsed)."""
     objects = []
-    for obj in value:
+    for obj in _json_cell(value):
         if len(obj) != 5:
             raise ValueError(f"image {image_id}: an object is (class, x_min, y_min, x_max, y_max), got {obj!r}")
         name, *box = obj
@@ -763,12 +768,8 @@ def _result_detections(result, classes: list[str]) -> list[list]:
 
 
 def _parsed_detections(value: Any, image_id: str) -> list[tuple]:
-    if isinstance(value, str):
-        value = json.loads(value)
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return []
     parsed = []
-    for d in value:
+    for d in _json_cell(value):
         if len(d) != 6:
             raise ValueError(
                 f"image {image_id}: a detection is [class, confidence, x_min, y_min, x_max, y_max], got {d!r}"
