@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..registry import Registry
-from .base import Codec, CodecError, bits_per_pixel
+from .base import Codec, CodecError, EncodedSequence, SequenceCodec, bits_per_pixel, kilobits_per_second
 
 CODECS: Registry[Codec] = Registry("codec")
 register_codec = CODECS.register
@@ -24,4 +24,15 @@ def make_codec(name: str, quality: float, options: dict[str, Any] | None = None)
 # Importing the modules registers their codecs. Heavy libraries are imported lazily inside them.
 from . import ffmpeg, imagecodecs_codecs, learned, pillow_codecs  # noqa: E402,F401
 
-__all__ = ["CODECS", "Codec", "CodecError", "bits_per_pixel", "get_codec_class", "make_codec", "register_codec"]
+__all__ = [
+    "CODECS",
+    "Codec",
+    "CodecError",
+    "EncodedSequence",
+    "SequenceCodec",
+    "bits_per_pixel",
+    "kilobits_per_second",
+    "get_codec_class",
+    "make_codec",
+    "register_codec",
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -73,3 +74,50 @@ class Codec(ABC):
     def describe(self) -> str:
         opts = ", ".join(f"{k}={v}" for k, v in sorted(self.options.items()))
         return f"{self.name} quality={self.quality}" + (f" ({opts})" if opts else "")
+
+
+def kilobits_per_second(n_bytes: float, n_frames: int, fps: float) -> float:
+    """The rate of a stored clip: its bytes x 8 over its duration (frames / frames per second), in kbit/s."""
+    if n_frames <= 0 or fps <= 0:
+        raise ValueError(f"a clip needs frames and a positive frame rate, got {n_frames} frames at {fps} fps")
+    return n_bytes * 8.0 / (n_frames / fps) / 1000.0
+
+
+@dataclass(frozen=True)
+class EncodedSequence:
+    """A coded clip: ``data`` is the whole file a user would store (container included). ``frame_bytes`` and
+    ``frame_types`` describe each frame in display order: the bytes of its coded frame (packet payload; their sum
+    is at most ``len(data)``, the rest being container overhead) and its picture type ("I", "P", "B", or "" when the
+    codec does not say)."""
+
+    data: bytes
+    frame_bytes: list[int]
+    frame_types: list[str]
+
+
+class SequenceCodec(Codec):
+    """A video codec: it codes a whole clip (a list of equally sized frames at a frame rate) into one file, so
+    frames may be predicted from each other. ``extension`` is the container's (mp4, webm, ...).
+
+    :meth:`encode` / :meth:`decode` code a single image as a one-frame clip, so a sequence codec also runs where an
+    image codec is expected.
+    """
+
+    sequence: ClassVar[bool] = True
+
+    @abstractmethod
+    def encode_sequence(self, frames: list[np.ndarray], fps: float) -> EncodedSequence:
+        """Encode uint8 HxWx3 RGB frames (all the same size) shown at ``fps`` frames per second."""
+
+    @abstractmethod
+    def decode_sequence(self, data: bytes, size: tuple[int, int], n_frames: int) -> list[np.ndarray]:
+        """Decode :attr:`EncodedSequence.data` into ``n_frames`` uint8 HxWx3 RGB frames of ``size`` (height,
+        width), in display order; CodecError if the stream holds another number of frames or another size."""
+
+    def encode(self, image: np.ndarray) -> bytes:
+        return self.encode_sequence([image], fps=1.0).data
+
+    def decode(self, data: bytes, size: tuple[int, int] | None = None) -> np.ndarray:
+        if size is None:
+            raise CodecError(f"{self.describe()}: decoding needs the frame size")
+        return self.decode_sequence(data, size, 1)[0]
