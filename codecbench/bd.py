@@ -243,6 +243,205 @@ def _per_quality_matrix(rows: pd.DataFrame, column: str, image_ids: np.ndarray) 
     return rows.pivot(index="quality", columns="image_id", values=column).reindex(columns=image_ids).to_numpy(float)
 
 
+def _bootstrap_replicates_loop(rate_a, quality_a, rate_t, quality_t, method: str) -> np.ndarray:
+    """(bd_rate_pct, bd_quality) of every replicate row, NaN where not available: ``_bd_prepared`` row by row.
+
+    The reference for ``_bootstrap_replicates``.
+    """
+    replicates = np.full((rate_a.shape[0], 2), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # once around the loop: per-call catch_warnings costs time
+        for b in range(rate_a.shape[0]):
+            bd = _bd_prepared(_prepare_curve(rate_a[b], quality_a[b]), _prepare_curve(rate_t[b], quality_t[b]), method)
+            if bd["available"]:
+                replicates[b] = bd["bd_rate_pct"], bd["bd_quality"]
+    return replicates
+
+
+def _prepare_curves(rate: np.ndarray, quality: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_prepare_curve`` of every row of (replicate x point) matrices, as NaN-padded matrices and lengths.
+
+    Row ``b``'s prepared curve is ``rate[b, :size[b]], quality[b, :size[b]]``, bit-identical to
+    ``_prepare_curve(rate[b], quality[b])``. Rows whose usable points, sorted by rate, already increase strictly
+    in both rate and quality (the usual case) are prepared at once; the others (ties, a monotone fit) row by row.
+    """
+    keep = np.isfinite(rate) & np.isfinite(quality) & (rate > 0)
+    # Unusable points sort last; among distinct rates, argsort by rate is _prepare_curve's lexsort.
+    order = np.argsort(np.where(keep, rate, np.inf), axis=1, kind="stable")
+    out_rate = np.take_along_axis(np.where(keep, rate, np.nan), order, axis=1)
+    out_quality = np.take_along_axis(np.where(keep, quality, np.nan), order, axis=1)
+    size = keep.sum(axis=1)
+    inside = np.arange(rate.shape[1] - 1)[None, :] < (size - 1)[:, None]  # pairs of usable neighbours
+    with np.errstate(invalid="ignore"):
+        increasing = (np.diff(out_rate, axis=1) > 0) & (np.diff(out_quality, axis=1) > 0)
+    for b in np.flatnonzero(~(increasing | ~inside).all(axis=1)):
+        r, q, _ = _prepare_curve(rate[b], quality[b])
+        out_rate[b], out_quality[b], size[b] = np.nan, np.nan, r.size
+        out_rate[b, : r.size], out_quality[b, : r.size] = r, q
+    return out_rate, out_quality, size
+
+
+def _pchip_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Derivatives at the knots of scipy's ``PchipInterpolator``, for each row of (curve x point) matrices."""
+    h = np.diff(x, axis=1)
+    m = np.diff(y, axis=1) / h
+    if x.shape[1] == 2:
+        return np.concatenate([m, m], axis=1)  # scipy: linear between two points
+    sign = np.sign(m)
+    flat_or_turn = (sign[:, 1:] != sign[:, :-1]) | (m[:, 1:] == 0) | (m[:, :-1] == 0)
+    w1 = 2 * h[:, 1:] + h[:, :-1]
+    w2 = h[:, 1:] + 2 * h[:, :-1]
+    whmean = (w1 / m[:, :-1] + w2 / m[:, 1:]) / (w1 + w2)
+    d = np.empty_like(y)
+    d[:, 1:-1] = np.where(flat_or_turn, 0.0, 1.0 / whmean)
+    d[:, 0] = _pchip_edge(h[:, 0], h[:, 1], m[:, 0], m[:, 1])
+    d[:, -1] = _pchip_edge(h[:, -1], h[:, -2], m[:, -1], m[:, -2])
+    return d
+
+
+def _pchip_edge(h0, h1, m0, m1):
+    """scipy's ``PchipInterpolator._edge_case``: one-sided three-point end slope, shape-preserving."""
+    d = ((2 * h0 + h1) * m0 - h0 * m1) / (h0 + h1)
+    wrong_sign = np.sign(d) != np.sign(m0)
+    overshoot = (np.sign(m0) != np.sign(m1)) & (np.abs(d) > 3.0 * np.abs(m0))
+    return np.where(wrong_sign, 0.0, np.where(overshoot, 3.0 * m0, d))
+
+
+def _akima_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Derivatives at the knots of scipy's ``Akima1DInterpolator`` (method "akima"), row by row, >= 3 points."""
+    n = x.shape[1]
+    m = np.empty((x.shape[0], n + 3))
+    m[:, 2:-2] = np.diff(y, axis=1) / np.diff(x, axis=1)
+    m[:, 1] = 2.0 * m[:, 2] - m[:, 3]
+    m[:, 0] = 2.0 * m[:, 1] - m[:, 2]
+    m[:, -2] = 2.0 * m[:, -3] - m[:, -4]
+    m[:, -1] = 2.0 * m[:, -2] - m[:, -3]
+    fill = 0.5 * (m[:, 3:] + m[:, :-3])
+    dm = np.abs(np.diff(m, axis=1))
+    f1, f2 = dm[:, 2:], dm[:, :-2]
+    f12 = f1 + f2
+    defined = f12 > 1e-9 * f12.max(axis=1, keepdims=True)  # scipy's break_mult, against the curve's largest f12
+    return np.where(defined, m[:, 1 : n + 1] + (f2 / f12) * (m[:, 2 : n + 2] - m[:, 1 : n + 1]), fill)
+
+
+def _hermite_integral(x: np.ndarray, y: np.ndarray, d: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Integral over [low, high] of each row's cubic Hermite spline, in the power basis scipy's PPoly uses."""
+    h = np.diff(x, axis=1)
+    slope = np.diff(y, axis=1) / h
+    t = (d[:, :-1] + d[:, 1:] - 2 * slope) / h
+    c3, c2, c1, c0 = t / h, (slope - d[:, :-1]) / h - t, d[:, :-1], y[:, :-1]
+    left = x[:, :-1]
+
+    def antiderivative(s):
+        return s * (c0 + s * (c1 / 2 + s * (c2 / 3 + s * (c3 / 4))))
+
+    # Segments outside [low, high] clip to an empty interval and add exactly 0.
+    lo = np.clip(low[:, None], left, x[:, 1:]) - left
+    hi = np.clip(high[:, None], left, x[:, 1:]) - left
+    return (antiderivative(hi) - antiderivative(lo)).sum(axis=1)
+
+
+def _polyfit_cubic(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``np.polyfit(x[b], y[b], 3)`` for every row ``b``, bit for bit.
+
+    The same scaled Vandermonde matrix and LAPACK least-squares solver (gelsd) as np.polyfit; the solver is numpy's
+    own gufunc behind np.linalg.lstsq, called once on the stack of rows (np.linalg.lstsq only takes one matrix).
+    Should that private gufunc be unavailable, np.linalg.lstsq solves the rows one by one.
+    """
+    n_rows, n_points = x.shape
+    powers = np.concatenate([np.ones((n_rows, n_points, 1)), np.repeat(x[:, :, None], 3, axis=2)], axis=2)
+    lhs = np.multiply.accumulate(powers, axis=2)[:, :, ::-1]  # np.vander(x, 4)
+    scale = np.sqrt((lhs * lhs).sum(axis=1))
+    lhs = lhs / scale[:, None, :]
+    rcond = n_points * np.finfo(float).eps
+    try:
+        from numpy.linalg import _umath_linalg
+
+        solver = _umath_linalg.lstsq_m if n_points <= 4 else _umath_linalg.lstsq_n
+        with np.errstate(all="ignore"):
+            coefficients = solver(lhs, y[:, :, None], rcond, signature="ddd->ddid")[0][:, :, 0]
+        if coefficients.shape != (n_rows, 4):
+            raise ValueError(coefficients.shape)
+    except (ImportError, AttributeError, TypeError, ValueError):
+        coefficients = np.array([np.linalg.lstsq(a, b, rcond)[0] for a, b in zip(lhs, y, strict=True)])
+    return coefficients / scale
+
+
+def _cubic_fit_integral(x: np.ndarray, y: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Integral over [low, high] of each row's ``np.polyfit(x, y, 3)``: bjontegaard's cubic, with np.polyint and
+    np.polyval's Horner scheme, operation for operation."""
+    coefficients = _polyfit_cubic(x, y)
+    antiderivative = np.concatenate([coefficients / np.arange(4, 0, -1), np.zeros((x.shape[0], 1))], axis=1)
+
+    def horner(at):
+        value = np.zeros_like(at)
+        for k in range(antiderivative.shape[1]):
+            value = value * at + antiderivative[:, k]
+        return value
+
+    return horner(high) - horner(low)
+
+
+def _bd_delta_batch(base_a, value_a, base_t, value_t, method: str) -> np.ndarray:
+    """bjontegaard's ``bd_linear`` for rows of sorted curves: mean of test - anchor over the overlap of the bases."""
+    low = np.maximum(base_a[:, 0], base_t[:, 0])
+    high = np.minimum(base_a[:, -1], base_t[:, -1])
+    integrals = []
+    for x, y in ((base_a, value_a), (base_t, value_t)):
+        if method == "cubic":
+            integrals.append(_cubic_fit_integral(x, y, low, high))
+            continue
+        if method == "akima" and x.shape[1] > 2:
+            slopes = _akima_slopes(x, y)
+        else:  # pchip; akima with two points is linear (bjontegaard's make_interp_spline k=1), as is pchip's
+            slopes = _pchip_slopes(x, y)
+        integrals.append(_hermite_integral(x, y, slopes, low, high))
+    return (integrals[1] - integrals[0]) / (high - low)
+
+
+def _relative_overlaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``_relative_overlap`` of each row pair of sorted curves."""
+    union = np.maximum(a[:, -1], b[:, -1]) - np.minimum(a[:, 0], b[:, 0])
+    return np.maximum(np.minimum(a[:, -1], b[:, -1]) - np.maximum(a[:, 0], b[:, 0]), 0.0) / union
+
+
+def _bd_batch(rate_a, quality_a, rate_t, quality_t, method: str) -> np.ndarray:
+    """(bd_rate_pct, bd_quality) of ``_bd_prepared`` for rows of prepared curves of one length per side.
+
+    Rows whose result ``_bd_prepared`` marks not available are NaN. The same interpolants and integrals as
+    bjontegaard (scipy's PCHIP and Akima splines, integrated exactly; np.polyfit's cubic), vectorised over rows.
+    """
+    out = np.full((rate_a.shape[0], 2), np.nan)
+    if min(rate_a.shape[1], rate_t.shape[1]) < max(2, _MIN_POINTS[method]) or rate_a.shape[0] == 0:
+        return out
+    log_a, log_t = np.log10(rate_a), np.log10(rate_t)
+    with np.errstate(all="ignore"):  # rows without overlap compute garbage, then are dropped
+        overlapping = np.minimum(_relative_overlaps(quality_a, quality_t), _relative_overlaps(log_a, log_t)) > 0
+        bd_rate = (10 ** _bd_delta_batch(quality_a, log_a, quality_t, log_t, method) - 1) * 100
+        bd_quality = _bd_delta_batch(log_a, quality_a, log_t, quality_t, method)
+    available = overlapping & np.isfinite(bd_rate) & np.isfinite(bd_quality)
+    out[available, 0], out[available, 1] = bd_rate[available], bd_quality[available]
+    return out
+
+
+def _bootstrap_replicates(rate_a, quality_a, rate_t, quality_t, method: str) -> np.ndarray:
+    """``_bootstrap_replicates_loop``'s result, vectorised over replicates.
+
+    Replicates are grouped by the lengths of their two prepared curves and each group is computed at once.
+    """
+    rate_a, quality_a, size_a = _prepare_curves(rate_a, quality_a)
+    rate_t, quality_t, size_t = _prepare_curves(rate_t, quality_t)
+    replicates = np.full((rate_a.shape[0], 2), np.nan)
+    pairs = size_a * (rate_t.shape[1] + 1) + size_t
+    for pair in np.unique(pairs):
+        rows = np.flatnonzero(pairs == pair)
+        n_a, n_t = size_a[rows[0]], size_t[rows[0]]
+        replicates[rows] = _bd_batch(
+            rate_a[rows, :n_a], quality_a[rows, :n_a], rate_t[rows, :n_t], quality_t[rows, :n_t], method
+        )
+    return replicates
+
+
 def bootstrap_bd(
     table: pd.DataFrame,
     anchor: str,
@@ -265,7 +464,8 @@ def bootstrap_bd(
     and every quality; the curves' means and then the BD values are recomputed. ``bd_*_ci_low``/``_high`` are
     percentiles of the replicates that were available (``n_boot_valid`` of ``n_boot``; replicates where the curves
     stop overlapping are left out, which narrows the interval when that happens often). If the estimate itself is
-    not available the intervals are NaN. ``n_images`` is the number of shared images.
+    not available the intervals are NaN. ``n_images`` is the number of shared images. The replicates are computed
+    vectorised (``_bootstrap_replicates``), equal to ``_bd_prepared`` through bjontegaard to rounding.
 
     Returns ``bd_metrics``' keys plus ``bd_rate_ci_low``, ``bd_rate_ci_high``, ``bd_quality_ci_low``,
     ``bd_quality_ci_high``, ``n_boot_valid`` and ``n_images``.
@@ -315,13 +515,7 @@ def bootstrap_bd(
     counts = bootstrap_counts(image_ids.size, n_boot, seed)
     # (replicate, quality) mean rate and quality of each codec under the shared draws.
     (rate_a, quality_a), (rate_t, quality_t) = [tuple(resampled_means(m, counts) for m in pair) for pair in matrices]
-    replicates = np.full((n_boot, 2), np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # once around the loop: per-call catch_warnings costs time
-        for b in range(n_boot):
-            bd = _bd_prepared(_prepare_curve(rate_a[b], quality_a[b]), _prepare_curve(rate_t[b], quality_t[b]), method)
-            if bd["available"]:
-                replicates[b] = bd["bd_rate_pct"], bd["bd_quality"]
+    replicates = _bootstrap_replicates(rate_a, quality_a, rate_t, quality_t, method)
     valid = np.isfinite(replicates).all(axis=1)
     result["n_boot_valid"] = int(valid.sum())
     if valid.any():

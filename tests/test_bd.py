@@ -374,3 +374,100 @@ def test_each_dataset_is_resampled_on_its_own():
     together = bootstrap_means(pd.concat([second, first]), ["psnr_rgb"], n_boot=200, seed=4)
     pd.testing.assert_frame_equal(together[together.dataset == "d"].reset_index(drop=True), alone)
     assert (together[together.dataset == "e"].n_images == 30).all()
+
+
+# --- bootstrap_bd: vectorised replicates against the per-replicate path through bjontegaard ----------------------
+
+
+def random_curve_matrices(rng, n_rows, n_points, noise):
+    """Replicate-like (row x point) rate and quality matrices: noisy log-linear curves, some shuffled."""
+    base = 0.2 * 2.0 ** np.arange(n_points)
+    rate = base * rng.lognormal(0, noise, (n_rows, n_points))
+    quality = 30 + 3 * np.log2(rate) + rng.normal(0, 5 * noise, (n_rows, n_points))
+    flip = rng.random(n_rows) < 0.3
+    rate[flip], quality[flip] = rate[flip, ::-1], quality[flip, ::-1]  # any order is accepted
+    return rate, quality
+
+
+def assert_replicates_equal(fast, slow):
+    assert fast.shape == slow.shape
+    np.testing.assert_array_equal(np.isnan(fast), np.isnan(slow))
+    assert not np.isinf(slow).any()
+    np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("n_points", [4, 5, 6])
+def test_vectorised_replicates_equal_bjontegaard_on_random_curves(method, n_points):
+    from codecbench.bd import _bootstrap_replicates, _bootstrap_replicates_loop
+
+    rng = np.random.default_rng(n_points)
+    for noise in (0.01, 0.15, 0.5):  # from clean monotone curves to many isotonic fits and lost overlaps
+        rate_a, quality_a = random_curve_matrices(rng, 120, n_points, noise)
+        rate_t, quality_t = random_curve_matrices(rng, 120, n_points, noise)
+        rate_t *= rng.lognormal(-0.2, 0.3)
+        quality_t += rng.normal(0, 4)
+        slow = _bootstrap_replicates_loop(rate_a, quality_a, rate_t, quality_t, method)
+        assert_replicates_equal(_bootstrap_replicates(rate_a, quality_a, rate_t, quality_t, method), slow)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_vectorised_replicates_handle_ties_gaps_and_disjoint_curves(method):
+    from codecbench.bd import _bootstrap_replicates, _bootstrap_replicates_loop, _prepare_curve
+
+    rng = np.random.default_rng(11)
+    rate_a, quality_a = random_curve_matrices(rng, 400, 5, 0.05)
+    rate_t, quality_t = random_curve_matrices(rng, 400, 5, 0.05)
+    rate_t *= 0.8
+    rate_a[::7, 1] = rate_a[::7, 2]  # equal rates: merged with their mean quality
+    quality_a[::9, 3] = quality_a[::9, 4]  # equal qualities: merged at the mean log-rate
+    quality_t[::5, 1] = quality_t[::5, 3] + 1.0  # a quality drop: isotonic fit, pooled points
+    rate_t[::13, 0] = np.nan  # a gap
+    quality_t[::17, 4] = np.inf  # a lossless point
+    rate_a[::19, 2] = 0.0  # no logarithm
+    rate_a[::23, 1:] = np.nan  # a single point left: not available
+    quality_t[::29] += 15.0  # quality ranges barely or not overlapping
+    rate_t[::31] *= 40.0  # rate ranges not overlapping
+    quality_t[::37, :2] = quality_t[::37, 2:4]  # two pairs of duplicate qualities
+    sizes = {(_prepare_curve(rate_a[b], quality_a[b])[0].size, _prepare_curve(rate_t[b], quality_t[b])[0].size)
+             for b in range(400)}  # fmt: skip
+    assert len(sizes) >= 6  # curves of several lengths, each a group of its own
+    slow = _bootstrap_replicates_loop(rate_a, quality_a, rate_t, quality_t, method)
+    assert 0.1 < np.isnan(slow[:, 0]).mean() < 0.5  # both available and unavailable replicates
+    assert_replicates_equal(_bootstrap_replicates(rate_a, quality_a, rate_t, quality_t, method), slow)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_vectorised_replicates_of_two_and_three_point_curves(method):
+    from codecbench.bd import _bootstrap_replicates, _bootstrap_replicates_loop
+
+    rng = np.random.default_rng(3)
+    for n_points in (2, 3):
+        rate_a, quality_a = random_curve_matrices(rng, 200, n_points, 0.2)
+        rate_t, quality_t = random_curve_matrices(rng, 200, n_points, 0.2)
+        slow = _bootstrap_replicates_loop(rate_a, quality_a, rate_t * 0.7, quality_t, method)
+        assert_replicates_equal(_bootstrap_replicates(rate_a, quality_a, rate_t * 0.7, quality_t, method), slow)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_bootstrap_bd_is_unchanged_against_the_per_replicate_path(method, monkeypatch):
+    import codecbench.bd
+
+    table = synthetic_table(n_images=30, seed=4)
+    # A realistic table with a few awkward images: a lossless point, a missing measurement, a noisy codec.
+    table.loc[(table.codec == "test") & (table.quality == 4) & (table.image_id == "img05"), "psnr_rgb"] = np.inf
+    table.loc[(table.codec == "anchor") & (table.quality == 2) & (table.image_id == "img07"), "bpp"] = np.nan
+    noisy = table[table.codec == "test"].assign(codec="noisy")
+    noisy["psnr_rgb"] += np.random.default_rng(1).normal(0, 3, len(noisy))
+    table = pd.concat([table, noisy], ignore_index=True)
+    for codec in ("test", "noisy"):
+        fast = bootstrap_bd(table, "anchor", codec, "psnr_rgb", method=method, n_boot=300, seed=5)
+        with monkeypatch.context() as patch:
+            patch.setattr(codecbench.bd, "_bootstrap_replicates", codecbench.bd._bootstrap_replicates_loop)
+            slow = bootstrap_bd(table, "anchor", codec, "psnr_rgb", method=method, n_boot=300, seed=5)
+        assert fast.keys() == slow.keys() and fast["n_boot_valid"] == slow["n_boot_valid"] > 0
+        for key in fast:
+            if isinstance(fast[key], float):
+                assert fast[key] == pytest.approx(slow[key], rel=1e-9, abs=1e-11), key
+            else:
+                assert fast[key] == slow[key], key
