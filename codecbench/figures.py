@@ -22,6 +22,7 @@ METRIC_LABELS = {
     "vif": "VIFp",
     "mse": "MSE (RGB, 8-bit)",
     "mae": "MAE (RGB, 8-bit)",
+    "vmaf": "VMAF (v0.6.1)",
 }
 RATE_LABEL = "rate (bits per pixel)"
 
@@ -35,7 +36,7 @@ def metric_label(metric: str) -> str:
 STYLE_ORDER = (
     "jpeg", "webp", "avif", "jpegxl", "jpeg2000", "h264", "hevc", "av1", "vp9", "png", "original",
     "bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean", "mbt2018", "cheng2020-anchor", "cheng2020-attn",
-    "cae",
+    "cae", "h264_video", "hevc_video", "vp9_video", "av1_video",
 )  # fmt: skip
 
 
