@@ -1,5 +1,6 @@
-"""Datasets: resolve a config entry (source builtin | local | url | cifar10 | folder | coco | yolo) to normalised
-images plus a manifest and, for detection sets, their boxes.
+"""Datasets: resolve a config entry (source builtin | local | url | cifar10 | folder | coco | yolo | mot17 |
+video_folder | bsds500) to normalised images plus a manifest and, for detection sets, their boxes; for edge sets their
+boundary maps; for video sets the clip and frame of each image.
 
 A prepared dataset is ``<dir>/images/<image_id>.png`` (8-bit RGB, see :mod:`.normalize` for how other inputs are
 converted) and ``<dir>/manifest.csv`` with one row per image: its id, file, size, ``split`` ("train" or "test";
@@ -8,12 +9,24 @@ dataset, splits included. What ``label`` holds depends on the dataset's annotati
 
 * **classes** (cifar10, folder with class sub-folders, builtin digits): the image's class name.
 * **text** (builtin plates, folder with ``labels_file``): the text the image shows, exactly (OCR ground truth).
-* **objects** (builtin shapes, coco, yolo): "". The boxes are in ``<dir>/objects.csv`` (:data:`OBJECT_COLUMNS`:
-  one row per object, in the prepared image's pixels, ``x_max``/``y_max`` the exclusive far edges, so a box over
-  pixel columns 10..19 has ``x_min`` 10 and ``x_max`` 20; images without objects have no rows; only images in the
-  manifest are listed) and the class names, one a line in their index order, in ``<dir>/classes.txt`` (all of
-  the dataset's classes, even those absent from the prepared images).
-* none (photos, science, local, url): "" (unlabelled).
+* **objects** (builtin shapes and moving_shapes, coco, yolo, mot17): "". The boxes are in ``<dir>/objects.csv``
+  (:data:`OBJECT_COLUMNS`: one row per object, in the prepared image's pixels, ``x_max``/``y_max`` the exclusive
+  far edges, so a box over pixel columns 10..19 has ``x_min`` 10 and ``x_max`` 20; images without objects have no
+  rows; only images in the manifest are listed) and the class names, one a line in their index order, in
+  ``<dir>/classes.txt`` (all of the dataset's classes, even those absent from the prepared images).
+* **edges** (bsds500; also builtin shapes and moving_shapes beside their objects): the label is not used ("").
+  Each image's boundary maps are ``<dir>/edges/<image_id>.npz`` (:mod:`.edges`: bool (annotators, height, width)).
+* none (photos, science, local, url, video_folder): "" (unlabelled).
+
+A dataset can have several kinds (:func:`annotation_kinds`): the shapes builtins have objects and edges.
+
+**Video** datasets (builtin moving_shapes, mot17, video_folder) are prepared as their frames: every frame is an
+ordinary image of the manifest, so every image stage works on them unchanged. Beside the manifest,
+``<dir>/frames.csv`` (:data:`FRAME_COLUMNS`) gives each frame's ``clip``, ``frame`` (0-based display index within
+its clip) and ``fps``. All frames of a clip have the same size, split and fps; a clip's frames are contiguous in the
+manifest, in frame order, numbered 0, 1, 2, ... (the frames prepared, so after ``frame_step`` or ``max_frames`` they
+are renumbered from 0). Options of video sources: ``clips`` (the names of the clips to keep, in the source's order)
+and ``max_frames`` (the first N frames of each clip); ``max_images`` still keeps the first N frames of each split.
 
 ``manifest.csv`` is written last, so a dataset with a manifest is complete.
 """
@@ -35,16 +48,24 @@ import numpy as np
 import pandas as pd
 
 from ..io import write_csv_atomic, write_rgb_png, write_text_atomic
-from . import synthetic  # noqa: F401  (registers the builtins shapes and plates)
-from .builtin import BUILTIN_CLASSES, BUILTIN_DATASETS, BUILTIN_KINDS, BuiltinImage, ObjectBox
+from . import synthetic  # noqa: F401  (registers the builtins shapes, moving_shapes and plates)
+from .builtin import (
+    ANNOTATION_KINDS,
+    BUILTIN_CLASSES,
+    BUILTIN_DATASETS,
+    BUILTIN_EXTRA_KINDS,
+    BUILTIN_KINDS,
+    BuiltinImage,
+    ObjectBox,
+)
 from .download import fetch
+from .edges import EDGES_DIR, write_edges
 from .normalize import ImageFileError, load_normalized
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("builtin", "local", "url", "cifar10", "folder", "coco", "yolo")
+SOURCES = ("builtin", "local", "url", "cifar10", "folder", "coco", "yolo", "mot17", "video_folder", "bsds500")
 SPLITS = ("train", "test")
-ANNOTATION_KINDS = ("classes", "objects", "text")
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".pnm", ".gif"}
 )
@@ -52,6 +73,8 @@ MANIFEST_COLUMNS = ["image_id", "file", "width", "height", "split", "label", "so
 OBJECT_COLUMNS = ["image_id", "class", "x_min", "y_min", "x_max", "y_max"]
 OBJECTS_FILE = "objects.csv"
 CLASSES_FILE = "classes.txt"
+FRAMES_FILE = "frames.csv"
+FRAME_COLUMNS = ["image_id", "clip", "frame", "fps"]
 
 # (uint8 HxWx3 RGB array, source, source mode, source sha256)
 ImageRead = tuple[np.ndarray, str, str, str]
@@ -71,6 +94,12 @@ class SourceImage:
     read: Callable[[], ImageRead]
     # Datasets with objects: the image's boxes in pixels, given the (width, height) it was read with.
     objects: Callable[[int, int], Sequence[ObjectBox]] | None = None
+    # Datasets with edges: the image's bool boundary maps (annotators, height, width), given its (width, height).
+    edges: Callable[[int, int], np.ndarray] | None = None
+    # Video datasets: the clip the frame belongs to, its 0-based display index in the clip and the clip's frame rate.
+    clip: str | None = None
+    frame: int | None = None
+    fps: float | None = None
 
 
 @dataclass(frozen=True)
@@ -153,18 +182,23 @@ def _downloaded_files(dataset: str, cfg: dict[str, Any], downloads_dir: Path) ->
 
 def _builtin_images(name: str) -> Iterator[SourceImage]:
     with_objects = BUILTIN_KINDS[name] == "objects"
+    with_edges = "edges" in BUILTIN_EXTRA_KINDS.get(name, ()) or BUILTIN_KINDS[name] == "edges"
     for item in BUILTIN_DATASETS[name]():
         record = BuiltinImage(*item)  # plain (id, image, origin) tuples are unlabelled test images
         objects = (lambda _w, _h, boxes=record.objects: boxes) if with_objects else None
+        edges = (lambda _w, _h, maps=record.edges: maps) if with_edges and record.edges is not None else None
         read = in_memory(record.image, record.origin)
-        yield SourceImage(record.image_id, record.split, record.label, read, objects)
+        yield SourceImage(
+            record.image_id, record.split, record.label, read, objects, edges, record.clip, record.frame, record.fps
+        )
 
 
 def annotation_kind(dataset_cfg: dict[str, Any], dataset_id: str) -> str | None:
-    """What a dataset config entry's images are annotated with, from the entry alone (nothing is read or fetched):
-    "classes" (cifar10, folder with class sub-folders, builtin digits), "objects" (builtin shapes, coco, yolo),
-    "text" (builtin plates, folder with ``labels_file``) or None (unlabelled: photos, science, local, url, and
-    unknown builtins, which config validation reports on its own)."""
+    """What a dataset config entry's images are annotated with (their primary kind; see :func:`annotation_kinds`
+    for all of them), from the entry alone (nothing is read or fetched): "classes" (cifar10, folder with class
+    sub-folders, builtin digits), "objects" (builtin shapes and moving_shapes, coco, yolo, mot17), "text" (builtin
+    plates, folder with ``labels_file``), "edges" (bsds500) or None (unlabelled: photos, science, local, url,
+    video_folder, and unknown builtins, which config validation reports on its own)."""
     source = dataset_cfg["source"]
     if source == "builtin":
         return BUILTIN_KINDS.get(dataset_cfg.get("name", dataset_id))
@@ -172,15 +206,42 @@ def annotation_kind(dataset_cfg: dict[str, Any], dataset_id: str) -> str | None:
         return "classes"
     if source == "folder":
         return "text" if dataset_cfg.get("labels_file") else "classes"
-    if source in ("coco", "yolo"):
+    if source in ("coco", "yolo", "mot17"):
         return "objects"
+    if source == "bsds500":
+        return "edges"
     return None
+
+
+def annotation_kinds(dataset_cfg: dict[str, Any], dataset_id: str) -> frozenset[str]:
+    """All the kinds a dataset config entry's images are annotated with, from the entry alone: its primary kind
+    (:func:`annotation_kind`) and its extra ones (builtin shapes and moving_shapes: "objects" and "edges"); empty
+    for unlabelled sets."""
+    primary = annotation_kind(dataset_cfg, dataset_id)
+    kinds = {primary} if primary else set()
+    if dataset_cfg["source"] == "builtin":
+        kinds.update(BUILTIN_EXTRA_KINDS.get(dataset_cfg.get("name", dataset_id), ()))
+    return frozenset(kinds)
+
+
+VIDEO_SOURCES = ("mot17", "video_folder")
+
+
+def is_video_source(dataset_cfg: dict[str, Any], dataset_id: str) -> bool:
+    """Whether a dataset config entry gives video (clips of frames, with frames.csv), from the entry alone."""
+    from .builtin import VIDEO_BUILTINS
+
+    if dataset_cfg["source"] == "builtin":
+        return dataset_cfg.get("name", dataset_id) in VIDEO_BUILTINS
+    return dataset_cfg["source"] in VIDEO_SOURCES
 
 
 def source_set(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> SourceSet:
     """The images of a dataset config entry, in id order within each split, not yet read, with their classes if
     they are annotated with objects."""
     from .annotated import coco_set, text_folder_images, yolo_set  # imported here: they build on this module
+    from .bsds import bsds500_images
+    from .video import mot17_set, video_folder_images
 
     source = cfg["source"]
     if source == "builtin":
@@ -194,6 +255,12 @@ def source_set(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> Source
         return coco_set(dataset, cfg, downloads_dir)
     if source == "yolo":
         return yolo_set(dataset, cfg)
+    if source == "mot17":
+        return mot17_set(dataset, cfg, downloads_dir)
+    if source == "video_folder":
+        return SourceSet(video_folder_images(dataset, cfg))
+    if source == "bsds500":
+        return SourceSet(bsds500_images(dataset, cfg, downloads_dir))
     if source == "folder" and cfg.get("labels_file"):
         return SourceSet(text_folder_images(dataset, cfg))
     return SourceSet(_unannotated_images(dataset, cfg, downloads_dir))
@@ -248,6 +315,101 @@ def _first_per_split(dataset: str, images: Iterable[SourceImage], limit: int | N
             yield item
 
 
+def _selected_frames(dataset: str, cfg: dict[str, Any], images: Iterable[SourceImage]) -> Iterator[SourceImage]:
+    """The images of the clips named in ``clips`` (all when absent), only the first ``max_frames`` of each clip
+    (all when absent); both options are errors for a dataset without clips, and so is a clip ``clips`` names that
+    the dataset lacks."""
+    wanted, max_frames = cfg.get("clips"), cfg.get("max_frames")
+    if wanted is None and max_frames is None:
+        yield from images
+        return
+    if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1):
+        raise DatasetError(f"dataset {dataset!r}: max_frames must be an integer from 1, not {max_frames!r}")
+    if isinstance(wanted, str):
+        wanted = [wanted]
+    wanted_set = None if wanted is None else {str(name) for name in wanted}
+    seen_clips: set[str] = set()
+    any_image = False
+    for item in images:
+        any_image = True
+        if item.clip is None:
+            option = "clips" if wanted is not None else "max_frames"
+            raise DatasetError(
+                f"dataset {dataset!r}: {option} is set but image {item.image_id!r} is not a frame of a clip; "
+                f"{option} applies to video datasets only, remove datasets.{dataset}.{option}"
+            )
+        seen_clips.add(item.clip)
+        if wanted_set is not None and item.clip not in wanted_set:
+            continue
+        if max_frames is not None and item.frame is not None and item.frame >= max_frames:
+            continue
+        yield item
+    missing = sorted(wanted_set - seen_clips) if wanted_set is not None and any_image else []
+    if missing:
+        raise DatasetError(
+            f"dataset {dataset!r}: clips {', '.join(missing)} are not in the dataset (its clips: "
+            f"{', '.join(sorted(seen_clips))}); fix datasets.{dataset}.clips"
+        )
+
+
+class _FrameChecks:
+    """Collects the frames.csv rows while checking that each clip is contiguous, in frame order from 0, and of one
+    size, split and fps; an image set either has clips everywhere or nowhere."""
+
+    def __init__(self, dataset: str) -> None:
+        self.dataset = dataset
+        self.rows: list[list] = []
+        self.without_clip: str | None = None
+        self.clips: dict[str, tuple[int, int, str, float]] = {}  # clip -> (width, height, split, fps)
+        self.current: str | None = None
+
+    def add(self, item: SourceImage, width: int, height: int) -> None:
+        name = f"dataset {self.dataset!r}"
+        if item.clip is None:
+            if self.rows:
+                raise DatasetError(f"{name}: image {item.image_id!r} has no clip but earlier images are video frames")
+            self.without_clip = item.image_id
+            return
+        if self.without_clip is not None:
+            raise DatasetError(
+                f"{name}: clip {item.clip!r} frame {item.frame} follows image {self.without_clip!r}, which has no "
+                "clip: a dataset is either all video frames or all still images"
+            )
+        where = f"{name}: clip {item.clip!r} frame {item.frame} (image {item.image_id!r})"
+        if item.frame is None or item.fps is None or not item.fps > 0:
+            raise DatasetError(f"{where}: a frame needs a frame index and a frame rate above 0, got fps {item.fps}")
+        expected_frame = 0
+        if item.clip == self.current:
+            expected_frame = self.rows[-1][2] + 1
+        elif item.clip in self.clips:
+            raise DatasetError(f"{where}: the clip's frames are not contiguous (other images come between them)")
+        if item.frame != expected_frame:
+            raise DatasetError(f"{where}: expected frame {expected_frame} (frames must be consecutive from 0)")
+        properties = (width, height, item.split, float(item.fps))
+        first = self.clips.setdefault(item.clip, properties)
+        if first != properties:
+            raise DatasetError(
+                f"{where} is {width}x{height}, split {item.split}, {item.fps} fps but frame 0 is "
+                f"{first[0]}x{first[1]}, split {first[2]}, {first[3]} fps: a clip's frames must agree"
+            )
+        self.current = item.clip
+        self.rows.append([item.image_id, item.clip, item.frame, float(item.fps)])
+
+
+def _checked_edges(dataset: str, item: SourceImage, width: int, height: int) -> np.ndarray:
+    if item.edges is None:
+        raise DatasetError(f"dataset {dataset!r}: image {item.image_id!r} has no edge ground truth")
+    maps = np.asarray(item.edges(width, height))
+    if maps.ndim == 2:
+        maps = maps[None]
+    if maps.ndim != 3 or maps.shape[1:] != (height, width) or maps.shape[0] == 0:
+        raise DatasetError(
+            f"dataset {dataset!r}: image {item.image_id!r} ({width}x{height}) has boundary maps of shape "
+            f"{maps.shape}; expected (annotators, {height}, {width})"
+        )
+    return maps.astype(bool)
+
+
 def _checked_objects(dataset: str, item: SourceImage, width: int, height: int, classes: list[str]) -> list[list]:
     """The objects.csv rows of one image: classes known, boxes non-empty and inside the image."""
     rows = []
@@ -273,27 +435,41 @@ def _text_label(dataset: str, item: SourceImage) -> str:
 
 
 def prepare_dataset(dataset: str, cfg: dict[str, Any], out_dir: str | Path, downloads_dir: str | Path) -> pd.DataFrame:
-    """Write normalised images and ``manifest.csv`` for one dataset, and for datasets with objects ``objects.csv``
-    and ``classes.txt`` (see the module docstring); return the manifest.
+    """Write normalised images and ``manifest.csv`` for one dataset, for datasets with objects ``objects.csv``
+    and ``classes.txt``, for datasets with edges ``edges/<image_id>.npz``, for video datasets ``frames.csv`` (see the
+    module docstring); return the manifest.
 
-    ``max_images`` keeps the first N images of each split (of the whole set when it has no splits).
+    ``max_images`` keeps the first N images of each split (of the whole set when it has no splits); for video
+    datasets ``clips`` and ``max_frames`` select clips and their first frames (before ``max_images`` counts).
     """
+    import shutil
+
     from tqdm import tqdm
 
     out_dir = Path(out_dir)
     source = source_set(dataset, cfg, Path(downloads_dir))
     is_text = annotation_kind(cfg, dataset) == "text"
+    with_edges = "edges" in annotation_kinds(cfg, dataset)
+    shutil.rmtree(out_dir / EDGES_DIR, ignore_errors=True)  # no stale maps of images no longer prepared
     rows, objects = [], []
-    images = _first_per_split(dataset, source.images, cfg.get("max_images"))
+    frames = _FrameChecks(dataset)
+    images = _first_per_split(dataset, _selected_frames(dataset, cfg, source.images), cfg.get("max_images"))
     for item in tqdm(images, desc=f"prepare {dataset}", unit="img", mininterval=5):
         image, origin, mode, sha = item.read()
         relative = Path("images") / f"{item.image_id}.png"
-        write_rgb_png(out_dir / relative, image)
         height, width = image.shape[:2]
+        frames.add(item, width, height)
+        write_rgb_png(out_dir / relative, image)
         label = _text_label(dataset, item) if is_text else item.label
         rows.append([item.image_id, relative.as_posix(), width, height, item.split, label, origin, mode, sha])
         if source.classes is not None:
             objects += _checked_objects(dataset, item, width, height, source.classes)
+        if with_edges:
+            write_edges(out_dir, item.image_id, _checked_edges(dataset, item, width, height))
+    if frames.rows:
+        write_csv_atomic(pd.DataFrame(frames.rows, columns=FRAME_COLUMNS), out_dir / FRAMES_FILE)
+    else:  # a video dataset re-prepared as stills into the same folder keeps no stale frames.csv
+        (out_dir / FRAMES_FILE).unlink(missing_ok=True)
     if source.classes is not None:
         write_csv_atomic(pd.DataFrame(objects, columns=OBJECT_COLUMNS), out_dir / OBJECTS_FILE)
         write_text_atomic(out_dir / CLASSES_FILE, "".join(f"{name}\n" for name in source.classes))
@@ -324,6 +500,33 @@ def read_split(path: str | Path, split: str) -> pd.DataFrame:
         present = sorted(set(read_manifest(path).split))
         raise ValueError(f"{path} has no {split!r} images (splits present: {present})")
     return rows
+
+
+def read_frames(dataset_dir: str | Path) -> pd.DataFrame | None:
+    """The ``frames.csv`` of a video dataset (:data:`FRAME_COLUMNS`: ``frame`` int, ``fps`` float), None for a
+    dataset of still images (no frames.csv); DatasetError naming the file when it is corrupt."""
+    path = Path(dataset_dir) / FRAMES_FILE
+    if not path.is_file():
+        return None
+    try:
+        frames = pd.read_csv(path, dtype={"image_id": str, "clip": str}, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DatasetError(f"cannot read {path}: {exc}; prepare the dataset again") from exc
+    if list(frames.columns) != FRAME_COLUMNS:
+        raise DatasetError(
+            f"{path} has columns {list(frames.columns)}, expected {FRAME_COLUMNS}; prepare the dataset again"
+        )
+    frame = pd.to_numeric(frames["frame"], errors="coerce")
+    fps = pd.to_numeric(frames["fps"], errors="coerce")
+    bad = frame.isna() | (frame < 0) | (frame != frame.round()) | fps.isna() | ~(fps > 0) | (frames["clip"] == "")
+    if bad.any():
+        line = int(np.flatnonzero(bad.to_numpy())[0]) + 2  # the header is line 1
+        raise DatasetError(
+            f"{path} line {line}: needs a clip name, a frame index (an integer from 0) and an fps above 0; "
+            "prepare the dataset again"
+        )
+    frames["frame"], frames["fps"] = frame.astype(int), fps.astype(float)
+    return frames
 
 
 def _object_annotation_file(dataset_dir: str | Path, name: str) -> Path:
@@ -388,6 +591,8 @@ __all__ = [
     "BUILTIN_DATASETS",
     "CLASSES_FILE",
     "DatasetError",
+    "FRAMES_FILE",
+    "FRAME_COLUMNS",
     "ImageFileError",
     "MANIFEST_COLUMNS",
     "OBJECTS_FILE",
@@ -398,10 +603,13 @@ __all__ = [
     "SourceImage",
     "SourceSet",
     "annotation_kind",
+    "is_video_source",
+    "annotation_kinds",
     "image_files",
     "prepare_dataset",
     "read_classes",
     "read_manifest",
+    "read_frames",
     "read_objects",
     "read_split",
 ]

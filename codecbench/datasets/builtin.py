@@ -4,7 +4,10 @@ A built-in set is a function registered with :func:`register_builtin` that yield
 or plain ``(image id, uint8 RGB array, origin)`` tuples for an unlabelled set whose images are all "test". Its
 registration names its annotation kind: "classes" (``label`` is a class name), "objects" (each record lists its
 :class:`ObjectBox` es, ``label`` is "") or "text" (``label`` is the text the image shows); none for unlabelled sets.
-The synthetic sets (``shapes``, ``plates``) live in :mod:`.synthetic`.
+A set may have extra kinds (``also``) that live beside the label in their own files: "edges" (each record has its
+boundary maps, see :mod:`.edges`). A video set's records name their ``clip``, ``frame`` (0-based, in display order)
+and ``fps`` (see the frames.csv format in :mod:`codecbench.datasets`). The synthetic sets (``shapes``,
+``moving_shapes``, ``plates``) live in :mod:`.synthetic`.
 """
 
 from __future__ import annotations
@@ -36,35 +39,54 @@ class BuiltinImage(NamedTuple):
     split: str = "test"
     label: str = ""
     objects: tuple[ObjectBox, ...] = ()
+    edges: np.ndarray | None = None  # "edges" sets: bool (annotators, height, width) or (height, width) maps
+    clip: str | None = None  # video sets: the clip the frame belongs to, its 0-based frame index and frame rate
+    frame: int | None = None
+    fps: float | None = None
 
 
 BuiltinImages = Callable[[], Iterator[BuiltinImage | tuple[str, np.ndarray, str]]]
 BUILTIN_DATASETS: dict[str, BuiltinImages] = {}
 BUILTIN_KINDS: dict[str, str | None] = {}  # name -> annotation kind: "classes", "objects", "text" or None
+BUILTIN_EXTRA_KINDS: dict[str, tuple[str, ...]] = {}  # name -> its extra annotation kinds (EXTRA_KINDS)
 BUILTIN_CLASSES: dict[str, tuple[str, ...]] = {}  # "objects" sets -> their class names in index order
 BUILTINS_WITH_TRAIN_SPLIT: set[str] = set()
+VIDEO_BUILTINS: set[str] = set()  # built-in sets of video clips (their records name clip, frame and fps)
 LABELLED_BUILTINS: set[str] = set()  # built-in sets with class labels and a train/test split (classification)
-ANNOTATION_KINDS = ("classes", "objects", "text")
+ANNOTATION_KINDS = ("classes", "objects", "text", "edges")
+EXTRA_KINDS = ("edges",)  # kinds a set can have beside its primary one: they do not use the label
 
 DIGITS_SIDE = 32  # load_digits' 8x8 images are enlarged to this side
 DIGITS_TEST_FRACTION = 0.2
 
 
 def register_builtin(
-    name: str, kind: str | None = None, classes: tuple[str, ...] = (), train_split: bool = False
+    name: str,
+    kind: str | None = None,
+    classes: tuple[str, ...] = (),
+    train_split: bool = False,
+    also: tuple[str, ...] = (),
+    video: bool = False,
 ) -> Callable[[BuiltinImages], BuiltinImages]:
-    """Register a built-in set under ``name`` with its annotation kind; an "objects" set names its ``classes``;
-    ``train_split``: it has train images (what a task that trains needs)."""
+    """Register a built-in set under ``name`` with its (primary) annotation kind; an "objects" set names its
+    ``classes``; ``train_split``: it has train images (what a task that trains needs); ``also``: its extra kinds
+    (EXTRA_KINDS, e.g. "edges" for a detection set whose records also carry boundary maps); ``video``: its records
+    are frames of clips."""
     if kind is not None and kind not in ANNOTATION_KINDS:
         raise ValueError(f"builtin {name!r}: annotation kind {kind!r} is not one of {ANNOTATION_KINDS} or None")
     if (kind == "objects") != bool(classes):
         raise ValueError(f"builtin {name!r}: give classes exactly when the annotation kind is 'objects'")
+    if any(extra not in EXTRA_KINDS or extra == kind for extra in also):
+        raise ValueError(f"builtin {name!r}: extra kinds {also} must be among {EXTRA_KINDS}, apart from {kind!r}")
 
     def decorator(func: BuiltinImages) -> BuiltinImages:
         BUILTIN_DATASETS[name] = func
         BUILTIN_KINDS[name] = kind
+        BUILTIN_EXTRA_KINDS[name] = tuple(also)
         if train_split:
             BUILTINS_WITH_TRAIN_SPLIT.add(name)
+        if video:
+            VIDEO_BUILTINS.add(name)
         if kind == "objects":
             BUILTIN_CLASSES[name] = tuple(classes)
         if kind == "classes":
