@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from .codecs import CodecError, bits_per_pixel, get_codec_class, make_codec
+from .codecs import CodecError, SequenceCodec, bits_per_pixel, get_codec_class, make_codec
 from .datasets import read_split
 from .io import read_rgb, write_bytes_atomic, write_csv_atomic, write_rgb_png
 from .target_bpp import find_quality_for_bpp
@@ -62,6 +62,12 @@ def compress_dataset(
         raise ValueError("give exactly one of quality and target_bpp")
     manifest_path = Path(manifest_path)
     codec_class = get_codec_class(codec_name)
+    if issubclass(codec_class, SequenceCodec):
+        if target_bpp is not None:
+            raise ValueError(f"{codec_name} is a video codec: it has no per-image target bpp")
+        return compress_clips(
+            manifest_path, codec_name, quality, options, bitstream_dir, decoded_dir, rate_csv, extra_columns, split
+        )
     version = codec_class.version()
     label = f"{codec_name} quality={quality}" if target_bpp is None else f"{codec_name} target {target_bpp} bpp"
     log.info("%s (%s) with %s", label, options, version)
@@ -110,6 +116,76 @@ def compress_dataset(
     return rates
 
 
+def compress_clips(
+    manifest_path: Path,
+    codec_name: str,
+    quality: float,
+    options: dict[str, Any],
+    bitstream_dir: str | Path,
+    decoded_dir: str | Path,
+    rate_csv: str | Path,
+    extra_columns: dict[str, Any] | None = None,
+    split: str = "test",
+) -> pd.DataFrame:
+    """:func:`compress_dataset` for a video codec: each clip of the split (:func:`codecbench.sequences.split_clips`)
+    is coded as one file ``<clip>.<extension>``; its frames are decoded to ``<image_id>.png`` as for images.
+
+    The rate table keeps one row per frame, so every later stage reads frames like images: ``bytes`` is the frame's
+    coded size (``frame_bytes``) plus an equal share of the file's container overhead, so that the bytes of a clip's
+    frames add up to its file size and mean bpp is the file's bits over all its pixels. ``encode_s``/``decode_s``
+    are the clip's times over its frames. Extra columns: ``clip``, ``frame``, ``frame_type`` (I/P/B),
+    ``frame_bytes``, ``clip_bytes`` and ``fps``.
+    """
+    from .sequences import split_clips
+
+    codec = make_codec(codec_name, quality, options)
+    label = f"{codec_name} quality={quality}"
+    version = codec.version()
+    log.info("%s (%s) with %s", label, codec.options, version)
+    manifest = read_split(manifest_path, split)
+    host = platform.node()
+    rows = []
+    for clip in split_clips(manifest_path, manifest):
+        frames = [read_rgb(manifest_path.parent / name) for name in clip.rows.file]
+        height, width = frames[0].shape[:2]
+        try:
+            start = time.perf_counter()
+            encoded = codec.encode_sequence(frames, clip.fps)
+            encode_s = time.perf_counter() - start
+            start = time.perf_counter()
+            decoded = codec.decode_sequence(encoded.data, (height, width), len(frames))
+            decode_s = time.perf_counter() - start
+        except CodecError as exc:
+            raise CodecError(f"clip {clip.name!r} of {manifest_path.parent}: {exc}") from exc
+        if len(encoded.frame_bytes) != len(frames) or len(encoded.frame_types) != len(frames):
+            raise CodecError(
+                f"{label}: clip {clip.name!r} has {len(frames)} frames but the codec described "
+                f"{len(encoded.frame_bytes)}"
+            )
+        write_bytes_atomic(Path(bitstream_dir) / f"{clip.name}.{codec.extension}", encoded.data)
+        overhead = (len(encoded.data) - sum(encoded.frame_bytes)) / len(frames)
+        for index, (item, image) in enumerate(zip(clip.rows.itertuples(), decoded, strict=True)):
+            write_rgb_png(Path(decoded_dir) / f"{item.image_id}.png", image)
+            n_bytes = encoded.frame_bytes[index] + overhead
+            values = [
+                item.image_id, width, height, n_bytes, bits_per_pixel(n_bytes, width, height),
+                encode_s / len(frames), decode_s / len(frames), version, host, codec.device,
+            ]  # fmt: skip
+            row = dict(zip(RATE_COLUMNS, values, strict=True)) | (extra_columns or {})
+            row.update(
+                clip=clip.name, frame=index, frame_type=encoded.frame_types[index],
+                frame_bytes=encoded.frame_bytes[index], clip_bytes=len(encoded.data), fps=clip.fps,
+            )  # fmt: skip
+            rows.append(row)
+        log.info(
+            "clip %s: %d frames, %d bytes, %.1f frames/s encoding",
+            clip.name, len(frames), len(encoded.data), len(frames) / max(encode_s, 1e-9),
+        )  # fmt: skip
+    rates = pd.DataFrame(rows)
+    write_csv_atomic(rates, rate_csv)
+    return rates
+
+
 def measure_quality(
     manifest_path: str | Path,
     rate_csv: str | Path,
@@ -151,10 +227,12 @@ def _measure_points(
     """One table per ``(rate csv, decoded folder, key columns)`` point, reading each reference image once."""
     from tqdm import tqdm
 
-    from .metrics import compute_metrics
+    from .metrics import SEQUENCE_METRICS, compute_metrics
 
     manifest_path = Path(manifest_path)
     manifest = read_split(manifest_path, "test")
+    per_clip = [m for m in metrics if m in SEQUENCE_METRICS]
+    metrics = [m for m in metrics if m not in SEQUENCE_METRICS]
     rate_tables = []
     for rate_csv, _, _ in points:
         rates = pd.read_csv(rate_csv, dtype={"image_id": str})
@@ -167,6 +245,12 @@ def _measure_points(
         for point_rows, (_, decoded_dir, _) in zip(rows, points, strict=True):
             decoded = read_rgb(Path(decoded_dir) / f"{item.image_id}.png")
             point_rows.append({"image_id": item.image_id, **compute_metrics(reference, decoded, metrics)})
+    for name in per_clip:
+        for point_rows, (_, decoded_dir, _) in zip(rows, points, strict=True):
+            values = clip_metric(manifest_path, manifest, Path(decoded_dir), name)
+            for row in point_rows:
+                row[name] = values.get(row["image_id"], float("nan"))
+    metrics = [*metrics, *per_clip]
     tables = []
     for rates, point_rows, (_, _, keys) in zip(rate_tables, rows, points, strict=True):
         table = rates.merge(pd.DataFrame(point_rows, columns=["image_id", *metrics]), on="image_id", validate="1:1")
@@ -174,6 +258,25 @@ def _measure_points(
         table["metrics_device"] = "cpu"  # the metrics run their torch code on the CPU
         tables.append(prepend_columns(table, keys))
     return tables
+
+
+def clip_metric(manifest_path: Path, manifest: pd.DataFrame, decoded_dir: Path, name: str) -> dict[str, float]:
+    """A per-clip metric (VMAF) of every frame of a video dataset's test split, by image id; empty for an image
+    dataset, whose rows then hold NaN (an image is no clip, and VMAF's motion feature would read unrelated images
+    as motion)."""
+    from .datasets import read_frames
+    from .metrics import SEQUENCE_METRICS
+    from .sequences import split_clips
+
+    if read_frames(manifest_path.parent) is None:
+        log.info("%s: computed on video datasets only; %s has no frames.csv", name, manifest_path.parent.name)
+        return {}
+    values = {}
+    for clip in split_clips(manifest_path, manifest):
+        reference = [read_rgb(manifest_path.parent / file) for file in clip.rows.file]
+        decoded = [read_rgb(decoded_dir / f"{image_id}.png") for image_id in clip.rows.image_id]
+        values |= dict(zip(clip.rows.image_id, SEQUENCE_METRICS[name](reference, decoded, clip.fps), strict=True))
+    return values
 
 
 def prepend_columns(table: pd.DataFrame, columns: dict[str, Any]) -> pd.DataFrame:

@@ -80,8 +80,13 @@ def _reference_errors(cfg: dict) -> list[str]:
     problems = []
     declared = set(cfg["datasets"])
     for dataset, entry in cfg["datasets"].items():
-        if entry["source"] in ("local", "folder") and not Path(entry["path"]).expanduser().is_dir():
+        if entry["source"] in ("local", "folder", "video_folder") and not Path(entry["path"]).expanduser().is_dir():
             problems.append(f"datasets.{dataset}.path: folder {entry['path']!r} does not exist (or is not a folder)")
+        if entry["source"] in ("mot17", "bsds500") and not (entry.get("sha256") or entry.get("path")):
+            problems.append(
+                f"datasets.{dataset}: source {entry['source']} needs sha256 (its publishers give no checksum: take "
+                "the sha256sum of the archive you trust) or path (a local copy of the archive)"
+            )
         if entry["source"] == "url":
             problems += _url_source_errors(dataset, entry)
         if entry["source"] == "builtin":
@@ -90,6 +95,11 @@ def _reference_errors(cfg: dict) -> list[str]:
                 known = ", ".join(sorted(BUILTIN_DATASETS))
                 problems.append(f"datasets.{dataset}: unknown builtin dataset {name!r} (known: {known}); set 'name'")
     for codec, entry in cfg["codecs"].items():
+        if entry.get("target_bpp") and getattr(get_codec_class(registry_name(cfg, codec)), "sequence", False):
+            problems.append(
+                f"codecs.{codec}.target_bpp: {codec} is a video codec, coding whole clips: it has no per-image "
+                "target bpp; remove target_bpp (use rate_control: bitrate for a target kbit/s)"
+            )
         for dataset in entry.get("datasets", []):
             if dataset not in declared:
                 problems.append(
@@ -126,6 +136,7 @@ ANNOTATION_KINDS = {
     "classes": "class labels with a train/test split (builtin digits, source cifar10, source folder)",
     "objects": "object boxes (builtin shapes, source coco, source yolo)",
     "text": "text transcriptions (builtin plates, source folder with labels_file)",
+    "edges": "edge ground truth (builtin shapes and moving_shapes, source bsds500)",
 }
 
 
@@ -142,7 +153,7 @@ def _has_train_split(dataset: dict, dataset_id: str) -> bool:
 
 
 def _task_errors(cfg: dict, name: str, entry: dict, declared: set[str]) -> list[str]:
-    from .datasets import annotation_kind
+    from .datasets import annotation_kinds
     from .tasks import get_task_class
 
     problems = []
@@ -156,13 +167,18 @@ def _task_errors(cfg: dict, name: str, entry: dict, declared: set[str]) -> list[
             f"tasks.{name}.dataset: dataset {entry['dataset']!r} is not declared under datasets "
             f"(declared: {', '.join(sorted(declared))})"
         )
-    elif task_class is not None and annotation_kind(dataset, entry["dataset"]) != task_class.annotation_kind:
-        kind = annotation_kind(dataset, entry["dataset"])
-        problems.append(
-            f"tasks.{name}.dataset: task {entry['task']!r} needs a dataset annotated with "
-            f"{ANNOTATION_KINDS[task_class.annotation_kind]}, but {entry['dataset']!r} has "
-            f"{ANNOTATION_KINDS.get(kind, 'no annotations')}"
-        )
+    elif task_class is not None:
+        try:
+            needed = task_class.needed_annotation(task_class(_task_settings(entry)).settings)
+        except (KeyError, ValueError):
+            needed = task_class.annotation_kind  # the settings' own error is reported below
+        kinds = annotation_kinds(dataset, entry["dataset"])
+        if needed is not None and needed not in kinds:
+            has = " and ".join(text for kind, text in ANNOTATION_KINDS.items() if kind in kinds) or "no annotations"
+            problems.append(
+                f"tasks.{name}.dataset: task {entry['task']!r} needs a dataset annotated with "
+                f"{ANNOTATION_KINDS[needed]}, but {entry['dataset']!r} has {has}"
+            )
     ladders = {codec: codec_entry["qualities"] for codec, codec_entry in cfg["codecs"].items()}
     ladders |= {codec: list(range(1, len(e["lambdas"]) + 1)) for codec, e in cfg.get("learned", {}).items()}
     for index, variant in enumerate(entry.get("train_on", [])):
@@ -285,6 +301,13 @@ def training_settings(cfg: dict, codec: str, model: int) -> dict:
     entry = cfg["learned"][codec]
     keys = ("architecture", "quality", "metric", "dataset", "steps", "batch_size", "crop_px", "learning_rate", "seed")
     return {**{key: entry[key] for key in keys}, "lambda": entry["lambdas"][model - 1]}
+
+
+def is_video_dataset(cfg: dict, dataset: str) -> bool:
+    """Whether a declared dataset is video (clips of frames: its preparation writes frames.csv)."""
+    from .datasets import is_video_source
+
+    return is_video_source(cfg["datasets"][dataset], dataset)
 
 
 def codec_datasets(cfg: dict, codec: str) -> list[str]:

@@ -20,6 +20,7 @@ import pandas as pd
 from .compress import prepend_columns
 from .config import UNCOMPRESSED
 from .datasets import OBJECTS_FILE, read_classes, read_objects, read_split
+from .datasets.edges import EDGES_DIR, edges_file
 from .io import read_rgb, write_csv_atomic, write_text_atomic
 from .tasks import get_task_class
 
@@ -50,9 +51,12 @@ def _read_images(folder: Path, rows: pd.DataFrame, decoded: bool) -> ImageFiles:
 
 def read_annotations(manifest_path: str | Path, split: str) -> pd.DataFrame:
     """The manifest rows of ``split``, with an ``objects`` column (per image, a list of (class, x_min, y_min,
-    x_max, y_max) boxes) and ``attrs["classes"]`` when the dataset is annotated with objects."""
+    x_max, y_max) boxes) and ``attrs["classes"]`` when the dataset is annotated with objects, and an ``edges_file``
+    column (the path of each image's boundary maps) when it has edge ground truth."""
     manifest_path = Path(manifest_path)
     rows = read_split(manifest_path, split)
+    if (manifest_path.parent / EDGES_DIR).is_dir():
+        rows = rows.assign(edges_file=[str(edges_file(manifest_path.parent, i)) for i in rows.image_id])
     if not (manifest_path.parent / OBJECTS_FILE).exists():
         return rows
     objects = read_objects(manifest_path.parent)
@@ -109,6 +113,11 @@ def evaluate_task_model(
     rows = read_annotations(manifest_path, "test")
     task = get_task_class(task_settings["task"])(task_settings["settings"])
     task.load(checkpoint, device=device)  # None: the ready model the settings name (a pretrained variant)
+    uncompressed_predictions = None
+    if task.reference_from_uncompressed:  # the model's reading of the uncompressed images is the ground truth
+        uncompressed = _read_images(manifest_path.parent, rows, decoded=False)
+        uncompressed_predictions = task.predict(uncompressed, list(rows.image_id))
+        rows = task.reference_annotations(uncompressed_predictions, rows)
     frames = []
     for codec, quality, decoded_dir, rate_csv in points:
         start = time.perf_counter()
@@ -118,7 +127,10 @@ def evaluate_task_model(
         else:
             images = _read_images(Path(decoded_dir), rows, decoded=True)
             rates = pd.read_csv(rate_csv, dtype={"image_id": str})[["image_id", "bytes", "bpp"]]
-        predictions = task.predict(images, list(rows.image_id))
+        if codec == UNCOMPRESSED and uncompressed_predictions is not None:
+            predictions = uncompressed_predictions
+        else:
+            predictions = task.predict(images, list(rows.image_id))
         per_sample, aggregate = task.score(predictions, rows)
         frame = per_sample.merge(rates, on="image_id", how="left", validate="1:1")
         if frame.bpp.isna().any():

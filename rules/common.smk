@@ -16,6 +16,7 @@ from codecbench.config import (
     codec_job_settings,
     dataset_view,
     is_learned_codec,
+    is_video_dataset,
     parse_train_variant,
     PRETRAINED_VARIANT,
     sweep_points,
@@ -172,6 +173,18 @@ def get_dataset_figures(dataset):
     ]
 
 
+def get_video_metrics():
+    """The panels of a video dataset's kbit/s figure: the rate-quality metrics, then VMAF if it is computed."""
+    return get_rd_metrics() + [m for m in ("vmaf",) if m in config["metrics"]]
+
+
+def get_video_figures(dataset):
+    """A video dataset's quality-against-kbit/s figure and per-frame traces (none for image datasets)."""
+    if not is_video_dataset(config, dataset):
+        return []
+    return [f"{RESULTS}/figures/{dataset}/{name}.png" for name in ("kbps", "traces")]
+
+
 def get_train_variant_images(wildcards):
     """The decoded compressed train split a task's model trains on ([] for the original train split)."""
     parsed = parse_train_variant(wildcards.train_variant)
@@ -253,6 +266,8 @@ def get_task_outputs():
                 "training_sets",
             )
         ]
+        if is_video_dataset(config, config["tasks"][task]["dataset"]):
+            outputs.append(f"{RESULTS}/figures/tasks/{task}/scores_kbps.png")
     return outputs
 
 
@@ -275,4 +290,5 @@ def get_final_outputs():
     )  # training-only datasets have no results
     for dataset in measured:
         outputs += get_codec_jsons(dataset) + get_dataset_figures(dataset)
+        outputs += get_video_figures(dataset)
     return outputs + get_task_outputs()

@@ -113,3 +113,35 @@ rule grid_figure:
         compressed_dir=lambda wildcards: f"{RESULTS}/compressed/{wildcards.dataset}",
     script:
         "../scripts/figures.py"
+
+
+# Video datasets: quality against kbit/s per codec (clip bytes over clip duration) and per-frame traces.
+rule video_figures:
+    input:
+        table=f"{RESULTS}/tables/quality.csv",
+        manifest=f"{RESULTS}/datasets/{{dataset}}/manifest.csv",
+    output:
+        kbps=report(
+            f"{RESULTS}/figures/{{dataset}}/kbps.png",
+            caption="../report/video_kbps.rst",
+            category="Video",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "quality against kbit/s"},
+        ),
+        kbps_svg=f"{RESULTS}/figures/{{dataset}}/kbps.svg",
+        traces=report(
+            f"{RESULTS}/figures/{{dataset}}/traces.png",
+            caption="../report/video_traces.rst",
+            category="Video",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "per-frame traces"},
+        ),
+        traces_svg=f"{RESULTS}/figures/{{dataset}}/traces.svg",
+    log:
+        f"{RESULTS}/logs/video_figures/{{dataset}}.log",
+    conda:
+        "../envs/tables.yaml"
+    params:
+        metrics=get_video_metrics(),
+    script:
+        "../scripts/video_figures.py"

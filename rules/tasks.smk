@@ -182,3 +182,28 @@ rule task_figures:
         anchor=config["anchor"],
     script:
         "../scripts/task_figures.py"
+
+
+# A task on a video dataset: its headline score against kbit/s (clip bytes over clip duration).
+rule task_kbps_figure:
+    input:
+        manifest=lambda wildcards: f"{RESULTS}/datasets/{config['tasks'][wildcards.task]['dataset']}/manifest.csv",
+        predictions=f"{RESULTS}/tables/tasks/{{task}}/predictions.csv",
+        summary=f"{RESULTS}/tables/tasks/{{task}}/summary.csv",
+    output:
+        png=report(
+            f"{RESULTS}/figures/tasks/{{task}}/scores_kbps.png",
+            caption="../report/task_kbps.rst",
+            category="Tasks",
+            subcategory="{task}",
+            labels={"task": "{task}", "figure": "headline score against kbit/s"},
+        ),
+        svg=f"{RESULTS}/figures/tasks/{{task}}/scores_kbps.svg",
+    log:
+        f"{RESULTS}/logs/task_kbps_figure/{{task}}.log",
+    conda:
+        "../envs/tables.yaml"
+    params:
+        task=lambda wildcards: config["tasks"][wildcards.task]["task"],
+    script:
+        "../scripts/video_figures.py"

@@ -48,7 +48,7 @@ def test_the_default_config_is_valid(project):
     ("cfg", "message"),
     [
         (with_change("codecs.jpg", {"qualities": [5]}), r"codecs: .*'jpg' was unexpected.*allowed: original, png, jpeg"),
-        (with_change("datasets.photos.source", "ftp"), r"datasets\.photos\.source: 'ftp' is not one of \['builtin', 'local', 'url', 'cifar10', 'folder', 'coco', 'yolo'\]"),
+        (with_change("datasets.photos.source", "ftp"), r"datasets\.photos\.source: 'ftp' is not one of \['builtin', 'local', 'url', 'cifar10', 'folder', 'coco', 'yolo', 'mot17', 'video_folder', 'bsds500'\]"),
         (with_change("codecs.jpeg.qualities", [5, 101]), r"codecs\.jpeg\.qualities\[1\]: 101 is greater than the maximum of 100"),
         (with_change("codecs.h264.qualities", [-1]), r"codecs\.h264\.qualities\[0\]: -1 is less than the minimum of 0"),
         (with_change("codecs.jpeg.qualities", [5, 50.5]), r"codecs\.jpeg\.qualities\[1\]: 50\.5 is not of type 'integer'"),
@@ -65,7 +65,7 @@ def test_the_default_config_is_valid(project):
         (with_change("codecs.jpeg.datasets", ["kodak"]), r"codecs\.jpeg\.datasets: dataset 'kodak' is not declared under datasets \(declared: photos\)"),
         (with_change("anchor", "avif"), r"anchor: codec 'avif' is not declared under codecs"),
         (with_change("codecs.webp.options", {"speed": 3}), r"codecs\.webp\.options: .*'speed' was unexpected.*allowed: method"),
-        (with_change("datasets.photos.name", "nope"), r"datasets\.photos: unknown builtin dataset 'nope' \(known: digits, photos, plates, science, shapes\)"),
+        (with_change("datasets.photos.name", "nope"), r"datasets\.photos: unknown builtin dataset 'nope' \(known: digits, moving_shapes, photos, plates, science, shapes\)"),
         (with_change("codecs.avif.qualities", ["high"]), r"codecs\.avif\.qualities\[0\]: 'high' is not of type 'integer'"),
     ],
     ids=[

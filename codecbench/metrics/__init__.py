@@ -16,6 +16,10 @@ ms_ssim    MS-SSIM of Wang et al. 2003 by ``pytorch_msssim.ms_ssim`` (5 scales, 
            CompressAI reports it ("ms-ssim-rgb"). Odd sides are padded before each 2x downsampling (piq crops
            instead: the two differ by ~2e-4 there, agree to 1e-5 when sides divide by 16). Needs both sides > 160 px;
            ``nan`` for smaller images.
+vmaf       VMAF (Netflix; model vmaf_v0.6.1) by ffmpeg's libvmaf, per frame of each clip of a *video* dataset
+           (:mod:`codecbench.vmaf`: both clips converted to Y'CbCr by the codecs' BT.601 full-range matrix). Its
+           motion feature compares consecutive frames, so it is computed per clip, not per image; image datasets
+           get ``nan``. Frames need both sides >= 32 px.
 vif        pixel-domain VIF (VIFp) of Sheikh & Bovik 2006 by ``piq.vif_p`` on luma, sigma_n^2 = 2, four scales:
            the authors' ``vifp_mscale.m``. Needs both sides >= 41 px; ``nan`` for smaller images.
 =========  ===================================================================================================
@@ -137,6 +141,16 @@ def vif(reference: np.ndarray, decoded: np.ndarray) -> float:
     return float(piq.vif_p(y, x, sigma_n_sq=2.0, data_range=255.0))
 
 
+def _vmaf(reference: list[np.ndarray], decoded: list[np.ndarray], fps: float) -> np.ndarray:
+    from ..vmaf import vmaf_per_frame
+
+    return vmaf_per_frame(reference, decoded, fps)
+
+
+# Metrics of whole clips (reference frames, decoded frames, fps) -> one value per frame.
+SEQUENCE_METRICS: dict[str, Callable[[list[np.ndarray], list[np.ndarray], float], np.ndarray]] = {"vmaf": _vmaf}
+
+
 def compute_metrics(reference: np.ndarray, decoded: np.ndarray, names: list[str]) -> dict[str, float]:
     """Every metric in ``names`` for one image pair."""
     unknown = [n for n in names if n not in METRICS]
@@ -145,4 +159,12 @@ def compute_metrics(reference: np.ndarray, decoded: np.ndarray, names: list[str]
     return {name: METRICS[name](reference, decoded) for name in names}
 
 
-__all__ = ["METRICS", "compute_metrics", "limit_threads", "luma", "psnr_from_mse", "register_metric"]
+__all__ = [
+    "METRICS",
+    "SEQUENCE_METRICS",
+    "compute_metrics",
+    "limit_threads",
+    "luma",
+    "psnr_from_mse",
+    "register_metric",
+]

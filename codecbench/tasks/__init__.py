@@ -7,7 +7,10 @@ cycle, so the pipeline treats classification, detection, OCR or edge detection a
 2. ``task.train(images, annotations, out_dir)`` writes ``out_dir/checkpoint.pt`` and ``out_dir/train.csv``,
    or ``task.load(checkpoint)`` takes a finished (or the user's own) model;
 3. ``task.predict(images, image_ids)`` gives one row per image;
-4. ``task.score(predictions, annotations)`` gives a per-sample table and the aggregate metrics.
+4. ``task.score(predictions, annotations)`` gives a per-sample table and the aggregate metrics; before scoring the
+   other points, ``annotations = task.reference_annotations(uncompressed_predictions, annotations)`` lets a task
+   whose ground truth is its own output on the uncompressed images (edges with ``ground_truth: original``) put
+   that in the annotations (default: annotations unchanged).
 
 This module imports neither torch nor scikit-learn: tasks import them when a model is first needed, so that the
 registry is cheap to consult (config checks, the Snakefile).
@@ -63,6 +66,16 @@ class Task(abc.ABC):
         return False
 
     @classmethod
+    def needed_annotation(cls, settings: dict[str, Any]) -> str | None:
+        """The annotation kind a dataset needs for these settings (default :attr:`annotation_kind`; None: any
+        dataset will do, e.g. edges scored against the detector's own reading of the uncompressed image)."""
+        return cls.annotation_kind
+
+    # True when the ground truth is the model's own prediction on the uncompressed image: the pipeline then
+    # predicts on the uncompressed images first and passes them to reference_annotations before scoring.
+    reference_from_uncompressed: bool = False
+
+    @classmethod
     @abc.abstractmethod
     def resampled_scores(cls, rows: pd.DataFrame, weights: np.ndarray) -> dict[str, np.ndarray]:
         """Each of :attr:`scores` of one point's per-sample ``rows`` under each row of ``weights`` (replicates x
@@ -99,6 +112,11 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def predict(self, images: list[np.ndarray], image_ids: list[str]) -> pd.DataFrame:
         """One row per image, starting with ``image_id``."""
+
+    def reference_annotations(self, uncompressed_predictions: pd.DataFrame, annotations: pd.DataFrame) -> pd.DataFrame:
+        """The annotations to score every point against, given :meth:`predict` on the uncompressed test images
+        (default: ``annotations`` unchanged; a task without human ground truth puts its reference here)."""
+        return annotations
 
     @abc.abstractmethod
     def score(self, predictions: pd.DataFrame, annotations: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
