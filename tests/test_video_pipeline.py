@@ -50,3 +50,59 @@ def test_a_frame_missing_from_frames_csv_is_named():
     frames = pd.DataFrame({"image_id": ["f0"], "clip": "c", "frame": [0], "fps": 25.0})
     with pytest.raises(ValueError, match="f9"):
         with_frames(rows, frames)
+
+
+def _image_dataset(root, images):
+    from codecbench.datasets import MANIFEST_COLUMNS
+    from codecbench.io import write_rgb_png
+
+    rows = []
+    for index, image in enumerate(images):
+        write_rgb_png(root / "images" / f"im{index}.png", image)
+        rows.append([f"im{index}", f"images/im{index}.png", image.shape[1], image.shape[0], "test", "", "", "RGB", ""])
+    pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(root / "manifest.csv", index=False)
+    return root / "manifest.csv"
+
+
+def test_a_video_codec_reads_an_image_dataset_as_one_clip(tmp_path, photo):
+    from codecbench.compress import compress_dataset
+    from codecbench.io import read_rgb
+
+    # Three crops sliding over the photo: the seed's "CIFAR-10 as WebM", one clip at 25 fps.
+    manifest = _image_dataset(tmp_path / "data", [photo[i * 4 : i * 4 + 48, :64] for i in range(3)])
+    out = tmp_path / "point"
+    rates = compress_dataset(manifest, "vp9_video", 30, {}, out / "bits", out / "decoded", out / "rate.csv")
+    (stream,) = (out / "bits").iterdir()
+    assert stream.name == "sequence.webm"
+    assert rates.bytes.sum() == pytest.approx(stream.stat().st_size)  # the frames' shares add up to the file
+    assert list(rates.frame) == [0, 1, 2] and rates.frame_type[0] == "I" and set(rates["clip"]) == {"sequence"}
+    assert (rates.frame_bytes.sum() < stream.stat().st_size) and (rates.fps == 25.0).all()
+    assert read_rgb(out / "decoded" / "im2.png").shape == (48, 64, 3)
+
+
+def test_a_video_codec_on_images_of_different_sizes_names_them(tmp_path, photo):
+    from codecbench.compress import compress_dataset
+
+    manifest = _image_dataset(tmp_path / "data", [photo[:48, :64], photo[:40, :64]])
+    with pytest.raises(ValueError, match=r"differ in size \(64x48 and 64x40"):
+        compress_dataset(manifest, "h264_video", 30, {}, tmp_path / "b", tmp_path / "d", tmp_path / "r.csv")
+
+
+def test_each_clip_of_a_video_dataset_is_one_file_in_frame_order(tmp_path):
+    from codecbench.compress import compress_dataset
+    from codecbench.datasets import prepare_dataset, read_frames
+
+    cfg = {"source": "builtin", "name": "moving_shapes", "max_frames": 5}
+    prepare_dataset("moving", cfg, tmp_path / "moving", tmp_path / "downloads")
+    out = tmp_path / "point"
+    rates = compress_dataset(
+        tmp_path / "moving/manifest.csv", "h264_video", 30, {"gop": 2}, out / "bits", out / "decoded", out / "rate.csv"
+    )
+    files = sorted(path.name for path in (out / "bits").iterdir())
+    assert files == ["test_00.mp4", "test_01.mp4"]
+    for clip, rows in rates.groupby("clip"):
+        assert rows.bytes.sum() == pytest.approx((out / "bits" / f"{clip}.mp4").stat().st_size)
+        assert list(rows.frame) == [0, 1, 2, 3, 4]
+        assert list(rows.frame_type[rows.frame % 2 == 0]) == ["I"] * 3  # a key frame every gop = 2 frames
+    frames = read_frames(tmp_path / "moving")
+    assert set(rates.image_id) == set(frames.image_id[frames["clip"].str.startswith("test")])
