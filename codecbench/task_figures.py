@@ -14,7 +14,8 @@ SCORE_LABELS = {
     "accuracy": "accuracy", "macro_f1": "macro-F1", "cohen_kappa": "Cohen's kappa",
     "map50_95": "mAP@0.5:0.95", "map50": "mAP@0.5", "precision": "precision", "recall": "recall",
     "cer": "character error rate", "wer": "word error rate", "exact_match": "exact-match accuracy",
-    "mean_confidence": "mean confidence",
+    "mean_confidence": "mean confidence", "ods_f": "boundary F (ODS)", "ois_f": "boundary F (OIS)",
+    "ap": "boundary AP", "ods_precision": "boundary precision (ODS)", "ods_recall": "boundary recall (ODS)",
 }  # fmt: skip
 
 

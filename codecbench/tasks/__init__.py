@@ -152,6 +152,6 @@ get_task_class = TASKS.get_class
 
 
 # Importing the modules registers their tasks. Heavy libraries are imported lazily inside them.
-from . import classification, detection, ocr  # noqa: E402,F401
+from . import classification, detection, edges, ocr  # noqa: E402,F401
 
 __all__ = ["TASKS", "Task", "get_task_class", "merge_settings", "register_task"]
