@@ -289,11 +289,15 @@ def registry_name(cfg: dict, codec: str) -> str:
     return cfg["codecs"][codec].get("codec", codec)
 
 
+LEARNED_VIDEO_CODECS = ("ssf2020",)
+
+
 def is_learned_codec(cfg: dict, codec: str) -> bool:
-    """Whether a config codec is a learned one (a zoo model, the CAE, or a codec trained in the pipeline)."""
+    """Whether a config codec is a learned one (a zoo model, the CAE, a codec trained in the pipeline, or the
+    learned video codec): its jobs get threads and a GPU."""
     from .learned import ARCHITECTURES
 
-    return registry_name(cfg, codec) in ARCHITECTURES
+    return registry_name(cfg, codec) in ARCHITECTURES or registry_name(cfg, codec) in LEARNED_VIDEO_CODECS
 
 
 def training_settings(cfg: dict, codec: str, model: int) -> dict:

@@ -36,7 +36,7 @@ def metric_label(metric: str) -> str:
 STYLE_ORDER = (
     "jpeg", "webp", "avif", "jpegxl", "jpeg2000", "h264", "hevc", "av1", "vp9", "png", "original",
     "bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean", "mbt2018", "cheng2020-anchor", "cheng2020-attn",
-    "cae", "h264_video", "hevc_video", "vp9_video", "av1_video",
+    "cae", "h264_video", "hevc_video", "vp9_video", "av1_video", "ssf2020",
 )  # fmt: skip
 
 

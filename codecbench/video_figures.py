@@ -37,11 +37,18 @@ def point_rates(rows: pd.DataFrame) -> pd.DataFrame:
     return grouped.reset_index()
 
 
-def _plain_numbers():
-    """Tick labels such as 60 and 200 on a log axis (matplotlib's default writes 6x10^1)."""
+def _plain_numbers(only: tuple[int, ...] | None = None):
+    """Tick labels such as 50 and 200 on a log axis (matplotlib's default writes 5x10^1); with ``only``, just the
+    ticks whose leading digit is one of those (minor ticks would crowd the axis)."""
+    import math
+
     from matplotlib.ticker import FuncFormatter
 
-    return FuncFormatter(lambda value, _: f"{value:g}")
+    def label(value: float, _position) -> str:
+        leading = round(value / 10 ** math.floor(math.log10(value))) if value > 0 else 0
+        return f"{value:g}" if only is None or leading in only else ""
+
+    return FuncFormatter(label)
 
 
 def _kbps_axes(ax, points: pd.DataFrame, value: str, label: str, reference: float | None) -> list[str]:
@@ -56,7 +63,7 @@ def _kbps_axes(ax, points: pd.DataFrame, value: str, label: str, reference: floa
         ax.axhline(reference, color="black", linestyle="--", linewidth=1, label="uncompressed")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(_plain_numbers())
-    ax.xaxis.set_minor_formatter(_plain_numbers())
+    ax.xaxis.set_minor_formatter(_plain_numbers(only=(2, 5)))
     ax.set_xlabel(KBPS_LABEL)
     ax.set_ylabel(label)
     ax.grid(True, which="both", alpha=0.3)

@@ -46,7 +46,7 @@ def test_registry_holds_the_issue_codecs():
         "cheng2020-attn",
         "cae",
     }
-    video = {"h264_video", "hevc_video", "vp9_video", "av1_video"}
+    video = {"h264_video", "hevc_video", "vp9_video", "av1_video", "ssf2020"}
     assert set(CODECS) == classical | learned | video
 
 

@@ -22,7 +22,7 @@ def make_codec(name: str, quality: float, options: dict[str, Any] | None = None)
 
 
 # Importing the modules registers their codecs. Heavy libraries are imported lazily inside them.
-from . import ffmpeg, imagecodecs_codecs, learned, pillow_codecs, video  # noqa: E402,F401
+from . import ffmpeg, imagecodecs_codecs, learned, learned_video, pillow_codecs, video  # noqa: E402,F401
 
 __all__ = [
     "CODECS",
