@@ -95,11 +95,6 @@ def _reference_errors(cfg: dict) -> list[str]:
                 known = ", ".join(sorted(BUILTIN_DATASETS))
                 problems.append(f"datasets.{dataset}: unknown builtin dataset {name!r} (known: {known}); set 'name'")
     for codec, entry in cfg["codecs"].items():
-        if entry.get("target_bpp") and getattr(get_codec_class(registry_name(cfg, codec)), "sequence", False):
-            problems.append(
-                f"codecs.{codec}.target_bpp: {codec} is a video codec, coding whole clips: it has no per-image "
-                "target bpp; remove target_bpp (use rate_control: bitrate for a target kbit/s)"
-            )
         for dataset in entry.get("datasets", []):
             if dataset not in declared:
                 problems.append(
@@ -115,6 +110,8 @@ def _reference_errors(cfg: dict) -> list[str]:
                     f"learned.{name}: dataset {dataset!r} is not declared under datasets "
                     f"(declared: {', '.join(sorted(declared))})"
                 )
+        if entry["architecture"] in LEARNED_VIDEO_CODECS:
+            problems += _video_training_errors(cfg, name, entry)
         quality_max = get_codec_class(entry["architecture"]).quality_max
         if entry.get("quality", 1) > quality_max:
             problems.append(
@@ -128,6 +125,21 @@ def _reference_errors(cfg: dict) -> list[str]:
     missing = [m for m in cfg["bd"]["metrics"] if m not in cfg["metrics"]]
     if missing:
         problems.append(f"bd.metrics: {missing} are not computed; add them to metrics (computed: {cfg['metrics']})")
+    return problems
+
+
+def _video_training_errors(cfg: dict, name: str, entry: dict) -> list[str]:
+    """A learned video codec trains on clips at the model's granularity, for MSE."""
+    problems = []
+    dataset = cfg["datasets"].get(entry["dataset"])
+    if dataset is not None and not is_video_dataset(cfg, entry["dataset"]):
+        problems.append(
+            f"learned.{name}.dataset: {entry['architecture']} trains on clips; {entry['dataset']!r} is no video"
+        )
+    if entry.get("crop_px", 64) % 128:
+        problems.append(f"learned.{name}.crop_px: {entry['architecture']} needs a multiple of 128 (its latent grid)")
+    if entry.get("metric", "mse") != "mse":
+        problems.append(f"learned.{name}.metric: {entry['architecture']} trains for mse only")
     return problems
 
 
@@ -269,7 +281,9 @@ def _add_trained_codecs(cfg: dict, schema: dict) -> None:
     for name, entry in cfg["learned"].items():
         _fill_defaults(entry, spec)
         architecture = entry["architecture"]
-        options = {**get_codec_class(architecture).default_options, "metric": entry["metric"], "pretrained": False}
+        options = {**get_codec_class(architecture).default_options, "pretrained": False}
+        if "metric" in options:  # image codecs are trained for a distortion; ssf2020 for MSE only
+            options["metric"] = entry["metric"]
         codec = {"qualities": list(range(1, len(entry["lambdas"]) + 1)), "codec": architecture, "options": options}
         if "datasets" in entry:
             codec["datasets"] = entry["datasets"]
@@ -304,6 +318,8 @@ def training_settings(cfg: dict, codec: str, model: int) -> dict:
     """The config slice one trained model depends on (model = 1-based index into the codec's lambdas)."""
     entry = cfg["learned"][codec]
     keys = ("architecture", "quality", "metric", "dataset", "steps", "batch_size", "crop_px", "learning_rate", "seed")
+    if entry["architecture"] in LEARNED_VIDEO_CODECS:
+        keys += ("frames_per_sample",)
     return {**{key: entry[key] for key in keys}, "lambda": entry["lambdas"][model - 1]}
 
 

@@ -2,9 +2,26 @@
 
 from pathlib import Path
 
+from codecbench.config import LEARNED_VIDEO_CODECS
 from codecbench.datasets import read_manifest
 from codecbench.io import read_rgb
 from codecbench.workflow import job_log
+
+
+def train_video_codec(smk, settings, log):
+    """ssf2020: groups of consecutive frames of the dataset's clips (its train split, else all of it)."""
+    from codecbench.learned.train_video import train_ssf
+    from codecbench.sequences import split_clips
+
+    manifest = read_manifest(smk.input.manifest)
+    rows = manifest[manifest.split == "train"] if (manifest.split == "train").any() else manifest
+    root = Path(smk.input.manifest).parent
+    clips = [[read_rgb(root / file) for file in clip.rows.file] for clip in split_clips(smk.input.manifest, rows)]
+    log.info("training %s on %d clips of %s: %s", smk.wildcards.codec, len(clips), settings["dataset"], settings)
+    out_dir = Path(smk.output.checkpoint).parent
+    keys = ("lambda", "steps", "batch_size", "learning_rate", "frames_per_sample", "seed", "quality")
+    training = train_ssf(clips, {**{k: settings[k] for k in keys}, "patch_size": settings["crop_px"]}, out_dir)
+    log.info("trained on %s", training.get("device"))
 
 
 def main(smk):
@@ -15,6 +32,8 @@ def main(smk):
 
         torch.set_num_threads(smk.threads)
         settings = dict(smk.params.settings)
+        if settings["architecture"] in LEARNED_VIDEO_CODECS:
+            return train_video_codec(smk, settings, log)
         root = Path(smk.input.manifest).parent
         images = [read_rgb(root / file) for file in read_manifest(smk.input.manifest).file]
         log.info("training %s on %d images of %s: %s", smk.wildcards.codec, len(images), settings["dataset"], settings)

@@ -154,6 +154,9 @@ def test_changing_one_lambda_changes_only_that_models_settings():
         ({"architecture": "vtm"}, r"learned\.mine\.architecture: 'vtm' is not one of"),
         ({"lambdas": []}, r"learned\.mine\.lambdas: \[\] should be non-empty"),
         ({"quality": 7}, r"learned\.mine\.quality: 7 is above 4 for cae"),
+        ({"architecture": "ssf2020"}, r"learned\.mine\.dataset: ssf2020 trains on clips; 'science' is no video"),
+        ({"architecture": "ssf2020", "crop_px": 64}, r"learned\.mine\.crop_px: ssf2020 needs a multiple of 128"),
+        ({"architecture": "ssf2020", "metric": "ms-ssim"}, r"learned\.mine\.metric: ssf2020 trains for mse only"),
     ],
 )
 def test_bad_learned_entries_are_named(change, message):
@@ -161,6 +164,17 @@ def test_bad_learned_entries_are_named(change, message):
     cfg["learned"]["mine"].update(change)
     with pytest.raises(ConfigError, match=message):
         validate_config(cfg)
+
+
+def test_video_codecs_take_crf_qp_or_kbps_ladders_and_no_target_bpp():
+    crf = validate_config(with_change("codecs", {"h264_video": {"qualities": [23, 30]}}))
+    assert crf["codecs"]["h264_video"]["options"]["rate_control"] == "crf"
+    kbps = {"qualities": [200, 800], "options": {"rate_control": "bitrate"}}
+    assert validate_config(with_change("codecs", {"vp9_video": kbps}))["codecs"]["vp9_video"]["qualities"] == [200, 800]
+    with pytest.raises(ConfigError, match=r"codecs\.h264_video\.qualities\[0\]: 200 is greater than the maximum of 51"):
+        validate_config(with_change("codecs", {"h264_video": {"qualities": [200]}}))
+    with pytest.raises(ConfigError, match=r"codecs\.h264_video: Additional properties .*'target_bpp' was unexpected"):
+        validate_config(with_change("codecs", {"h264_video": {"qualities": [30], "target_bpp": [0.5]}}))
 
 
 def test_a_learned_codec_may_not_shadow_a_codec():
@@ -269,7 +283,9 @@ def test_task_defaults_and_variants():
     assert settings["settings"]["epochs"] == 3
 
 
-@pytest.mark.parametrize("name", ["kodak-zoo", "kodak-train", "cifar10", "isic-folder", "coco-yolo", "plates-folder"])
+@pytest.mark.parametrize(
+    "name", ["kodak-zoo", "kodak-train", "cifar10", "isic-folder", "coco-yolo", "plates-folder", "mot17-video"]
+)
 def test_full_scale_configs_are_valid(project, tmp_path, monkeypatch, name):
     monkeypatch.chdir(tmp_path)
     for folder in ("data/train", "data/isic", "data/plates"):  # the folders those configs ask the user to fill
@@ -281,4 +297,4 @@ def test_full_scale_configs_are_valid(project, tmp_path, monkeypatch, name):
         cfg = {**base, "datasets": {**base["datasets"], **cfg["datasets"]}, "learned": cfg["learned"]}
     validated = validate_config(cfg)
     for task in validated["tasks"].values():
-        assert validated["datasets"][task["dataset"]]["source"] in ("cifar10", "folder", "coco")
+        assert validated["datasets"][task["dataset"]]["source"] in ("cifar10", "folder", "coco", "mot17")

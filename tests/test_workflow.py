@@ -595,3 +595,58 @@ def test_ocr_reads_the_plates_at_every_point(detection_ocr_run):
     assert (run / "results/figures/tasks/ocr/gallery.png").stat().st_size > 5000
     bd = pd.read_csv(run / "results/tables/tasks/ocr/bd_rate.csv")
     assert bd.empty  # one codec: nothing to compare against the anchor
+
+
+VIDEO_TINY = {
+    "datasets": {"moving": {"source": "builtin", "name": "moving_shapes", "clips": ["test_00"], "max_frames": 6}},
+    "codecs": {"jpeg": {"qualities": [50]}, "h264_video": {"qualities": [30], "options": {"gop": 3}}},
+    "metrics": ["psnr_y", "vmaf"],
+    "bd": {"metrics": ["psnr_y"]},
+    "statistics": {"n_boot": 100},
+    "tasks": {"edges": {"task": "edges", "dataset": "moving"}},
+}
+
+
+@pytest.fixture(scope="module")
+def video_run(tmp_path_factory, photo):
+    return finished_run(tmp_path_factory, photo, "video", VIDEO_TINY)
+
+
+def test_a_clip_is_one_video_file_whose_frames_are_measured_like_images(video_run):
+    point = video_run / "results/compressed/moving/h264_video/30"
+    (stream,) = (point / "bitstreams").glob("*.mp4")
+    assert stream.name == "test_00.mp4"
+    table = pd.read_csv(video_run / "results/tables/quality.csv", dtype={"image_id": str})
+    frames = table[table.codec == "h264_video"].sort_values("frame")
+    assert len(frames) == 6 and frames.bytes.sum() == pytest.approx(stream.stat().st_size)
+    assert list(frames.frame_type[frames.frame % 3 == 0]) == ["I", "I"]  # gop 3
+    # PSNR-Y of frame 3 recomputed from the files: decoded PNG against the prepared frame.
+    from codecbench.io import read_rgb
+    from codecbench.metrics import psnr_y
+
+    row = frames[frames.frame == 3].iloc[0]
+    reference = read_rgb(video_run / f"results/datasets/moving/images/{row.image_id}.png")
+    decoded = read_rgb(point / "decoded" / f"{row.image_id}.png")
+    assert row.psnr_y == pytest.approx(psnr_y(reference, decoded))
+    assert table.vmaf.between(0, 100.001).all() and (table.groupby("codec").vmaf.mean() > 50).all()
+    for name in ("kbps", "traces"):
+        assert (video_run / f"results/figures/moving/{name}.png").stat().st_size > 5000
+        assert "h264_video" in (video_run / f"results/figures/moving/{name}.svg").read_text()
+
+
+def test_edges_are_scored_on_every_frame_of_every_point(video_run):
+    summary = pd.read_csv(video_run / "results/tables/tasks/edges/summary.csv")
+    assert set(summary.codec) == {"uncompressed", "jpeg", "h264_video"} and (summary.n_images == 6).all()
+    assert summary.ods_f.between(0, 1).all() and (summary.ois_f >= summary.ods_f - 1e-9).all()
+    assert (video_run / "results/figures/tasks/edges/scores_kbps.png").stat().st_size > 5000
+
+
+def test_a_learned_video_codec_trains_on_the_clips_in_the_plan(video_run):
+    cfg = {
+        **VIDEO_TINY,
+        "learned": {"ssf": {"architecture": "ssf2020", "dataset": "moving", "lambdas": [0.01], "crop_px": 128}},
+    }
+    jobs = planned_jobs(video_run, write_config(video_run, cfg, "ssf.yaml"))
+    trained = [job for job in jobs if job.startswith("train_codec")]
+    assert len(trained) == 1 and trained[0].startswith("train_codec[codec=ssf, model=1, settings_hash=")
+    assert "compress[dataset=moving, codec=ssf, quality=1]" in jobs

@@ -9,7 +9,7 @@
   ``<SEQ>__<original frame number, 6 digits>``. Boxes are gt.txt's rows (frame, id, left, top, width, height, flag,
   class, visibility) of class 1 (pedestrian) with flag 1 (considered by the evaluation) and visibility at least
   ``min_visibility`` (default 0.25); MOT's 1-based left/top become ``x_min = left - 1`` and ``x_max = x_min +
-  width`` (likewise y), clipped to the image. One class: "pedestrian".
+  width`` (likewise y), clipped to the image. One class, "person" (COCO's name: COCO detectors score as they are).
 * **video_folder**: the video files (VIDEO_SUFFIXES) directly in ``path``, decoded to RGB frames by the ffmpeg of
   imageio-ffmpeg at the file's frame rate (a constant rate is assumed; ffmpeg applies rotation metadata), and the
   sub-folders of ``path`` holding frame images (all image files below the sub-folder, sorted by path, one clip;
@@ -38,7 +38,7 @@ from .normalize import load_normalized
 
 MOT17_URL = "https://motchallenge.net/data/MOT17.zip"
 MOT17_SEQUENCES = ("MOT17-02-FRCNN",)
-MOT17_CLASSES = ["pedestrian"]
+MOT17_CLASSES = ["person"]  # COCO's name for it: a COCO-trained detector's person class scores as is
 MOT17_MIN_VISIBILITY = 0.25
 MOT17_PEDESTRIAN = 1  # gt.txt class of pedestrians
 
@@ -151,7 +151,7 @@ def _mot_boxes(
         x_min, y_min = max(left - 1, 0.0), max(top - 1, 0.0)
         x_max, y_max = min(left - 1 + w, float(width)), min(top - 1 + h, float(height))
         if x_min < x_max and y_min < y_max:
-            boxes.setdefault(frame, []).append(ObjectBox("pedestrian", x_min, y_min, x_max, y_max))
+            boxes.setdefault(frame, []).append(ObjectBox("person", x_min, y_min, x_max, y_max))
     return boxes
 
 
