@@ -176,6 +176,8 @@ def compress_clips(
                 clip=clip.name, frame=index, frame_type=encoded.frame_types[index],
                 frame_bytes=encoded.frame_bytes[index], clip_bytes=len(encoded.data), fps=clip.fps,
             )  # fmt: skip
+            # Learned video codecs report per clip: key frames, decoder against encoder reconstruction.
+            row.update(getattr(codec, "last_encode_info", None) or {})
             rows.append(row)
         log.info(
             "clip %s: %d frames, %d bytes, %.1f frames/s encoding",
@@ -265,7 +267,7 @@ def clip_metric(manifest_path: Path, manifest: pd.DataFrame, decoded_dir: Path, 
     dataset, whose rows then hold NaN (an image is no clip, and VMAF's motion feature would read unrelated images
     as motion)."""
     from .datasets import read_frames
-    from .metrics import SEQUENCE_METRICS
+    from .metrics import SEQUENCE_METRIC_MIN_SIDE, SEQUENCE_METRICS
     from .sequences import split_clips
 
     if read_frames(manifest_path.parent) is None:
@@ -273,9 +275,18 @@ def clip_metric(manifest_path: Path, manifest: pd.DataFrame, decoded_dir: Path, 
         return {}
     values = {}
     for clip in split_clips(manifest_path, manifest):
+        if min(clip.rows.width.min(), clip.rows.height.min()) < SEQUENCE_METRIC_MIN_SIDE:
+            log.info("%s: clip %s is under %d px a side: nan", name, clip.name, SEQUENCE_METRIC_MIN_SIDE)
+            continue
         reference = [read_rgb(manifest_path.parent / file) for file in clip.rows.file]
         decoded = [read_rgb(decoded_dir / f"{image_id}.png") for image_id in clip.rows.image_id]
-        values |= dict(zip(clip.rows.image_id, SEQUENCE_METRICS[name](reference, decoded, clip.fps), strict=True))
+        try:
+            scores = SEQUENCE_METRICS[name](reference, decoded, clip.fps)
+        except (CodecError, ValueError) as exc:
+            raise CodecError(
+                f"{name} of clip {clip.name!r} ({decoded_dir} against {manifest_path.parent}): {exc}"
+            ) from exc
+        values |= dict(zip(clip.rows.image_id, scores, strict=True))
     return values
 
 

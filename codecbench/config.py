@@ -136,6 +136,11 @@ def _video_training_errors(cfg: dict, name: str, entry: dict) -> list[str]:
         problems.append(
             f"learned.{name}.dataset: {entry['architecture']} trains on clips; {entry['dataset']!r} is no video"
         )
+    elif dataset is not None and dataset.get("evaluate", True) and not _has_train_split(dataset, entry["dataset"]):
+        problems.append(
+            f"learned.{name}.dataset: {entry['dataset']!r} has no train clips and is measured: the codec would train "
+            "on the clips it is tested on; use a dataset with train clips, or mark it evaluate: false"
+        )
     if entry.get("crop_px", 64) % 128:
         problems.append(f"learned.{name}.crop_px: {entry['architecture']} needs a multiple of 128 (its latent grid)")
     if entry.get("metric", "mse") != "mse":

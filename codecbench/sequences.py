@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 IMAGE_SEQUENCE_CLIP = "sequence"
-IMAGE_SEQUENCE_FPS = 25.0  # only kbit/s depends on it; bpp does not
+IMAGE_SEQUENCE_FPS = 25.0  # kbit/s depends on it (and with rate_control bitrate, the bytes per frame)
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,8 @@ def _vmaf_json(reference: list[np.ndarray], distorted: list[np.ndarray], fps: fl
             f"[dis][ref]libvmaf=model=version={VMAF_MODEL}:log_fmt=json:log_path={log}:n_threads={threads}"
             ":shortest=1"
         )
-        _ffmpeg([*inputs, "-filter_complex", graph, "-f", "null", "-"], "VMAF")
+        single = ["-filter_complex_threads", "1"]  # a metric job holds one core
+        _ffmpeg([*inputs, *single, "-filter_complex", graph, "-f", "null", "-"], "VMAF")
         try:
             return json.loads(log.read_text())
         except (OSError, ValueError) as exc:

@@ -179,8 +179,9 @@ def get_video_metrics():
 
 
 def get_video_figures(dataset):
-    """A video dataset's quality-against-kbit/s figure and per-frame traces (none for image datasets)."""
-    if not is_video_dataset(config, dataset):
+    """A video dataset's quality-against-kbit/s figure and per-frame traces (none for image datasets, nor without
+    a rate-quality metric to draw)."""
+    if not is_video_dataset(config, dataset) or not get_video_metrics():
         return []
     return [f"{RESULTS}/figures/{dataset}/{name}.png" for name in ("kbps", "traces")]
 

@@ -30,5 +30,9 @@ rule train_codec:
         settings=lambda wildcards: training_settings(
             config, wildcards.codec, int(wildcards.model)
         ),
+        # Whether codecs are measured on the training dataset: a video codec then trains on its train clips only.
+        measured=lambda wildcards: config["datasets"][
+            config["learned"][wildcards.codec]["dataset"]
+        ].get("evaluate", True),
     script:
         "../scripts/train_codec.py"

@@ -8,6 +8,10 @@ from codecbench.workflow import job_log
 
 def main(smk):
     with job_log(smk.log[0]):
+        if smk.threads > 1:  # learned codecs run torch on the job's cores (classical codecs: one thread, no torch)
+            import torch
+
+            torch.set_num_threads(smk.threads)
         settings = smk.params.settings
         codec, options = settings["codec"], dict(settings["options"])
         target = float(smk.wildcards.bpp) if "bpp" in smk.wildcards.keys() else None

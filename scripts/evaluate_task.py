@@ -6,9 +6,11 @@ from codecbench.workflow import job_log
 
 def main(smk):
     with job_log(smk.log[0]):
+        import cv2
         import torch
 
         torch.set_num_threads(smk.threads)
+        cv2.setNumThreads(smk.threads)  # edge detection and YOLO's pre-processing: the job's cores, not every core
         # The input function lists each compressed point's decoded folder, then its rate table, in params order.
         files = iter(smk.input.points)
         points = [

@@ -14,7 +14,13 @@ def train_video_codec(smk, settings, log):
     from codecbench.sequences import split_clips
 
     manifest = read_manifest(smk.input.manifest)
-    rows = manifest[manifest.split == "train"] if (manifest.split == "train").any() else manifest
+    rows = manifest[manifest.split == "train"]
+    if rows.empty and smk.params.measured:
+        raise ValueError(
+            f"{smk.input.manifest} has no train clips, and codecs are measured on it: {smk.wildcards.codec} would "
+            "train on the clips it is tested on; use a dataset with train clips, or mark it evaluate: false"
+        )
+    rows = manifest if rows.empty else rows
     root = Path(smk.input.manifest).parent
     clips = [[read_rgb(root / file) for file in clip.rows.file] for clip in split_clips(smk.input.manifest, rows)]
     log.info("training %s on %d clips of %s: %s", smk.wildcards.codec, len(clips), settings["dataset"], settings)

@@ -210,3 +210,14 @@ def test_vmaf_rejects_mismatched_or_tiny_clips(clip):
     tiny = [frame[:16, :16] for frame in clip]
     with pytest.raises(ValueError, match="at least"):
         vmaf_per_frame(tiny, tiny)
+
+
+def test_the_pipelines_filled_in_defaults_are_not_taken_for_the_other_encoders_options():
+    # Config validation passes every option with its default: SVT-AV1 gets cpu_used 6 (libaom's) unchanged.
+    from codecbench.codecs import get_codec_class
+
+    defaults = get_codec_class("av1_video").default_options
+    codec = make_codec("av1_video", 40, dict(defaults))
+    assert codec.options["encoder"] == "libsvtav1"
+    with pytest.raises(ValueError, match="option 'cpu_used' applies to encoder libaom-av1"):
+        make_codec("av1_video", 40, {**defaults, "cpu_used": 2})

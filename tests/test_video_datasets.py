@@ -523,3 +523,13 @@ def test_object_box_of_builtin_records_is_unchanged():
     # BuiltinImage grew optional fields at its end: positional records of the older form still work.
     record = BuiltinImage("a", np.zeros((2, 2, 3), np.uint8), "o", "train", "", (ObjectBox("x", 0, 0, 1, 1),))
     assert record.edges is None and record.clip is None and record.frame is None and record.fps is None
+
+
+def test_frame_folders_play_in_numeric_order(tmp_path):
+    # ffmpeg's default %d.png names: 1, 2, 10 must be frames 0, 1, 2 (not 1, 10, 2).
+    (tmp_path / "videos" / "clip").mkdir(parents=True)
+    for number in (1, 2, 10):
+        Image.new("RGB", (8, 8), (number * 20, 0, 0)).save(tmp_path / "videos" / "clip" / f"{number}.png")
+    prepare("vids", {"source": "video_folder", "path": str(tmp_path / "videos")}, tmp_path)
+    table = read_frames(tmp_path / "out")
+    assert table.set_index("image_id").frame.to_dict() == {"clip__1": 0, "clip__2": 1, "clip__10": 2}

@@ -106,3 +106,32 @@ def test_each_clip_of_a_video_dataset_is_one_file_in_frame_order(tmp_path):
         assert list(rows.frame_type[rows.frame % 2 == 0]) == ["I"] * 3  # a key frame every gop = 2 frames
     frames = read_frames(tmp_path / "moving")
     assert set(rates.image_id) == set(frames.image_id[frames["clip"].str.startswith("test")])
+
+
+def test_the_train_split_of_a_video_dataset_is_coded_clip_by_clip(tmp_path):
+    from codecbench.compress import compress_dataset
+    from codecbench.datasets import prepare_dataset
+
+    cfg = {"source": "builtin", "name": "moving_shapes", "clips": ["train_00", "train_01", "test_00"], "max_frames": 3}
+    prepare_dataset("moving", cfg, tmp_path / "moving", tmp_path / "downloads")
+    out = tmp_path / "point"
+    rates = compress_dataset(
+        tmp_path / "moving/manifest.csv", "h264_video", 30, {}, out / "b", out / "d", out / "r.csv", split="train"
+    )
+    assert sorted(p.name for p in (out / "b").iterdir()) == ["train_00.mp4", "train_01.mp4"]
+    assert len(rates) == 6 and set(rates["clip"]) == {"train_00", "train_01"}
+
+
+def test_edges_against_the_detectors_own_uncompressed_reading_end_to_end(tmp_path, photo):
+    from codecbench.compress import compress_dataset
+    from codecbench.task_stage import evaluate_task_model
+
+    manifest = _image_dataset(tmp_path / "data", [photo[:64, :96], photo[64:128, :96]])
+    point = tmp_path / "jpeg5"
+    compress_dataset(manifest, "jpeg", 5, {}, point / "b", point / "d", point / "rate.csv")
+    settings = {"task": "edges", "settings": {"detector": "canny", "ground_truth": "original", "thresholds": 9}}
+    points = [("uncompressed", 0, None, None), ("jpeg", 5, point / "d", point / "rate.csv")]
+    table = evaluate_task_model(settings, manifest, None, points, {"task": "e"}, tmp_path / "eval.csv")
+    plain, jpeg = (table[table.codec == codec] for codec in ("uncompressed", "jpeg"))
+    assert (plain.ois_f == 1.0).all()  # the uncompressed reading is the ground truth itself
+    assert (jpeg.ois_f < 0.9).all()  # JPEG quality 5 moves Canny's edges

@@ -642,11 +642,14 @@ def test_edges_are_scored_on_every_frame_of_every_point(video_run):
 
 
 def test_a_learned_video_codec_trains_on_the_clips_in_the_plan(video_run):
+    training_clips = {"source": "builtin", "name": "moving_shapes", "clips": ["train_00"], "evaluate": False}
     cfg = {
         **VIDEO_TINY,
-        "learned": {"ssf": {"architecture": "ssf2020", "dataset": "moving", "lambdas": [0.01], "crop_px": 128}},
+        "datasets": {**VIDEO_TINY["datasets"], "clips": training_clips},
+        "learned": {"ssf": {"architecture": "ssf2020", "dataset": "clips", "lambdas": [0.01], "crop_px": 128}},
     }
     jobs = planned_jobs(video_run, write_config(video_run, cfg, "ssf.yaml"))
     trained = [job for job in jobs if job.startswith("train_codec")]
     assert len(trained) == 1 and trained[0].startswith("train_codec[codec=ssf, model=1, settings_hash=")
     assert "compress[dataset=moving, codec=ssf, quality=1]" in jobs
+    assert "prepare_dataset[dataset=clips]" in jobs and not [job for job in jobs if "dataset=clips, codec" in job]

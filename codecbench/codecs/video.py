@@ -223,7 +223,8 @@ class FfmpegVideoCodec(SequenceCodec):
             path = Path(tmp) / f"clip.{self.extension}"  # MP4 needs a seekable output to write its index
             args = [
                 "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width + width % 2}x{height + height % 2}",
-                "-framerate", rate, "-i", "pipe:", "-map", "0:v:0", *self.pixel_args(), "-fps_mode", "passthrough",
+                "-framerate", rate, "-i", "pipe:", "-filter_threads", "1", "-map", "0:v:0", *self.pixel_args(),
+                "-fps_mode", "passthrough",
                 "-c:v", self.active_encoder(), *self.encoder_args(), "-g", str(self.options["gop"]),
                 "-map_metadata", "-1", "-fflags", "+bitexact", "-f", self.container, str(path),
             ]  # fmt: skip
@@ -238,7 +239,7 @@ class FfmpegVideoCodec(SequenceCodec):
         """Per-frame packet bytes and picture types, in display order, read back from the coded file."""
         what = f"{self.describe()} frame table"
         args = [
-            "-c:v", self.decoder, "-i", str(path),
+            "-threads", "1", "-c:v", self.decoder, "-i", str(path),
             "-map", "0:v:0", "-c", "copy", "-f", "framemd5", "pipe:1",
             "-map", "0:v:0", "-vf", "showinfo", "-fps_mode", "passthrough", "-f", "null", "-",
         ]  # fmt: skip
@@ -263,7 +264,8 @@ class FfmpegVideoCodec(SequenceCodec):
             path = Path(tmp) / f"clip.{self.extension}"
             path.write_bytes(data)
             args = [
-                "-c:v", self.decoder, "-i", str(path), "-map", "0:v:0", "-vf", f"{_TO_RGB},format=rgb24",
+                "-threads", "1", "-filter_threads", "1", "-c:v", self.decoder, "-i", str(path), "-map", "0:v:0",
+                "-vf", f"{_TO_RGB},format=rgb24",
                 "-fps_mode", "passthrough", "-c:v", "ppm", "-f", "image2pipe", "pipe:",
             ]  # fmt: skip
             frames = _split_ppm(run_ffmpeg(args, b"", what), what)
@@ -417,7 +419,8 @@ class Av1Video(FfmpegVideoCodec):
         super().check_options(given)
         svt = self.encoder == "libsvtav1"
         wrong = "cpu_used" if svt else "preset"
-        if wrong in given:
+        # The pipeline passes every option with its default filled in: only a changed value is a mistake.
+        if wrong in given and self.options[wrong] != self.default_options[wrong]:
             other = "libaom-av1" if svt else "libsvtav1"
             raise ValueError(f"codec {self.name!r}: option {wrong!r} applies to encoder {other}, not {self.encoder}")
         name, value, low, high = (

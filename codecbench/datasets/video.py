@@ -25,6 +25,7 @@ import csv
 import functools
 import hashlib
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -258,10 +259,16 @@ def _video_frames(dataset: str, path: Path, clip: str, max_frames: int | None) -
         frames.close()  # stops ffmpeg when decoding ended early
 
 
+def frame_order(path: Path) -> list:
+    """Sort key of a frame file: its name with runs of digits compared as numbers, so that unpadded names (ffmpeg's
+    %d.png: 1, 2, ..., 10) play in frame order, not 1, 10, 11, 2."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.as_posix())]
+
+
 def _folder_frames(dataset: str, folder: Path, clip: str, fps: float) -> Iterator[SourceImage]:
     from . import _read_file
 
-    for index, path in enumerate(image_files(folder)):
+    for index, path in enumerate(sorted(image_files(folder), key=frame_order)):
         image_id = f"{clip}__{image_id_for(path.relative_to(folder))}"
         read = functools.partial(_read_file, path)
         yield SourceImage(image_id, "test", "", read, clip=clip, frame=index, fps=fps)

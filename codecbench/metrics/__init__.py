@@ -19,7 +19,7 @@ ms_ssim    MS-SSIM of Wang et al. 2003 by ``pytorch_msssim.ms_ssim`` (5 scales, 
 vmaf       VMAF (Netflix; model vmaf_v0.6.1) by ffmpeg's libvmaf, per frame of each clip of a *video* dataset
            (:mod:`codecbench.vmaf`: both clips converted to Y'CbCr by the codecs' BT.601 full-range matrix). Its
            motion feature compares consecutive frames, so it is computed per clip, not per image; image datasets
-           get ``nan``. Frames need both sides >= 32 px.
+           get ``nan``, and so do clips under 32 px a side.
 vif        pixel-domain VIF (VIFp) of Sheikh & Bovik 2006 by ``piq.vif_p`` on luma, sigma_n^2 = 2, four scales:
            the authors' ``vifp_mscale.m``. Needs both sides >= 41 px; ``nan`` for smaller images.
 =========  ===================================================================================================
@@ -147,7 +147,9 @@ def _vmaf(reference: list[np.ndarray], decoded: list[np.ndarray], fps: float) ->
     return vmaf_per_frame(reference, decoded, fps)
 
 
-# Metrics of whole clips (reference frames, decoded frames, fps) -> one value per frame.
+# Metrics of whole clips (reference frames, decoded frames, fps) -> one value per frame; nan for frames under
+# SEQUENCE_METRIC_MIN_SIDE (VMAF's four scales; libvmaf fails on 16x16 frames).
+SEQUENCE_METRIC_MIN_SIDE = 32
 SEQUENCE_METRICS: dict[str, Callable[[list[np.ndarray], list[np.ndarray], float], np.ndarray]] = {"vmaf": _vmaf}
 
 
@@ -162,6 +164,7 @@ def compute_metrics(reference: np.ndarray, decoded: np.ndarray, names: list[str]
 __all__ = [
     "METRICS",
     "SEQUENCE_METRICS",
+    "SEQUENCE_METRIC_MIN_SIDE",
     "compute_metrics",
     "limit_threads",
     "luma",

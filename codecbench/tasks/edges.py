@@ -303,8 +303,10 @@ class Edges(Task):
             column = "edge_maps"
         else:
             raise ValueError(
-                "edges: annotations lack the column edges_file (or edge_maps): the dataset has no edge ground truth; "
-                "use an edge-annotated dataset or set ground_truth: original"
+                "edges: annotations lack the column edges_file (or edge_maps): the prepared dataset has no edges/ "
+                "folder. If it is annotated with edges (shapes, moving_shapes, bsds500) it was prepared before it had "
+                "them: delete its results/datasets/<id> folder to prepare it again; otherwise use an edge-annotated "
+                "dataset or set ground_truth: original"
             )
         truth = dict(zip(annotations["image_id"].astype(str), annotations[column], strict=True))
         if len(truth) != len(annotations):
