@@ -111,7 +111,7 @@ rule provenance:
     log:
         f"{RESULTS}/logs/provenance.log",
     conda:
-        "../envs/tables.yaml"
+        "../envs/provenance.yaml"
     params:
         config_sha256=config_hash(config),
     script:
