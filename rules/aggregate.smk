@@ -9,6 +9,7 @@ rule quality_table:
         parquet=f"{RESULTS}/tables/quality.parquet",
     log:
         f"{RESULTS}/logs/quality_table.log",
+    localrule: True
     conda:
         "../envs/tables.yaml"
     script:
@@ -22,6 +23,7 @@ rule codec_json:
         f"{RESULTS}/tables/{{dataset}}/{{codec}}.json",
     log:
         f"{RESULTS}/logs/codec_json/{{dataset}}/{{codec}}.log",
+    localrule: True
     conda:
         "../envs/tables.yaml"
     script:
@@ -42,6 +44,7 @@ rule summary:
         f"{RESULTS}/logs/summary.log",
     benchmark:
         f"{RESULTS}/benchmarks/summary.tsv"
+    localrule: True
     conda:
         "../envs/tables.yaml"
     params:
@@ -65,6 +68,7 @@ rule bd_rate:
         f"{RESULTS}/logs/bd_rate.log",
     benchmark:
         f"{RESULTS}/benchmarks/bd_rate.tsv"
+    localrule: True
     conda:
         "../envs/tables.yaml"
     params:
@@ -88,6 +92,7 @@ rule equal_rate_table:
         ),
     log:
         f"{RESULTS}/logs/equal_rate_table.log",
+    localrule: True
     conda:
         "../envs/tables.yaml"
     params:
@@ -110,6 +115,7 @@ rule provenance:
         ),
     log:
         f"{RESULTS}/logs/provenance.log",
+    localrule: True
     conda:
         "../envs/provenance.yaml"
     params:

@@ -21,6 +21,7 @@ rule rd_figure:
         f"{RESULTS}/logs/rd_figure/{{dataset}}/{{metric}}.log",
     wildcard_constraints:
         metric=alternatives(BD_METRICS),
+    localrule: True
     conda:
         "../envs/tables.yaml"
     script:
@@ -47,6 +48,7 @@ rule spread_figure:
         f"{RESULTS}/logs/spread_figure/{{dataset}}/{{metric}}.log",
     wildcard_constraints:
         metric=alternatives(BD_METRICS),
+    localrule: True
     conda:
         "../envs/tables.yaml"
     script:
@@ -66,6 +68,7 @@ rule coding_time_figure:
         svg=f"{RESULTS}/figures/{{dataset}}/coding_time.svg",
     log:
         f"{RESULTS}/logs/coding_time_figure/{{dataset}}.log",
+    localrule: True
     conda:
         "../envs/tables.yaml"
     script:
@@ -85,6 +88,7 @@ rule bd_figure:
         svg=f"{RESULTS}/figures/{{dataset}}/bd_rate.svg",
     log:
         f"{RESULTS}/logs/bd_figure/{{dataset}}.log",
+    localrule: True
     conda:
         "../envs/tables.yaml"
     script:
@@ -106,6 +110,7 @@ rule grid_figure:
         svg=f"{RESULTS}/figures/{{dataset}}/grid.svg",
     log:
         f"{RESULTS}/logs/grid_figure/{{dataset}}.log",
+    localrule: True
     conda:
         "../envs/tables.yaml"
     params:
@@ -139,6 +144,7 @@ rule video_figures:
         traces_svg=f"{RESULTS}/figures/{{dataset}}/traces.svg",
     log:
         f"{RESULTS}/logs/video_figures/{{dataset}}.log",
+    localrule: True
     conda:
         "../envs/tables.yaml"
     params:
