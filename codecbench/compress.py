@@ -46,11 +46,14 @@ def compress_dataset(
     target_bpp: float | None = None,
     extra_columns: dict[str, Any] | None = None,
     split: str = "test",
+    shard: tuple[int, int] | None = None,
 ) -> pd.DataFrame:
     """Encode and decode every image of one split of the manifest; write bitstreams, decoded PNGs and the rate CSV.
 
     ``split``: "test" (the images measured; all of a dataset without splits) or "train" (a task's compressed
     training set).
+    ``shard``: ``(k, n)`` codes only shard k of n (:func:`codecbench.shards.shard_rows`; whole clips for a video
+    codec or dataset), possibly no image: the folders and a rate table without rows are written all the same.
     ``extra_columns`` are constant columns added to every row (a trained codec's lambda).
     With ``target_bpp`` instead of ``quality``, each image gets the quality whose rate is nearest the target
     (:func:`codecbench.target_bpp.find_quality_for_bpp`); the rate table then records the chosen ``quality``
@@ -66,12 +69,13 @@ def compress_dataset(
         if target_bpp is not None:
             raise ValueError(f"{codec_name} is a video codec: it has no per-image target bpp")
         return compress_clips(
-            manifest_path, codec_name, quality, options, bitstream_dir, decoded_dir, rate_csv, extra_columns, split
-        )
+            manifest_path, codec_name, quality, options, bitstream_dir, decoded_dir, rate_csv, extra_columns, split,
+            shard,
+        )  # fmt: skip
     version = codec_class.version()
     label = f"{codec_name} quality={quality}" if target_bpp is None else f"{codec_name} target {target_bpp} bpp"
     log.info("%s (%s) with %s", label, options, version)
-    manifest = read_split(manifest_path, split)
+    manifest = _split_rows(manifest_path, split, shard, bitstream_dir, decoded_dir)
     host = platform.node()
     codecs: dict[Any, Any] = {}  # one instance per quality: learned codecs load their model once
     rows = []
@@ -126,6 +130,7 @@ def compress_clips(
     rate_csv: str | Path,
     extra_columns: dict[str, Any] | None = None,
     split: str = "test",
+    shard: tuple[int, int] | None = None,
 ) -> pd.DataFrame:
     """:func:`compress_dataset` for a video codec: each clip of the split (:func:`codecbench.sequences.split_clips`)
     is coded as one file ``<clip>.<extension>``; its frames are decoded to ``<image_id>.png`` as for images.
@@ -142,10 +147,10 @@ def compress_clips(
     label = f"{codec_name} quality={quality}"
     version = codec.version()
     log.info("%s (%s) with %s", label, codec.options, version)
-    manifest = read_split(manifest_path, split)
+    manifest = _split_rows(manifest_path, split, shard, bitstream_dir, decoded_dir, sequence_codec=True)
     host = platform.node()
     rows = []
-    for clip in split_clips(manifest_path, manifest):
+    for clip in split_clips(manifest_path, manifest) if len(manifest) else []:  # a shard may hold none
         frames = [read_rgb(manifest_path.parent / name) for name in clip.rows.file]
         height, width = frames[0].shape[:2]
         try:
@@ -188,6 +193,28 @@ def compress_clips(
     return rates
 
 
+def _split_rows(
+    manifest_path: Path,
+    split: str,
+    shard: tuple[int, int] | None,
+    bitstream_dir: str | Path,
+    decoded_dir: str | Path,
+    sequence_codec: bool = False,
+) -> pd.DataFrame:
+    """The rows a compression job codes (all of ``split``, or one shard of it), its output folders created (a
+    shard may hold no image). ``sequence_codec``: a video codec, which reads an image dataset as one clip."""
+    from .shards import shard_rows
+
+    rows = read_split(manifest_path, split)
+    if shard is not None:
+        total = len(rows)
+        rows = shard_rows(manifest_path, rows, *shard, sequence_codec=sequence_codec)
+        log.info("shard %d of %d: %d of %d images", shard[0], shard[1], len(rows), total)
+    for folder in (bitstream_dir, decoded_dir):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    return rows
+
+
 def measure_quality(
     manifest_path: str | Path,
     rate_csv: str | Path,
@@ -214,22 +241,32 @@ def measure_ladder(
     metrics: list[str],
     keys: dict[str, Any],
     quality_csv: str | Path,
+    shard: tuple[int, int] | None = None,
 ) -> pd.DataFrame:
     """:func:`measure_quality` at every ``(quality, rate csv, decoded folder)`` point of one codec's ladder, in
-    one table (``keys`` plus a ``quality`` column first). Each reference image is read once for all points."""
+    one table (``keys`` plus a ``quality`` column first). Each reference image is read once for all points.
+
+    ``shard``: ``(k, n)`` measures only the images of shard k of n (:func:`codecbench.shards.shard_rows`, whole
+    clips of a video dataset, so that per-clip metrics see every frame of a clip).
+    """
     specs = [(rate_csv, decoded_dir, {**keys, "quality": quality}) for quality, rate_csv, decoded_dir in points]
-    table = pd.concat(_measure_points(manifest_path, specs, metrics), ignore_index=True)
+    table = pd.concat(_measure_points(manifest_path, specs, metrics, shard), ignore_index=True)
     write_csv_atomic(table, quality_csv)
     return table
 
 
 def _measure_points(
-    manifest_path: str | Path, points: list[tuple[str | Path, str | Path, dict[str, Any]]], metrics: list[str]
+    manifest_path: str | Path,
+    points: list[tuple[str | Path, str | Path, dict[str, Any]]],
+    metrics: list[str],
+    shard: tuple[int, int] | None = None,
 ) -> list[pd.DataFrame]:
-    """One table per ``(rate csv, decoded folder, key columns)`` point, reading each reference image once."""
+    """One table per ``(rate csv, decoded folder, key columns)`` point, reading each reference image once; with
+    ``shard``, of that shard's images only (rows in rate-table order, as unsharded)."""
     from tqdm import tqdm
 
     from .metrics import SEQUENCE_METRICS, compute_metrics
+    from .shards import shard_rows
 
     manifest_path = Path(manifest_path)
     manifest = read_split(manifest_path, "test")
@@ -241,6 +278,10 @@ def _measure_points(
         if sorted(rates.image_id) != sorted(manifest.image_id):
             raise ValueError(f"{rate_csv} does not list the same images as {manifest_path}; rerun the compression job")
         rate_tables.append(rates)
+    if shard is not None:
+        manifest = shard_rows(manifest_path, manifest, *shard)
+        rate_tables = [rates[rates.image_id.isin(manifest.image_id)] for rates in rate_tables]
+        log.info("shard %d of %d: %d images", shard[0], shard[1], len(manifest))
     rows: list[list[dict]] = [[] for _ in points]
     for item in tqdm(manifest.itertuples(), total=len(manifest), desc="metrics", mininterval=5):
         reference = read_rgb(manifest_path.parent / item.file)

@@ -335,6 +335,25 @@ def is_video_dataset(cfg: dict, dataset: str) -> bool:
     return is_video_source(cfg["datasets"][dataset], dataset)
 
 
+def dataset_shards(cfg: dict, view: str) -> int:
+    """How many shard jobs split a dataset's (or dataset view's, e.g. 'digits-train') compression, metric and
+    inference work: its 'shards', 1 (unsharded) by default."""
+    return int(cfg["datasets"][dataset_view(view)[0]].get("shards", 1))
+
+
+def is_sequence_codec(cfg: dict, codec: str) -> bool:
+    """Whether a config codec is a video codec (codes a clip as one file; an image dataset as one clip)."""
+    from .codecs import SequenceCodec, get_codec_class
+
+    return issubclass(get_codec_class(registry_name(cfg, codec)), SequenceCodec)
+
+
+def dataset_job_settings(cfg: dict, dataset: str) -> dict:
+    """The config slice preparing a dataset depends on: its entry without what only routes its later jobs
+    ('shards': sharding changes how the work is split, never the prepared images)."""
+    return {key: value for key, value in cfg["datasets"][dataset].items() if key != "shards"}
+
+
 def codec_datasets(cfg: dict, codec: str) -> list[str]:
     """The datasets a codec runs on: its own 'datasets' list, or every declared dataset meant for evaluation."""
     evaluated = [name for name, entry in cfg["datasets"].items() if entry.get("evaluate", True)]

@@ -102,15 +102,27 @@ def evaluate_task_model(
     keys: dict[str, Any],
     out_csv: str | Path,
     device: str = "auto",
+    shard: tuple[int, int] | None = None,
 ) -> pd.DataFrame:
     """Evaluate one model on the test split at every given point and write one row per (point, image).
 
     ``points`` holds ``(codec, quality, decoded folder, rate csv)``; the codec ``"uncompressed"`` (quality 0, no
     files) reads the prepared test images, whose rate is the raw 24 bits per pixel. ``keys`` are constant
     columns put first (task, train_variant). The model is loaded once for all points.
+    ``shard``: ``(k, n)`` evaluates only the images of shard k of n (:func:`codecbench.shards.shard_rows`); an
+    empty shard writes a table without rows (the model is not even loaded).
     """
+    from .shards import shard_rows
+
     manifest_path = Path(manifest_path)
     rows = read_annotations(manifest_path, "test")
+    if shard is not None:
+        total = len(rows)
+        rows = shard_rows(manifest_path, rows, *shard)
+        log.info("shard %d of %d: %d of %d test images", shard[0], shard[1], len(rows), total)
+        if rows.empty:
+            write_csv_atomic(pd.DataFrame(), out_csv)
+            return pd.DataFrame()
     task = get_task_class(task_settings["task"])(task_settings["settings"])
     task.load(checkpoint, device=device)  # None: the ready model the settings name (a pretrained variant)
     uncompressed_predictions = None

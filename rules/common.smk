@@ -14,7 +14,10 @@ from codecbench.config import (
     UNCOMPRESSED,
     USER_CHECKPOINT,
     codec_job_settings,
+    dataset_shards,
+    dataset_job_settings,
     dataset_view,
+    is_sequence_codec,
     is_learned_codec,
     is_video_dataset,
     parse_train_variant,
@@ -62,6 +65,84 @@ TRAIN_VIEWS = sorted({view for view, _, _ in training_set_points(config)})
 def alternatives(names):
     """A regex matching exactly one of ``names`` (for wildcard_constraints)."""
     return "|".join(re.escape(name) for name in names)
+
+
+# ---- sharding (datasets with 'shards: N'): shard jobs per point, task model or ladder, then a local merge ----
+# A rule's 'dataset' (or 'task') constraint sends each dataset to either the one-job rule or the shard merge, so
+# unsharded datasets keep their jobs and paths; the DAG stays static (the shard count is in the config).
+SHARD = r"[0-9]+"
+_VIEWS = list(config["datasets"]) + TRAIN_VIEWS
+
+
+def never_if_empty(pattern):
+    """``pattern``, or a regex no wildcard value matches when there is nothing to match."""
+    return pattern or "(?!)"
+
+
+UNSHARDED_VIEWS = never_if_empty(
+    alternatives(v for v in _VIEWS if dataset_shards(config, v) == 1)
+)
+SHARDED_VIEWS = never_if_empty(
+    alternatives(v for v in _VIEWS if dataset_shards(config, v) > 1)
+)
+UNSHARDED_TASKS = never_if_empty(
+    alternatives(
+        t
+        for t, e in config.get("tasks", {}).items()
+        if dataset_shards(config, e["dataset"]) == 1
+    )
+)
+SHARDED_TASKS = never_if_empty(
+    alternatives(
+        t
+        for t, e in config.get("tasks", {}).items()
+        if dataset_shards(config, e["dataset"]) > 1
+    )
+)
+
+
+def shard_params(dataset):
+    """A shard job's params beyond its rule's: its shard index and the shard count (both change its rows)."""
+    return lambda wildcards: {
+        "index": int(wildcards.shard),
+        "count": dataset_shards(config, dataset(wildcards)),
+    }
+
+
+def get_compress_shards(name):
+    """Input function: one output (``name``: rate.csv, bitstreams, decoded) of every shard of a point."""
+
+    def shard_files(wildcards):
+        point = point_dir(wildcards.dataset, wildcards.codec, wildcards.quality)
+        shards = range(dataset_shards(config, wildcards.dataset))
+        return [f"{point}/shards/{k}/{name}" for k in shards]
+
+    return shard_files
+
+
+def get_quality_shards(wildcards):
+    shards = range(dataset_shards(config, wildcards.dataset))
+    return [
+        f"{RESULTS}/quality/{wildcards.dataset}/{wildcards.codec}/shard-{k}.csv"
+        for k in shards
+    ]
+
+
+def get_ladder_rates(wildcards):
+    """Each ladder point's merged rate table (the row order of the merged metric table)."""
+    return get_ladder_point_files(wildcards)[::2]
+
+
+def task_dataset(wildcards):
+    return config["tasks"][wildcards.task]["dataset"]
+
+
+def get_evaluation_shards(wildcards):
+    shards = range(dataset_shards(config, task_dataset(wildcards)))
+    return [
+        f"{RESULTS}/tasks/{wildcards.task}/{wildcards.train_variant}/shard-{k}.csv"
+        for k in shards
+    ]
 
 
 def point_dir(dataset, codec, quality):

@@ -1,5 +1,6 @@
-# Stage 2: one job per (dataset, codec, quality) encodes and decodes every image of the dataset.
-# params carry only this codec's options (not its ladder), so editing one codec reruns only its jobs.
+# Stage 2: one job per (dataset, codec, quality) encodes and decodes every image of the dataset (per shard of it,
+# for a dataset with 'shards'). params carry only this codec's options (not its ladder), so editing one codec
+# reruns only its jobs.
 
 
 rule compress:
@@ -20,6 +21,7 @@ rule compress:
         f"{RESULTS}/benchmarks/compress/{{dataset}}/{{codec}}/{{quality}}.tsv"
     wildcard_constraints:
         quality=LADDER_QUALITY,
+        dataset=UNSHARDED_VIEWS,
     conda:
         "../envs/codecs.yaml"
     threads: get_codec_threads
@@ -32,6 +34,79 @@ rule compress:
         extra=get_point_columns,
     script:
         "../scripts/compress.py"
+
+
+# A dataset with 'shards: N': one job per shard of a point (a contiguous block of its images, whole clips of a
+# video), merged by compress_merge into the point's usual outputs, which every later rule reads unchanged. The
+# shard folders are temporary: the merge hard-links their files (one copy on disk, plain files for readers).
+rule compress_shard:
+    input:
+        manifest=get_view_manifest,
+        checkpoint=get_checkpoint,
+    output:
+        rate=temp(
+            f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/shards/{{shard}}/rate.csv"
+        ),
+        bitstreams=temp(
+            directory(
+                f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/shards/{{shard}}/bitstreams"
+            )
+        ),
+        decoded=temp(
+            directory(
+                f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/shards/{{shard}}/decoded"
+            )
+        ),
+    log:
+        f"{RESULTS}/logs/compress/{{dataset}}/{{codec}}/{{quality}}/shard-{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/compress/{{dataset}}/{{codec}}/{{quality}}/shard-{{shard}}.tsv"
+    wildcard_constraints:
+        quality=LADDER_QUALITY,
+        dataset=SHARDED_VIEWS,
+        shard=SHARD,
+    conda:
+        "../envs/codecs.yaml"
+    threads: get_codec_threads
+    resources:
+        gpu=get_codec_gpus,
+        mem_mb=1000,
+        runtime=60,
+    params:
+        settings=lambda wildcards: codec_job_settings(config, wildcards.codec),
+        extra=get_point_columns,
+        shard=shard_params(lambda wildcards: wildcards.dataset),
+    script:
+        "../scripts/compress.py"
+
+
+rule compress_merge:
+    input:
+        manifest=get_view_manifest,
+        rates=get_compress_shards("rate.csv"),
+        bitstreams=get_compress_shards("bitstreams"),
+        decoded=get_compress_shards("decoded"),
+    output:
+        rate=f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/rate.csv",
+        bitstreams=directory(
+            f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/bitstreams"
+        ),
+        decoded=directory(
+            f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/decoded"
+        ),
+    log:
+        f"{RESULTS}/logs/compress/{{dataset}}/{{codec}}/{{quality}}.log",
+    wildcard_constraints:
+        quality=LADDER_QUALITY,
+        dataset=SHARDED_VIEWS,
+    localrule: True
+    conda:
+        "../envs/tables.yaml"
+    params:
+        # The order an unsharded job writes its rows in: clip by clip for a video codec.
+        sequence_codec=lambda wildcards: is_sequence_codec(config, wildcards.codec),
+    script:
+        "../scripts/compress_merge.py"
 
 
 # Equal-rate points: per image, the quality nearest a target bpp (several encodes per image to search).

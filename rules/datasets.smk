@@ -16,7 +16,7 @@ rule prepare_dataset:
         mem_mb=2000,
         runtime=60,
     params:
-        settings=lambda wildcards: config["datasets"][wildcards.dataset],
+        settings=lambda wildcards: dataset_job_settings(config, wildcards.dataset),
         downloads_dir=DOWNLOADS,
     script:
         "../scripts/prepare_dataset.py"

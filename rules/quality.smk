@@ -14,6 +14,8 @@ rule quality_ladder:
         f"{RESULTS}/logs/quality/{{dataset}}/{{codec}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/quality/{{dataset}}/{{codec}}.tsv"
+    wildcard_constraints:
+        dataset=UNSHARDED_VIEWS,
     conda:
         "../envs/metrics.yaml"
     threads: 1
@@ -25,6 +27,52 @@ rule quality_ladder:
         qualities=lambda wildcards: config["codecs"][wildcards.codec]["qualities"],
     script:
         "../scripts/quality.py"
+
+
+# A dataset with 'shards: N': the ladder's metrics per shard of its images (whole clips of a video, so that VMAF
+# sees every frame of a clip), merged into the one table an unsharded job writes.
+rule quality_ladder_shard:
+    input:
+        manifest=f"{RESULTS}/datasets/{{dataset}}/manifest.csv",
+        points=get_ladder_point_files,
+    output:
+        temp(f"{RESULTS}/quality/{{dataset}}/{{codec}}/shard-{{shard}}.csv"),
+    log:
+        f"{RESULTS}/logs/quality/{{dataset}}/{{codec}}/shard-{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/quality/{{dataset}}/{{codec}}/shard-{{shard}}.tsv"
+    wildcard_constraints:
+        dataset=SHARDED_VIEWS,
+        shard=SHARD,
+    conda:
+        "../envs/metrics.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    params:
+        metrics=config["metrics"],
+        qualities=lambda wildcards: config["codecs"][wildcards.codec]["qualities"],
+        shard=shard_params(lambda wildcards: wildcards.dataset),
+    script:
+        "../scripts/quality.py"
+
+
+rule quality_merge:
+    input:
+        shards=get_quality_shards,
+        rates=get_ladder_rates,
+    output:
+        f"{RESULTS}/quality/{{dataset}}/{{codec}}.csv",
+    log:
+        f"{RESULTS}/logs/quality/{{dataset}}/{{codec}}.log",
+    wildcard_constraints:
+        dataset=SHARDED_VIEWS,
+    localrule: True
+    conda:
+        "../envs/tables.yaml"
+    script:
+        "../scripts/quality_merge.py"
 
 
 # Equal-rate points: one job each (few of them, each with its own chosen qualities).

@@ -2,7 +2,8 @@
 # per training variant (the train split as is, or compressed by a codec point) and evaluates every model on the
 # test split as is and at every point of every codec that runs on its dataset. GPU-tagged: CUDA when present.
 # One evaluation job per model: loading the model and the libraries once costs more than a small model's
-# inference on all points, so finer jobs would mostly pay start-up (measured: 8 s per job, 2 s of work).
+# inference on all points, so finer jobs would mostly pay start-up (measured: 8 s per job, 2 s of work); a large
+# dataset with 'shards' gets one per (model, shard).
 
 
 rule train_task:
@@ -41,6 +42,8 @@ rule evaluate_task:
         f"{RESULTS}/logs/evaluate_task/{{task}}/{{train_variant}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/evaluate_task/{{task}}/{{train_variant}}.tsv"
+    wildcard_constraints:
+        task=UNSHARDED_TASKS,
     conda:
         "../envs/learned.yaml"
     threads: 2
@@ -54,6 +57,55 @@ rule evaluate_task:
         uncompressed=UNCOMPRESSED,
     script:
         "../scripts/evaluate_task.py"
+
+
+# A task on a dataset with 'shards: N': one evaluation job per (model, shard of the test images), merged into the
+# predictions an unsharded job writes. Training stays one job per model.
+rule evaluate_task_shard:
+    input:
+        manifest=lambda wildcards: f"{RESULTS}/datasets/{task_dataset(wildcards)}/manifest.csv",
+        checkpoint=get_task_checkpoint,
+        points=lambda wildcards: get_task_test_files(wildcards.task),
+    output:
+        temp(f"{RESULTS}/tasks/{{task}}/{{train_variant}}/shard-{{shard}}.csv"),
+    log:
+        f"{RESULTS}/logs/evaluate_task/{{task}}/{{train_variant}}/shard-{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate_task/{{task}}/{{train_variant}}/shard-{{shard}}.tsv"
+    wildcard_constraints:
+        task=SHARDED_TASKS,
+        shard=SHARD,
+    conda:
+        "../envs/learned.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=120,
+    params:
+        settings=lambda wildcards: task_job_settings(config, wildcards.task),
+        points=lambda wildcards: get_task_test_points(wildcards.task),
+        uncompressed=UNCOMPRESSED,
+        shard=shard_params(task_dataset),
+    script:
+        "../scripts/evaluate_task.py"
+
+
+rule evaluate_task_merge:
+    input:
+        manifest=lambda wildcards: f"{RESULTS}/datasets/{task_dataset(wildcards)}/manifest.csv",
+        shards=get_evaluation_shards,
+    output:
+        f"{RESULTS}/tasks/{{task}}/{{train_variant}}/predictions.csv",
+    log:
+        f"{RESULTS}/logs/evaluate_task/{{task}}/{{train_variant}}.log",
+    wildcard_constraints:
+        task=SHARDED_TASKS,
+    localrule: True
+    conda:
+        "../envs/tables.yaml"
+    script:
+        "../scripts/evaluate_task_merge.py"
 
 
 rule task_tables:
@@ -97,6 +149,7 @@ rule task_tables:
         f"{RESULTS}/logs/task_tables/{{task}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/task_tables/{{task}}.tsv"
+    localrule: True
     conda:
         "../envs/tables.yaml"
     params:
@@ -174,6 +227,7 @@ rule task_figures:
         ),
     log:
         f"{RESULTS}/logs/task_figures/{{task}}.log",
+    localrule: True
     conda:
         "../envs/tables.yaml"
     params:
@@ -201,6 +255,7 @@ rule task_kbps_figure:
         svg=f"{RESULTS}/figures/tasks/{{task}}/scores_kbps.svg",
     log:
         f"{RESULTS}/logs/task_kbps_figure/{{task}}.log",
+    localrule: True
     conda:
         "../envs/tables.yaml"
     params:

@@ -1,4 +1,5 @@
-"""Rules compress and compress_target: encode and decode a dataset with one codec at one quality (or target bpp)."""
+"""Rules compress, compress_shard and compress_target: encode and decode a dataset (or one shard of it) with one
+codec at one quality (or target bpp)."""
 
 from codecbench.codecs import get_codec_class
 from codecbench.compress import compress_dataset
@@ -15,6 +16,7 @@ def main(smk):
         settings = smk.params.settings
         codec, options = settings["codec"], dict(settings["options"])
         target = float(smk.wildcards.bpp) if "bpp" in smk.wildcards.keys() else None
+        shard = getattr(smk.params, "shard", None)  # compress_shard: {"index": k, "count": n}
         if "model_quality" in settings:  # a trained codec: the point is one of its models, given as a checkpoint
             options["checkpoint"] = smk.input.checkpoint
             quality = settings["model_quality"]
@@ -31,6 +33,7 @@ def main(smk):
             target_bpp=target,
             extra_columns=dict(getattr(smk.params, "extra", None) or {}),
             split=dataset_view(smk.wildcards.dataset)[1],
+            shard=(shard["index"], shard["count"]) if shard else None,
         )
 
 

@@ -1,4 +1,5 @@
-"""Rule evaluate_task: one task model on the test split, uncompressed and at every point of the task's codecs."""
+"""Rules evaluate_task and evaluate_task_shard: one task model on the test split (or one shard of it), uncompressed
+and at every point of the task's codecs."""
 
 from codecbench.task_stage import evaluate_task_model
 from codecbench.workflow import job_log
@@ -19,7 +20,11 @@ def main(smk):
         ]
         keys = {"task": smk.wildcards.task, "train_variant": smk.wildcards.train_variant}
         checkpoint = smk.input.checkpoint or None  # none for a pretrained variant: the settings name the model
-        evaluate_task_model(smk.params.settings, smk.input.manifest, checkpoint, points, keys, smk.output[0])
+        shard = getattr(smk.params, "shard", None)  # evaluate_task_shard: {"index": k, "count": n}
+        evaluate_task_model(
+            smk.params.settings, smk.input.manifest, checkpoint, points, keys, smk.output[0],
+            shard=(shard["index"], shard["count"]) if shard else None,
+        )  # fmt: skip
 
 
 if __name__ == "__main__":

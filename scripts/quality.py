@@ -1,5 +1,5 @@
-"""Rules quality_ladder and quality_target: per-image quality metrics of every ladder point of one
-(dataset, codec), or of one equal-rate point, as tidy rows."""
+"""Rules quality_ladder, quality_ladder_shard and quality_target: per-image quality metrics of every ladder point
+of one (dataset, codec) (or of one shard of its images), or of one equal-rate point, as tidy rows."""
 
 from codecbench.compress import measure_ladder, measure_quality
 from codecbench.config import normalise_quality
@@ -17,7 +17,9 @@ def main(smk):
             points = [
                 (normalise_quality(q), files[2 * i], files[2 * i + 1]) for i, q in enumerate(smk.params.qualities)
             ]
-            measure_ladder(smk.input.manifest, points, metrics, keys, smk.output[0])
+            shard = getattr(smk.params, "shard", None)  # quality_ladder_shard: {"index": k, "count": n}
+            shard = (shard["index"], shard["count"]) if shard else None
+            measure_ladder(smk.input.manifest, points, metrics, keys, smk.output[0], shard=shard)
         else:
             keys["quality"] = smk.wildcards.quality  # 'target_<bpp>'
             measure_quality(smk.input.manifest, smk.input.rate, smk.input.decoded, metrics, keys, smk.output[0])

@@ -65,10 +65,21 @@ CONDA_TO_PIP = {
 CONDA_ONLY = {"python", "pip"}  # the interpreter and pip themselves, pinned by the env (python=3.11)
 
 # Lazy import sites that cannot run in a rule: {rules: {"module:function" pattern: reason}}.
-_TASK_RULES = ("train_task", "evaluate_task")
-_CODING_RULES = ("prepare_dataset", "compress", "compress_target", "train_codec")
-_QUALITY_RULES = ("quality_ladder", "quality_target")
-_TABLE_RULES = ("quality_table", "codec_json", "summary", "bd_rate", "equal_rate_table", "provenance", "rd_figure")
+_TASK_RULES = ("train_task", "evaluate_task", "evaluate_task_shard")
+_CODING_RULES = ("prepare_dataset", "compress", "compress_shard", "compress_target", "train_codec")
+_QUALITY_RULES = ("quality_ladder", "quality_ladder_shard", "quality_target")
+_TABLE_RULES = (
+    "compress_merge",
+    "quality_merge",
+    "evaluate_task_merge",
+    "quality_table",
+    "codec_json",
+    "summary",
+    "bd_rate",
+    "equal_rate_table",
+    "provenance",
+    "rd_figure",
+)
 _TABLE_RULES += ("spread_figure", "coding_time_figure", "bd_figure", "grid_figure", "video_figures", "task_tables")
 _TABLE_RULES += ("task_figures", "task_kbps_figure")
 LAZY_EXCLUSIONS: dict[tuple[str, ...], dict[str, str]] = {

@@ -1,0 +1,20 @@
+"""Rule evaluate_task_merge: a sharded task model's predictions as the one table an unsharded evaluate_task job
+writes (points in their order, each point's rows in the test split's manifest order)."""
+
+from codecbench.datasets import read_split
+from codecbench.io import write_csv_atomic
+from codecbench.shards import merge_shard_tables, read_shard_table
+from codecbench.workflow import job_log
+
+
+def main(smk):
+    with job_log(smk.log[0]) as log:
+        order = list(read_split(smk.input.manifest, "test").image_id)
+        tables = [read_shard_table(path) for path in smk.input.shards]
+        merged = merge_shard_tables(tables, order, group_columns=["codec", "quality"])
+        write_csv_atomic(merged, smk.output[0])
+        log.info("%d rows from %d shards", len(merged), len(tables))
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821 (injected by Snakemake)

@@ -1,0 +1,22 @@
+"""Rule quality_merge: a sharded dataset's ladder metrics as the one table an unsharded quality_ladder job writes
+(points in ladder order, each point's rows in its rate table's order)."""
+
+import pandas as pd
+
+from codecbench.io import write_csv_atomic
+from codecbench.shards import merge_shard_tables, read_shard_table
+from codecbench.workflow import job_log
+
+
+def main(smk):
+    with job_log(smk.log[0]) as log:
+        # Every point of a codec codes the images in one order: the first point's rate table gives it.
+        order = pd.read_csv(smk.input.rates[0], dtype={"image_id": str}, usecols=["image_id"]).image_id
+        tables = [read_shard_table(path) for path in smk.input.shards]
+        merged = merge_shard_tables(tables, list(order), group_columns=["quality"])
+        write_csv_atomic(merged, smk.output[0])
+        log.info("%d rows from %d shards", len(merged), len(tables))
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821 (injected by Snakemake)

@@ -1,0 +1,239 @@
+"""Sharding: the shard function (every row once, in order, clips whole), the merges (unsharded order, hard-linked
+folders), sharded compression of a video dataset in the library, and a sharded run of the real Snakefile whose
+merged results equal an unsharded run's."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from codecbench.config import ConfigError, dataset_job_settings, dataset_shards, validate_config
+from codecbench.datasets import FRAME_COLUMNS, MANIFEST_COLUMNS
+from codecbench.shards import (
+    assign_shards,
+    coding_order,
+    merge_folders,
+    merge_shard_tables,
+    read_shard_table,
+    shard_rows,
+)
+
+# Columns that time a run or name its machine: they differ between any two runs, sharded or not.
+TIMING_COLUMNS = ["encode_s", "decode_s", "host"]
+
+
+def _manifest(root: Path, image_ids: list[str], clips: list[str] | None = None) -> Path:
+    """A manifest (and, with ``clips``, a frames.csv) of test images; no image files (the shard function needs
+    none)."""
+    root.mkdir(parents=True, exist_ok=True)
+    rows = [[i, f"images/{i}.png", 8, 8, "test", "", "", "RGB", ""] for i in image_ids]
+    pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(root / "manifest.csv", index=False)
+    if clips is not None:
+        frame = pd.Series(clips).groupby(clips).cumcount()
+        frames = pd.DataFrame({"image_id": image_ids, "clip": clips, "frame": frame, "fps": 10.0})
+        frames[FRAME_COLUMNS].to_csv(root / "frames.csv", index=False)
+    return root / "manifest.csv"
+
+
+def _rows(manifest: Path) -> pd.DataFrame:
+    return pd.read_csv(manifest, dtype={"image_id": str})
+
+
+@pytest.mark.parametrize("n_rows, n_shards", [(12, 3), (13, 4), (7, 1), (100, 7)])
+def test_image_shards_are_contiguous_blocks_covering_every_row_once(tmp_path, n_rows, n_shards):
+    manifest = _manifest(tmp_path, [f"im{i:03d}" for i in range(n_rows)])
+    rows = _rows(manifest)
+    shards = [shard_rows(manifest, rows, k, n_shards) for k in range(n_shards)]
+    pd.testing.assert_frame_equal(pd.concat(shards, ignore_index=True), rows)
+    sizes = [len(s) for s in shards]
+    assert max(sizes) - min(sizes) <= 1 and sum(sizes) == n_rows
+
+
+def test_more_shards_than_rows_leaves_shards_empty(tmp_path):
+    manifest = _manifest(tmp_path, ["a", "b"])
+    rows = _rows(manifest)
+    shards = [shard_rows(manifest, rows, k, 5) for k in range(5)]
+    assert [list(s.image_id) for s in shards if len(s)] == [["a"], ["b"]]
+    assert sum(s.empty for s in shards) == 3
+    assert list(shards[4].columns) == list(rows.columns)  # an empty shard keeps the manifest's columns
+    with pytest.raises(ValueError, match="shard 5"):
+        shard_rows(manifest, rows, 5, 5)
+
+
+def test_clips_are_never_split(tmp_path):
+    clips = ["a"] * 5 + ["b"] * 1 + ["c"] * 4 + ["d"] * 2 + ["e"] * 6
+    manifest = _manifest(tmp_path, [f"f{i:02d}" for i in range(len(clips))], clips)
+    rows = _rows(manifest)
+    clip_of = dict(zip(rows.image_id, clips, strict=True))
+    for n_shards in (2, 3, 4, 5, 9):
+        shards = [shard_rows(manifest, rows, k, n_shards) for k in range(n_shards)]
+        pd.testing.assert_frame_equal(pd.concat(shards, ignore_index=True), rows)
+        owner = {}
+        for k, shard in enumerate(shards):
+            for clip in {clip_of[i] for i in shard.image_id}:
+                assert owner.setdefault(clip, k) == k, f"clip {clip} split over shards {owner[clip]} and {k}"
+                assert clips.count(clip) == sum(clip_of[i] == clip for i in shard.image_id)
+        assert len(owner) == 5
+    # Blocks are balanced by frames, not clips: the clips start at frames 0, 5, 6, 10, 12 of 18, so over 3 shards
+    # (a clip goes to shard floor(3 * start / 18)) a+b, c+d and e hold 6 frames each.
+    assert assign_shards(np.repeat(np.arange(5), [5, 1, 4, 2, 6]), 3).tolist() == [0] * 6 + [1] * 6 + [2] * 6
+
+
+def test_a_video_codec_keeps_an_image_dataset_in_one_shard(tmp_path):
+    manifest = _manifest(tmp_path, [f"im{i}" for i in range(6)])
+    rows = _rows(manifest)
+    shards = [shard_rows(manifest, rows, k, 3, sequence_codec=True) for k in range(3)]
+    assert [len(s) for s in shards] == [6, 0, 0]
+
+
+def test_merging_restores_the_unsharded_order_and_checks_coverage():
+    order = ["x3", "x1", "x2", "x0"]
+    full = pd.DataFrame({"quality": ["10"] * 4 + ["50"] * 4, "image_id": order * 2, "value": list("abcdefgh")})
+    # Shards hold their images at every point; one is empty.
+    shard_a = full[full.image_id.isin(["x3", "x1"])]
+    shard_b = full[full.image_id.isin(["x2", "x0"])].sort_values(["quality", "image_id"])  # x0 before x2
+    merged = merge_shard_tables([shard_b, pd.DataFrame(), shard_a], order, group_columns=["quality"])
+    pd.testing.assert_frame_equal(merged, full.reset_index(drop=True))
+    with pytest.raises(ValueError, match="rerun the shard jobs"):
+        merge_shard_tables([shard_a], order, group_columns=["quality"])  # a shard missing
+    with pytest.raises(ValueError, match="rerun the shard jobs"):
+        merge_shard_tables([shard_a, shard_a, shard_b], order, group_columns=["quality"])  # a shard twice
+
+
+def test_shard_tables_round_trip_as_text(tmp_path):
+    (tmp_path / "a.csv").write_text("image_id,clip,bpp\n007,01,0.30000000000000004\n")
+    (tmp_path / "empty.csv").write_text("\n")
+    table = read_shard_table(tmp_path / "a.csv")
+    assert table.iloc[0].tolist() == ["007", "01", "0.30000000000000004"]
+    assert read_shard_table(tmp_path / "empty.csv").empty
+
+
+def test_folders_merge_as_hard_links(tmp_path):
+    for k, names in enumerate([["a.png", "b.png"], [], ["c.png"]]):
+        folder = tmp_path / "shards" / str(k)
+        folder.mkdir(parents=True)
+        (folder / ".snakemake_timestamp").touch()
+        for name in names:
+            (folder / name).write_bytes(name.encode())
+    sources = [tmp_path / "shards" / str(k) for k in range(3)]
+    assert merge_folders(sources, tmp_path / "merged") == 3
+    assert sorted(p.name for p in (tmp_path / "merged").iterdir()) == ["a.png", "b.png", "c.png"]
+    assert os.stat(tmp_path / "merged" / "c.png").st_ino == os.stat(sources[2] / "c.png").st_ino
+    (sources[1] / "a.png").write_bytes(b"again")
+    with pytest.raises(ValueError, match="a.png is in two shards"):
+        merge_folders(sources, tmp_path / "again")
+
+
+def test_the_config_takes_a_shard_count_per_dataset(tmp_path):
+    cfg = {
+        "datasets": {"digits": {"source": "builtin", "shards": 4}, "photos": {"source": "builtin"}},
+        "codecs": {"jpeg": {"qualities": [50]}},
+    }
+    valid = validate_config(cfg)
+    assert dataset_shards(valid, "digits") == 4 and dataset_shards(valid, "digits-train") == 4
+    assert dataset_shards(valid, "photos") == 1
+    # Preparing a dataset does not depend on how its later jobs are split.
+    assert dataset_job_settings(valid, "digits") == {"source": "builtin"}
+    with pytest.raises(ConfigError, match="shards"):
+        validate_config({**cfg, "datasets": {"digits": {"source": "builtin", "shards": 0}}})
+
+
+def test_sharded_compression_of_clips_merges_to_the_unsharded_rate_table(tmp_path):
+    """The library path of compress_shard + compress_merge on a video dataset with a video codec: each clip is
+    one file in one shard; the merged rate table and folders equal one unsharded job's."""
+    from codecbench.compress import compress_dataset
+    from codecbench.datasets import prepare_dataset, read_split
+
+    settings = {"source": "builtin", "name": "moving_shapes", "clips": ["test_00", "test_01"], "max_frames": 3}
+    prepare_dataset("moving", settings, tmp_path / "moving", tmp_path / "downloads")
+    manifest = tmp_path / "moving" / "manifest.csv"
+    options = {"gop": 3}
+
+    def run(out: Path, shard=None):
+        return compress_dataset(
+            manifest, "h264_video", 30, options, out / "bitstreams", out / "decoded", out / "rate.csv", shard=shard
+        )
+
+    run(tmp_path / "whole")
+    for k in range(3):  # 2 clips over 3 shards: one shard is empty
+        run(tmp_path / "shards" / str(k), shard=(k, 3))
+    shard_dirs = [tmp_path / "shards" / str(k) for k in range(3)]
+    assert sorted(len(list((d / "bitstreams").iterdir())) for d in shard_dirs) == [0, 1, 1]
+    order = coding_order(manifest, read_split(manifest, "test"), sequence_codec=True)
+    merged = merge_shard_tables([read_shard_table(d / "rate.csv") for d in shard_dirs], order)
+    whole = read_shard_table(tmp_path / "whole" / "rate.csv")
+    pd.testing.assert_frame_equal(merged.drop(columns=TIMING_COLUMNS), whole.drop(columns=TIMING_COLUMNS))
+    for kind in ("bitstreams", "decoded"):
+        merge_folders([d / kind for d in shard_dirs], tmp_path / "merged" / kind)
+        for path in (tmp_path / "whole" / kind).iterdir():
+            assert (tmp_path / "merged" / kind / path.name).read_bytes() == path.read_bytes()
+
+
+# ---- end to end ---------------------------------------------------------------------------------------------
+SHARDED = {
+    "datasets": {"digits": {"source": "builtin", "max_images": 12, "shards": 3}},
+    "codecs": {"jpeg": {"qualities": [20, 80]}},
+    "metrics": ["psnr_rgb", "ssim"],
+    "bd": {"metrics": ["psnr_rgb"]},
+    "statistics": {"n_boot": 100},
+    "tasks": {
+        "cnn": {"task": "classification", "dataset": "digits", "model": "small_cnn", "epochs": 1, "batch_size": 8}
+    },
+}
+UNSHARDED = {**SHARDED, "datasets": {"digits": {"source": "builtin", "max_images": 12}}}
+
+
+@pytest.mark.workflow
+def test_a_sharded_run_gives_the_results_of_an_unsharded_run(tmp_path_factory, photo):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from test_workflow import make_project_copy, planned_jobs, run_snakemake, write_config
+
+    sharded, unsharded = (make_project_copy(tmp_path_factory.mktemp(name), photo) for name in ("sharded", "unsharded"))
+    # Both runs at once: a run's jobs leave cores idle (job start-up, and Snakemake lingers after the last job).
+    with ThreadPoolExecutor(2) as pool:
+        runs = [
+            pool.submit(run_snakemake, workdir, "--configfile", write_config(workdir, cfg))
+            for workdir, cfg in ((sharded, SHARDED), (unsharded, UNSHARDED))
+        ]
+        for run in runs:
+            run.result()
+    point = "results/compressed/digits/jpeg/20"
+
+    def read(run: Path, path: str) -> pd.DataFrame:
+        return pd.read_csv(run / path, dtype={"image_id": str, "label": str, "predicted": str})
+
+    logs = sharded / "results/logs"
+    assert sorted(p.name for p in (logs / "compress/digits/jpeg/20").iterdir()) == [f"shard-{k}.log" for k in range(3)]
+    assert "shard 1 of 3: 4 of 12 images" in (logs / "compress/digits/jpeg/20/shard-1.log").read_text()
+    assert sorted(p.name for p in (logs / "evaluate_task/cnn/original").iterdir()) == [
+        f"shard-{k}.log" for k in range(3)
+    ]
+    assert not (sharded / point / "shards").exists()  # temporary, merged
+    quality = read(sharded, "results/tables/quality.csv")
+    timing = [c for c in TIMING_COLUMNS if c in quality]
+    pd.testing.assert_frame_equal(
+        quality.drop(columns=timing), read(unsharded, "results/tables/quality.csv").drop(columns=timing)
+    )
+    pd.testing.assert_frame_equal(
+        read(sharded, f"{point}/rate.csv").drop(columns=TIMING_COLUMNS),
+        read(unsharded, f"{point}/rate.csv").drop(columns=TIMING_COLUMNS),
+    )
+    for kind in ("bitstreams", "decoded"):
+        files = sorted(p for p in (unsharded / point / kind).iterdir() if not p.name.startswith("."))
+        assert len(files) == 12
+        assert [p.name for p in files] == sorted(p.name for p in (sharded / point / kind).glob("[!.]*"))
+        assert all((sharded / point / kind / p.name).read_bytes() == p.read_bytes() for p in files)
+    for table in ("tasks/cnn/original/predictions.csv", "tables/tasks/cnn/predictions.csv"):
+        pd.testing.assert_frame_equal(read(sharded, f"results/{table}"), read(unsharded, f"results/{table}"))
+    summary = [c for c in read(unsharded, "results/tables/tasks/cnn/summary.csv") if not c.endswith("_s")]
+    pd.testing.assert_frame_equal(
+        read(sharded, "results/tables/tasks/cnn/summary.csv")[summary],
+        read(unsharded, "results/tables/tasks/cnn/summary.csv")[summary],
+    )
+    # Up to date: nothing reruns although the temporary shard outputs are gone.
+    assert planned_jobs(sharded, write_config(sharded, SHARDED, "again.yaml")) == []
