@@ -343,7 +343,7 @@ def test_mot17_frames_boxes_and_fps(server, tmp_path):
     assert read_objects(tmp_path / "out").values.tolist() == [
         ["MOT17-02-FRCNN__000001", "person", 2.0, 3.0, 12.0, 15.0],  # 1-based left/top
         ["MOT17-02-FRCNN__000001", "person", 29.0, 19.0, 40.0, 29.0],  # clipped to the 40x30 image
-        ["MOT17-02-FRCNN__000003", "pedestrian", 4.0, 3.0, 14.0, 15.0],
+        ["MOT17-02-FRCNN__000003", "person", 4.0, 3.0, 14.0, 15.0],
     ]
     stored = np.asarray(Image.open(tmp_path / "out" / "images" / "MOT17-02-FRCNN__000002.png"))
     assert abs(int(stored[..., 0].mean()) - 80) <= 3
