@@ -24,7 +24,7 @@ import os
 from dataclasses import dataclass
 from importlib.metadata import version as distribution_version
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -112,7 +112,85 @@ class _Loaded:
 _MODELS: dict[tuple, _Loaded] = {}
 
 
-class LearnedCodec(Codec):
+class ModelSource:
+    """Where a learned codec's model comes from (``checkpoint``, the zoo's ``pretrained`` weights, or seeded random
+    weights), and the models built so far in this process, shared by every instance. The image codecs here and
+    ssf2020 (:mod:`.learned_video`) differ only in the hooks: ``_pretrained_weights`` (the zoo file's (url, path)),
+    ``_random_source`` (what identifies random weights), ``_build`` and ``_models`` (the cache they use)."""
+
+    name: ClassVar[str]
+    quality: Any
+    options: dict[str, Any]
+    device: str
+    _weights: str | None
+
+    def _pretrained_weights(self) -> tuple:
+        raise NotImplementedError
+
+    def _random_source(self) -> tuple:
+        raise NotImplementedError
+
+    def _build(self) -> _Loaded:
+        raise NotImplementedError
+
+    def _models(self) -> dict[tuple, _Loaded]:
+        return _MODELS
+
+    def weights(self) -> str:
+        """Where the weights come from: ``checkpoint <sha256[:12]>``, ``pretrained <zoo file>`` or ``random init``."""
+        if self._weights is None:
+            from ..learned.models import file_sha256
+
+            checkpoint = self.options["checkpoint"]
+            if checkpoint is not None:
+                try:
+                    self._weights = f"checkpoint {file_sha256(checkpoint)[:12]}"
+                except OSError as exc:
+                    raise LearnedCodecError(f"{self.name}: cannot read checkpoint {checkpoint}: {exc}") from exc
+            elif self.options["pretrained"]:
+                self._weights = f"pretrained {self._pretrained_weights()[1].name}"
+            else:
+                self._weights = "random init"
+        return self._weights
+
+    def _cache_key(self) -> tuple:
+        opts = self.options
+        if opts["checkpoint"] is not None:
+            path = Path(opts["checkpoint"]).resolve()
+            stat = path.stat() if path.is_file() else None
+            source: tuple = ("checkpoint", str(path), stat and stat.st_mtime_ns, stat and stat.st_size)
+        elif opts["pretrained"]:
+            source = ("pretrained", *self._pretrained_weights())
+        else:
+            source = self._random_source()
+        return (self.name, int(self.quality), source, str(opts["device"]).lower())
+
+    @classmethod
+    def version(cls) -> str:
+        return f"compressai {distribution_version('compressai')} (torch {distribution_version('torch')}, {cls.name})"
+
+    def describe(self) -> str:
+        try:
+            weights = self.weights()
+        except (LearnedCodecError, ValueError) as exc:
+            weights = f"unavailable: {exc}"
+        return f"{super().describe()} [{weights}]"
+
+    def load_model(self) -> Any:
+        """Build (or reuse) this codec's model and return it; callers timing the coding call this first."""
+        return self._loaded().model
+
+    def _loaded(self) -> _Loaded:
+        key = self._cache_key()
+        models = self._models()
+        loaded = models.get(key)
+        if loaded is None:
+            loaded = models[key] = self._build()
+        self.device = "cuda" if loaded.device.type == "cuda" else "cpu"
+        return loaded
+
+
+class LearnedCodec(ModelSource, Codec):
     """A CompressAI model as a codec. Subclasses only name their architecture (``name``).
 
     Options: ``metric`` picks the zoo weights trained for ``mse`` or ``ms-ssim``; ``pretrained`` uses the zoo's
@@ -163,48 +241,13 @@ class LearnedCodec(Codec):
 
     # -- the model -----------------------------------------------------------------------------------------
 
-    def weights(self) -> str:
-        """Where the weights come from: ``checkpoint <sha256[:12]>``, ``pretrained <zoo file>`` or ``random init``."""
-        if self._weights is None:
-            from ..learned.models import file_sha256, pretrained_weights_path
+    def _pretrained_weights(self) -> tuple:
+        from ..learned.models import pretrained_weights_path
 
-            checkpoint, metric = self.options["checkpoint"], self.options["metric"]
-            if checkpoint is not None:
-                try:
-                    self._weights = f"checkpoint {file_sha256(checkpoint)[:12]}"
-                except OSError as exc:
-                    raise LearnedCodecError(f"{self.name}: cannot read checkpoint {checkpoint}: {exc}") from exc
-            elif self.options["pretrained"]:
-                self._weights = f"pretrained {pretrained_weights_path(self.name, int(self.quality), metric)[1].name}"
-            else:
-                self._weights = "random init"
-        return self._weights
+        return pretrained_weights_path(self.name, int(self.quality), self.options["metric"])
 
-    def _cache_key(self) -> tuple:
-        opts = self.options
-        if opts["checkpoint"] is not None:
-            path = Path(opts["checkpoint"]).resolve()
-            stat = path.stat() if path.is_file() else None
-            source: tuple = ("checkpoint", str(path), stat and stat.st_mtime_ns, stat and stat.st_size)
-        elif opts["pretrained"]:
-            from ..learned.models import pretrained_weights_path
-
-            source = ("pretrained", *pretrained_weights_path(self.name, int(self.quality), opts["metric"]))
-        else:
-            source = ("random", RANDOM_INIT_SEED, opts["metric"])
-        return (self.name, int(self.quality), source, str(opts["device"]).lower())
-
-    def load_model(self) -> Any:
-        """Build (or reuse) this codec's model and return it; callers timing :meth:`encode` call this first."""
-        return self._loaded().model
-
-    def _loaded(self) -> _Loaded:
-        key = self._cache_key()
-        loaded = _MODELS.get(key)
-        if loaded is None:
-            loaded = _MODELS[key] = self._build()
-        self.device = "cuda" if loaded.device.type == "cuda" else "cpu"
-        return loaded
+    def _random_source(self) -> tuple:
+        return ("random", RANDOM_INIT_SEED, self.options["metric"])
 
     def _build(self) -> _Loaded:
         import torch
@@ -309,19 +352,6 @@ class LearnedCodec(Codec):
                     mismatch,
                 )
         return levels[0].permute(1, 2, 0).to("cpu", torch.uint8).numpy()
-
-    # -- provenance ------------------------------------------------------------------------------------------
-
-    @classmethod
-    def version(cls) -> str:
-        return f"compressai {distribution_version('compressai')} (torch {distribution_version('torch')}, {cls.name})"
-
-    def describe(self) -> str:
-        try:
-            weights = self.weights()
-        except (LearnedCodecError, ValueError) as exc:
-            weights = f"unavailable: {exc}"
-        return f"{super().describe()} [{weights}]"
 
 
 def _to_levels(x):

@@ -26,16 +26,14 @@ import logging
 import math
 import os
 import struct
-from importlib.metadata import version as distribution_version
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..io import check_rgb
 from . import register_codec
-from .base import CodecError, EncodedSequence, LearnedCodecError, SequenceCodec
-from .learned import _Loaded, _read_varint, _to_levels, _write_varint
+from .base import CodecError, EncodedSequence, SequenceCodec
+from .learned import ModelSource, _Loaded, _read_varint, _to_levels, _write_varint
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +116,7 @@ def unpack_stream(data: bytes) -> tuple[dict[str, Any], list[tuple[str, list[byt
 
 
 @register_codec
-class ScaleSpaceFlowCodec(SequenceCodec):
+class ScaleSpaceFlowCodec(ModelSource, SequenceCodec):
     """CompressAI's ``ssf2020`` video model as a sequence codec.
 
     Options: ``checkpoint`` a file written by :func:`codecbench.learned.train_video.train_ssf` (the quality is
@@ -164,51 +162,18 @@ class ScaleSpaceFlowCodec(SequenceCodec):
 
     # -- the model -------------------------------------------------------------------------------------------
 
-    def weights(self) -> str:
-        """Where the weights come from: ``checkpoint <sha256[:12]>``, ``pretrained <zoo file>`` or ``random init``."""
-        if self._weights is None:
-            from ..learned.models import file_sha256
-            from ..learned.train_video import ssf_weights_path
+    def _pretrained_weights(self) -> tuple:
+        from ..learned.train_video import ssf_weights_path
 
-            checkpoint = self.options["checkpoint"]
-            if checkpoint is not None:
-                try:
-                    self._weights = f"checkpoint {file_sha256(checkpoint)[:12]}"
-                except OSError as exc:
-                    raise LearnedCodecError(f"{self.name}: cannot read checkpoint {checkpoint}: {exc}") from exc
-            elif self.options["pretrained"]:
-                self._weights = f"pretrained {ssf_weights_path(int(self.quality))[1].name}"
-            else:
-                self._weights = "random init"
-        return self._weights
+        return ssf_weights_path(int(self.quality))
 
-    def _cache_key(self) -> tuple:
-        opts = self.options
-        if opts["checkpoint"] is not None:
-            path = Path(opts["checkpoint"]).resolve()
-            stat = path.stat() if path.is_file() else None
-            source: tuple = ("checkpoint", str(path), stat and stat.st_mtime_ns, stat and stat.st_size)
-        elif opts["pretrained"]:
-            from ..learned.train_video import ssf_weights_path
+    def _random_source(self) -> tuple:
+        from ..learned.train_video import RANDOM_INIT_SEED
 
-            source = ("pretrained", *ssf_weights_path(int(self.quality)))
-        else:
-            from ..learned.train_video import RANDOM_INIT_SEED
+        return ("random", RANDOM_INIT_SEED)
 
-            source = ("random", RANDOM_INIT_SEED)
-        return (self.name, int(self.quality), source, str(opts["device"]).lower())
-
-    def load_model(self) -> Any:
-        """Build (or reuse) this codec's model and return it; callers timing the coding call this first."""
-        return self._loaded().model
-
-    def _loaded(self) -> _Loaded:
-        key = self._cache_key()
-        loaded = _MODELS.get(key)
-        if loaded is None:
-            loaded = _MODELS[key] = self._build()
-        self.device = "cuda" if loaded.device.type == "cuda" else "cpu"
-        return loaded
+    def _models(self) -> dict[tuple, _Loaded]:
+        return _MODELS
 
     def _build(self) -> _Loaded:
         from ..learned.models import pick_device
@@ -348,19 +313,6 @@ class ScaleSpaceFlowCodec(SequenceCodec):
                     mismatch,
                 )
         return decoded
-
-    # -- provenance ------------------------------------------------------------------------------------------
-
-    @classmethod
-    def version(cls) -> str:
-        return f"compressai {distribution_version('compressai')} (torch {distribution_version('torch')}, {cls.name})"
-
-    def describe(self) -> str:
-        try:
-            weights = self.weights()
-        except (LearnedCodecError, ValueError) as exc:
-            weights = f"unavailable: {exc}"
-        return f"{super().describe()} [{weights}]"
 
 
 def _to_uint8(x) -> np.ndarray:
