@@ -125,25 +125,16 @@ def train_codec(
             say(f"resuming from {partial} at step {start} of {steps}")
 
         distortion = _distortion_fn(metric)
-        every = max(1, steps // 10)
-        for step in range(start + 1, steps + 1):
-            batch = _sample_batch(crops, rng, batch_size, crop_px).to(dev)
-            row = _train_step(model, optimizer, aux_optimizer, batch, lmbda, distortion)
-            row = {"step": step, **row}
-            rows.append(row)
-
-            if step % checkpoint_every == 0:
-                _save_partial(partial, hyper, model, optimizer, aux_optimizer, rng, rows, step, dev)
-                _write_csv(rows, train_csv)
-            if step % every == 0 or step == steps:
-                say(
-                    f"step {step}/{steps}: loss {row['loss']:.4f}, bpp {row['bpp']:.4f}, "
-                    f"mse {row['mse']:.6f}, aux {row['aux_loss']:.2f}"
-                )
-            if on_step is not None:
-                on_step(step, row)
-
-        _write_csv(rows, train_csv)
+        run_steps(
+            start, steps, checkpoint_every, rows, train_csv, say, on_step,
+            train_step=lambda: _train_step(
+                model, optimizer, aux_optimizer, _sample_batch(crops, rng, batch_size, crop_px).to(dev), lmbda,
+                distortion,
+            ),
+            save_partial=lambda step: _save_partial(
+                partial, hyper, model, optimizer, aux_optimizer, rng, rows, step, dev
+            ),
+        )  # fmt: skip
         training = {**hyper, "device": dev.type, "steps_done": int(steps), "final": dict(rows[-1])}
         model.eval()
         save_checkpoint(out_checkpoint, model, architecture, quality, metric, training)
@@ -233,6 +224,37 @@ def _distortion_fn(metric: str) -> Callable[[torch.Tensor, torch.Tensor], torch.
     from pytorch_msssim import ms_ssim
 
     return lambda x_hat, x: 1 - ms_ssim(x_hat, x, data_range=1.0)
+
+
+def run_steps(
+    start: int,
+    steps: int,
+    checkpoint_every: int,
+    rows: list[dict[str, float]],
+    train_csv: Path,
+    say: Callable[[str], None],
+    on_step: Callable[[int, dict[str, float]], None] | None,
+    train_step: Callable[[], dict[str, float]],
+    save_partial: Callable[[int], None],
+) -> None:
+    """Steps ``start + 1 .. steps`` of a training (image codecs and ssf2020 alike): ``train_step`` gives each
+    step's losses; every ``checkpoint_every`` steps the resumable state is saved (``save_partial(step)``) and the
+    curve written; about ten progress lines; ``train_csv`` holds every row at the end."""
+    every = max(1, steps // 10)
+    for step in range(start + 1, steps + 1):
+        row = {"step": step, **train_step()}
+        rows.append(row)
+        if step % checkpoint_every == 0:
+            save_partial(step)
+            _write_csv(rows, train_csv)
+        if step % every == 0 or step == steps:
+            say(
+                f"step {step}/{steps}: loss {row['loss']:.4f}, bpp {row['bpp']:.4f}, "
+                f"mse {row['mse']:.6f}, aux {row['aux_loss']:.2f}"
+            )
+        if on_step is not None:
+            on_step(step, row)
+    _write_csv(rows, train_csv)
 
 
 def _train_step(model, optimizer, aux_optimizer, batch, lmbda, distortion) -> dict[str, float]:

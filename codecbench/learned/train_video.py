@@ -41,9 +41,9 @@ from .train import (
     _prepare_images,
     _resume,
     _save_partial,
-    _write_csv,
     logger,
     partial_path,
+    run_steps,
 )
 
 with warnings.catch_warnings():
@@ -264,23 +264,17 @@ def train_ssf(
             start, rows = _resume(partial, hyper, model, optimizer, aux_optimizer, rng, dev)
             say(f"resuming from {partial} at step {start} of {steps}")
 
-        every = max(1, steps // 10)
-        for step in range(start + 1, steps + 1):
-            frames = [f.to(dev) for f in _sample_groups(prepared, rng, settings["batch_size"], patch, group)]
-            row = {"step": step, **_train_step(model, optimizer, aux_optimizer, frames, settings["lambda"])}
-            rows.append(row)
-            if step % settings["checkpoint_every"] == 0:
-                _save_partial(partial, hyper, model, optimizer, aux_optimizer, rng, rows, step, dev)
-                _write_csv(rows, train_csv)
-            if step % every == 0 or step == steps:
-                say(
-                    f"step {step}/{steps}: loss {row['loss']:.4f}, bpp {row['bpp']:.4f}, "
-                    f"mse {row['mse']:.6f}, aux {row['aux_loss']:.2f}"
-                )
-            if on_step is not None:
-                on_step(step, row)
-
-        _write_csv(rows, train_csv)
+        run_steps(
+            start, steps, settings["checkpoint_every"], rows, train_csv, say, on_step,
+            train_step=lambda: _train_step(
+                model, optimizer, aux_optimizer,
+                [f.to(dev) for f in _sample_groups(prepared, rng, settings["batch_size"], patch, group)],
+                settings["lambda"],
+            ),
+            save_partial=lambda step: _save_partial(
+                partial, hyper, model, optimizer, aux_optimizer, rng, rows, step, dev
+            ),
+        )  # fmt: skip
         training = {**hyper, "device": dev.type, "steps_done": int(steps), "final": dict(rows[-1])}
         model.eval()
         save_ssf_checkpoint(checkpoint, model.cpu(), settings["quality"], training)
