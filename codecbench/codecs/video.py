@@ -120,8 +120,9 @@ class FfmpegVideoCodec(SequenceCodec):
 
     The quality knob depends on option ``rate_control``: ``"crf"`` (default; constant rate factor, lower is
     better), ``"qp"`` (constant quantizer, lower is better) or ``"bitrate"`` (target kbit/s, higher is better; one
-    pass, the encoder's average-bitrate mode). The class attributes describe the CRF default; an instance sets its
-    own ``quality_min``/``quality_max``/``higher_is_better`` for the rate control it was given.
+    pass, the encoder's average-bitrate mode). The class attributes give the CRF range, which every encoder here
+    shares with its QP range; with ``bitrate`` an instance sets its own ``quality_min``/``quality_max``/
+    ``higher_is_better``.
     """
 
     encoder: ClassVar[str]
@@ -130,7 +131,6 @@ class FfmpegVideoCodec(SequenceCodec):
     container: ClassVar[str]  # ffmpeg muxer
     lossless_pix_fmt: ClassVar[str | None] = "gbrp"  # None: cannot be bit-exact in RGB
     higher_is_better = False
-    qp_range: ClassVar[tuple[int, int]]
     # The options every video codec has; subclasses add their speed settings.
     common_options: ClassVar[dict[str, Any]] = {
         "rate_control": "crf",
@@ -148,8 +148,6 @@ class FfmpegVideoCodec(SequenceCodec):
         if rate_control == "bitrate":
             self.quality_min, self.quality_max = BITRATE_RANGE_KBPS
             self.higher_is_better = True
-        elif rate_control == "qp":
-            self.quality_min, self.quality_max = self.qp_range
         super().__init__(quality, **options)
         self.rate_control = rate_control
         self.check_options(set(options))
@@ -291,7 +289,6 @@ class X26xVideo(FfmpegVideoCodec):
     codes 320x240 at real-time speed or better, so the benchmark's short clips take seconds)."""
 
     quality_min, quality_max = 0, 51
-    qp_range = (0, 51)
     default_options = {**FfmpegVideoCodec.common_options, "preset": "medium"}
 
     def check_options(self, given: set[str]) -> None:
@@ -355,7 +352,6 @@ class Vp9Video(FfmpegVideoCodec):
     extension = "webm"
     encoder, lossless_encoder, decoder, container = "libvpx-vp9", "libvpx-vp9", "vp9", "webm"
     quality_min, quality_max = 0, 63
-    qp_range = (0, 63)
     quality_doc = (
         "libvpx-vp9 (WebM): rate_control crf (default) or qp: 0..63, lower is better; bitrate: target kbit/s. "
         "lossless=true: VP9 lossless on planar RGB (profile 1), bit-exact, quality ignored"
@@ -400,7 +396,6 @@ class Av1Video(FfmpegVideoCodec):
     extension = "mp4"
     encoder, lossless_encoder, decoder, container = "libsvtav1", "libsvtav1", "libdav1d", "mp4"
     quality_min, quality_max = 0, 63
-    qp_range = (0, 63)
     quality_doc = (
         "AV1 (MP4) by SVT-AV1 (default) or libaom: rate_control crf (default) or qp: 0..63, lower is better; "
         "bitrate: target kbit/s. lossless=true (libaom only): lossless on planar RGB, bit-exact, quality ignored"
