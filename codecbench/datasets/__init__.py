@@ -502,20 +502,25 @@ def read_split(path: str | Path, split: str) -> pd.DataFrame:
     return rows
 
 
+def _read_table(path: Path, columns: list[str], dtypes: dict[str, type]) -> pd.DataFrame:
+    """A CSV the dataset stage wrote beside the manifest, with exactly ``columns``; DatasetError naming the file
+    (and saying to prepare the dataset again) when it cannot be read or has other columns."""
+    try:
+        table = pd.read_csv(path, dtype=dtypes, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DatasetError(f"cannot read {path}: {exc}; prepare the dataset again") from exc
+    if list(table.columns) != columns:
+        raise DatasetError(f"{path} has columns {list(table.columns)}, expected {columns}; prepare the dataset again")
+    return table
+
+
 def read_frames(dataset_dir: str | Path) -> pd.DataFrame | None:
     """The ``frames.csv`` of a video dataset (:data:`FRAME_COLUMNS`: ``frame`` int, ``fps`` float), None for a
     dataset of still images (no frames.csv); DatasetError naming the file when it is corrupt."""
     path = Path(dataset_dir) / FRAMES_FILE
     if not path.is_file():
         return None
-    try:
-        frames = pd.read_csv(path, dtype={"image_id": str, "clip": str}, keep_default_na=False)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DatasetError(f"cannot read {path}: {exc}; prepare the dataset again") from exc
-    if list(frames.columns) != FRAME_COLUMNS:
-        raise DatasetError(
-            f"{path} has columns {list(frames.columns)}, expected {FRAME_COLUMNS}; prepare the dataset again"
-        )
+    frames = _read_table(path, FRAME_COLUMNS, {"image_id": str, "clip": str})
     frame = pd.to_numeric(frames["frame"], errors="coerce")
     fps = pd.to_numeric(frames["fps"], errors="coerce")
     bad = frame.isna() | (frame < 0) | (frame != frame.round()) | fps.isna() | ~(fps > 0) | (frames["clip"] == "")
@@ -565,14 +570,7 @@ def read_objects(dataset_dir: str | Path) -> pd.DataFrame:
     """The boxes of a dataset annotated with objects (``objects.csv``: :data:`OBJECT_COLUMNS`, coordinates as floats
     in pixels, far edges exclusive); images without objects have no rows."""
     path = _object_annotation_file(dataset_dir, OBJECTS_FILE)
-    try:
-        objects = pd.read_csv(path, dtype={"image_id": str, "class": str}, keep_default_na=False)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DatasetError(f"cannot read {path}: {exc}; prepare the dataset again") from exc
-    if list(objects.columns) != OBJECT_COLUMNS:
-        raise DatasetError(
-            f"{path} has columns {list(objects.columns)}, expected {OBJECT_COLUMNS}; prepare the dataset again"
-        )
+    objects = _read_table(path, OBJECT_COLUMNS, {"image_id": str, "class": str})
     coordinates = OBJECT_COLUMNS[2:]
     numbers = objects[coordinates].apply(pd.to_numeric, errors="coerce").astype(float)
     bad = numbers.isna().any(axis=1) | (numbers.x_min >= numbers.x_max) | (numbers.y_min >= numbers.y_max)
