@@ -89,6 +89,10 @@ def _reference_errors(cfg: dict) -> list[str]:
             )
         if entry["source"] == "url":
             problems += _url_source_errors(dataset, entry)
+        if "shards" in entry and "images_per_shard" in entry:
+            problems.append(
+                f"datasets.{dataset}: set either shards (a fixed count) or images_per_shard (a count from its size)"
+            )
         if entry["source"] == "builtin":
             name = entry.get("name", dataset)
             if name not in BUILTIN_DATASETS:
@@ -246,9 +250,9 @@ def validate_config(config: dict, schema_path: str | Path = DEFAULT_SCHEMA, sour
     cfg = copy.deepcopy(dict(config))
     problems = _schema_errors(cfg, schema)
     if not problems:
-        for key in ("metrics", "anchor", "statistics", "bd", "grid"):
+        for key in ("metrics", "anchor", "statistics", "bd", "grid", "sharding"):
             cfg.setdefault(key, copy.deepcopy(schema["properties"][key]["default"]))
-        for key in ("statistics", "bd", "grid"):
+        for key in ("statistics", "bd", "grid", "sharding"):
             _fill_defaults(cfg[key], schema["properties"][key]["properties"])
         if cfg["anchor"] is None:
             cfg["anchor"] = "jpeg" if "jpeg" in cfg["codecs"] else next(iter(cfg["codecs"]))
@@ -335,10 +339,29 @@ def is_video_dataset(cfg: dict, dataset: str) -> bool:
     return is_video_source(cfg["datasets"][dataset], dataset)
 
 
+SHARDING_KEYS = ("shards", "images_per_shard")  # a dataset entry's keys that only split its later jobs
+
+
 def dataset_shards(cfg: dict, view: str) -> int:
-    """How many shard jobs split a dataset's (or dataset view's, e.g. 'digits-train') compression, metric and
-    inference work: its 'shards', 1 (unsharded) by default."""
+    """The fixed number of shard jobs that split a dataset's (or dataset view's, e.g. 'digits-train')
+    compression, metric and inference work: its 'shards', 1 by default. A dataset sharded by size
+    (:func:`images_per_shard`) gets its count only once it is prepared (:func:`codecbench.shards.count_shards`)."""
     return int(cfg["datasets"][dataset_view(view)[0]].get("shards", 1))
+
+
+def images_per_shard(cfg: dict, view: str) -> int | None:
+    """For a dataset sharded by size, the images (frames) per shard: its own 'images_per_shard', else that of
+    'sharding' unless it sets a fixed 'shards'; None for a fixed count."""
+    entry = cfg["datasets"][dataset_view(view)[0]]
+    if "shards" in entry:
+        return None
+    return entry.get("images_per_shard", cfg.get("sharding", {}).get("images_per_shard"))
+
+
+def is_sharded(cfg: dict, view: str) -> bool:
+    """Whether a dataset view's jobs run as shard jobs plus a merge (a fixed count above 1, or sharded by size,
+    which may come to one shard for a small split)."""
+    return images_per_shard(cfg, view) is not None or dataset_shards(cfg, view) > 1
 
 
 def is_sequence_codec(cfg: dict, codec: str) -> bool:
@@ -350,8 +373,8 @@ def is_sequence_codec(cfg: dict, codec: str) -> bool:
 
 def dataset_job_settings(cfg: dict, dataset: str) -> dict:
     """The config slice preparing a dataset depends on: its entry without what only routes its later jobs
-    ('shards': sharding changes how the work is split, never the prepared images)."""
-    return {key: value for key, value in cfg["datasets"][dataset].items() if key != "shards"}
+    (sharding changes how the work is split, never the prepared images)."""
+    return {key: value for key, value in cfg["datasets"][dataset].items() if key not in SHARDING_KEYS}
 
 
 def codec_datasets(cfg: dict, codec: str) -> list[str]:

@@ -1,6 +1,7 @@
 """Scale-out by sharding: which rows of a split one shard job handles, and how shard outputs merge back.
 
-A dataset with ``shards: N`` (config) has its compression, metric and inference jobs split N ways. Shard ``k``
+A dataset with ``shards: N`` (config) has its compression, metric and inference jobs split N ways; one sharded by
+size (``images_per_shard``) gets :func:`count_shards` shards once it is prepared. Shard ``k``
 takes a contiguous block of *units* of the split: an image dataset's images in manifest order, a video dataset's
 clips (a clip never splits: a video codec codes it as one file, VMAF scores it as one sequence). The merge of the
 shards' tables puts their rows back in the order an unsharded job writes them, so the merged outputs equal an
@@ -50,6 +51,19 @@ def assign_shards(units: np.ndarray, n_shards: int) -> np.ndarray:
     before = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     unit_shard = (n_shards * before) // units.size
     return unit_shard[units]
+
+
+def count_shards(
+    manifest_path: str | Path, rows: pd.DataFrame, images_per_shard: int, sequence_codec: bool = False
+) -> int:
+    """How many shards split ``rows`` (one split of the manifest) into shards of about ``images_per_shard`` rows:
+    the rows over that, rounded up, but never more shards than units (:func:`shard_units`: a video's clips, or the
+    one clip a video codec makes of an image dataset), and at least one."""
+    if images_per_shard < 1:
+        raise ValueError(f"images_per_shard must be at least 1, got {images_per_shard}")
+    units = shard_units(manifest_path, rows, sequence_codec)
+    n_units = int(units.max()) + 1 if units.size else 0
+    return max(1, min(n_units, -(-len(rows) // images_per_shard)))
 
 
 def shard_rows(

@@ -16,6 +16,8 @@ from codecbench.config import (
     codec_job_settings,
     dataset_shards,
     dataset_job_settings,
+    images_per_shard,
+    is_sharded,
     dataset_view,
     is_sequence_codec,
     is_learned_codec,
@@ -67,9 +69,11 @@ def alternatives(names):
     return "|".join(re.escape(name) for name in names)
 
 
-# ---- sharding (datasets with 'shards: N'): shard jobs per point, task model or ladder, then a local merge ----
-# A rule's 'dataset' (or 'task') constraint sends each dataset to either the one-job rule or the shard merge, so
-# unsharded datasets keep their jobs and paths; the DAG stays static (the shard count is in the config).
+# ---- sharding (datasets with 'shards: N' or sharded by size): shard jobs per point, task model or ladder, then a
+# local merge. A rule's 'dataset' (or 'task') constraint sends each dataset to either the one-job rule or the shard
+# merge, so unsharded datasets keep their jobs and paths. A shard's path holds its index and the shard count, which
+# the config gives, or, sharded by size, the prepared manifest: prepare_dataset is a checkpoint, and Snakemake
+# plans a size-sharded dataset's shard jobs once it has run.
 SHARD = r"[0-9]+"
 _VIEWS = list(config["datasets"]) + TRAIN_VIEWS
 
@@ -80,33 +84,48 @@ def never_if_empty(pattern):
 
 
 UNSHARDED_VIEWS = never_if_empty(
-    alternatives(v for v in _VIEWS if dataset_shards(config, v) == 1)
+    alternatives(v for v in _VIEWS if not is_sharded(config, v))
 )
-SHARDED_VIEWS = never_if_empty(
-    alternatives(v for v in _VIEWS if dataset_shards(config, v) > 1)
-)
+SHARDED_VIEWS = never_if_empty(alternatives(v for v in _VIEWS if is_sharded(config, v)))
 UNSHARDED_TASKS = never_if_empty(
     alternatives(
         t
         for t, e in config.get("tasks", {}).items()
-        if dataset_shards(config, e["dataset"]) == 1
+        if not is_sharded(config, e["dataset"])
     )
 )
 SHARDED_TASKS = never_if_empty(
     alternatives(
-        t
-        for t, e in config.get("tasks", {}).items()
-        if dataset_shards(config, e["dataset"]) > 1
+        t for t, e in config.get("tasks", {}).items() if is_sharded(config, e["dataset"])
     )
 )
 
 
-def shard_params(dataset):
+def shard_count(view, codec=None):
+    """How many shard jobs split a dataset view's work (with ``codec``: its compression by that codec): the
+    config's fixed count, or, sharded by size, the count its prepared split comes to."""
+    per_shard = images_per_shard(config, view)
+    if per_shard is None:
+        return dataset_shards(config, view)
+    from codecbench.datasets import read_split
+    from codecbench.shards import count_shards
+
+    dataset, split = dataset_view(view)
+    manifest = checkpoints.prepare_dataset.get(dataset=dataset).output.manifest
+    sequence_codec = codec is not None and is_sequence_codec(config, codec)
+    return count_shards(
+        manifest, read_split(manifest, split), per_shard, sequence_codec=sequence_codec
+    )
+
+
+def shard_params(wildcards):
     """A shard job's params beyond its rule's: its shard index and the shard count (both change its rows)."""
-    return lambda wildcards: {
-        "index": int(wildcards.shard),
-        "count": dataset_shards(config, dataset(wildcards)),
-    }
+    return {"index": int(wildcards.shard), "count": int(wildcards.shard_count)}
+
+
+def shard_names(count):
+    """The path labels of the shards of ``count``: '<index>-of-<count>'."""
+    return [f"{k}-of-{count}" for k in range(count)]
 
 
 def get_compress_shards(name):
@@ -114,17 +133,16 @@ def get_compress_shards(name):
 
     def shard_files(wildcards):
         point = point_dir(wildcards.dataset, wildcards.codec, wildcards.quality)
-        shards = range(dataset_shards(config, wildcards.dataset))
-        return [f"{point}/shards/{k}/{name}" for k in shards]
+        shards = shard_names(shard_count(wildcards.dataset, wildcards.codec))
+        return [f"{point}/shards/{shard}/{name}" for shard in shards]
 
     return shard_files
 
 
 def get_quality_shards(wildcards):
-    shards = range(dataset_shards(config, wildcards.dataset))
     return [
-        f"{RESULTS}/quality/{wildcards.dataset}/{wildcards.codec}/shard-{k}.csv"
-        for k in shards
+        f"{RESULTS}/quality/{wildcards.dataset}/{wildcards.codec}/shard-{shard}.csv"
+        for shard in shard_names(shard_count(wildcards.dataset))
     ]
 
 
@@ -138,10 +156,9 @@ def task_dataset(wildcards):
 
 
 def get_evaluation_shards(wildcards):
-    shards = range(dataset_shards(config, task_dataset(wildcards)))
     return [
-        f"{RESULTS}/tasks/{wildcards.task}/{wildcards.train_variant}/shard-{k}.csv"
-        for k in shards
+        f"{RESULTS}/tasks/{wildcards.task}/{wildcards.train_variant}/shard-{shard}.csv"
+        for shard in shard_names(shard_count(task_dataset(wildcards)))
     ]
 
 

@@ -1,5 +1,5 @@
 # Stage 2: one job per (dataset, codec, quality) encodes and decodes every image of the dataset (per shard of it,
-# for a dataset with 'shards'). params carry only this codec's options (not its ladder), so editing one codec
+# for a sharded dataset). params carry only this codec's options (not its ladder), so editing one codec
 # reruns only its jobs.
 
 
@@ -36,35 +36,37 @@ rule compress:
         "../scripts/compress.py"
 
 
-# A dataset with 'shards: N': one job per shard of a point (a contiguous block of its images, whole clips of a
-# video), merged by compress_merge into the point's usual outputs, which every later rule reads unchanged. The
-# shard folders are temporary: the merge hard-links their files (one copy on disk, plain files for readers).
+# A sharded dataset ('shards' or 'images_per_shard'): one job per shard of a point (a contiguous block of its
+# images, whole clips of a video), merged by compress_merge into the point's usual outputs, which every later rule
+# reads unchanged. The shard folders are temporary: the merge hard-links their files (one copy on disk, plain files
+# for readers).
 rule compress_shard:
     input:
         manifest=get_view_manifest,
         checkpoint=get_checkpoint,
     output:
         rate=temp(
-            f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/shards/{{shard}}/rate.csv"
+            f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/shards/{{shard}}-of-{{shard_count}}/rate.csv"
         ),
         bitstreams=temp(
             directory(
-                f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/shards/{{shard}}/bitstreams"
+                f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/shards/{{shard}}-of-{{shard_count}}/bitstreams"
             )
         ),
         decoded=temp(
             directory(
-                f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/shards/{{shard}}/decoded"
+                f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/shards/{{shard}}-of-{{shard_count}}/decoded"
             )
         ),
     log:
-        f"{RESULTS}/logs/compress/{{dataset}}/{{codec}}/{{quality}}/shard-{{shard}}.log",
+        f"{RESULTS}/logs/compress/{{dataset}}/{{codec}}/{{quality}}/shard-{{shard}}-of-{{shard_count}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/compress/{{dataset}}/{{codec}}/{{quality}}/shard-{{shard}}.tsv"
+        f"{RESULTS}/benchmarks/compress/{{dataset}}/{{codec}}/{{quality}}/shard-{{shard}}-of-{{shard_count}}.tsv"
     wildcard_constraints:
         quality=LADDER_QUALITY,
         dataset=SHARDED_VIEWS,
         shard=SHARD,
+        shard_count=SHARD,
     conda:
         "../envs/codecs.yaml"
     threads: get_codec_threads
@@ -75,7 +77,7 @@ rule compress_shard:
     params:
         settings=lambda wildcards: codec_job_settings(config, wildcards.codec),
         extra=get_point_columns,
-        shard=shard_params(lambda wildcards: wildcards.dataset),
+        shard=shard_params,
     script:
         "../scripts/compress.py"
 

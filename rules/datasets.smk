@@ -1,7 +1,8 @@
 # Stage 1: resolve each dataset (builtin, local folder or verified download) to normalised RGB PNGs + manifest.
+# A checkpoint: a dataset sharded by size gets its shard count from the manifest (rules/common.smk, shard_count).
 
 
-rule prepare_dataset:
+checkpoint prepare_dataset:
     output:
         manifest=f"{RESULTS}/datasets/{{dataset}}/manifest.csv",
         images=directory(f"{RESULTS}/datasets/{{dataset}}/images"),

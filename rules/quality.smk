@@ -29,21 +29,22 @@ rule quality_ladder:
         "../scripts/quality.py"
 
 
-# A dataset with 'shards: N': the ladder's metrics per shard of its images (whole clips of a video, so that VMAF
-# sees every frame of a clip), merged into the one table an unsharded job writes.
+# A sharded dataset ('shards' or 'images_per_shard'): the ladder's metrics per shard of its images (whole clips
+# of a video, so that VMAF sees every frame of a clip), merged into the one table an unsharded job writes.
 rule quality_ladder_shard:
     input:
         manifest=f"{RESULTS}/datasets/{{dataset}}/manifest.csv",
         points=get_ladder_point_files,
     output:
-        temp(f"{RESULTS}/quality/{{dataset}}/{{codec}}/shard-{{shard}}.csv"),
+        temp(f"{RESULTS}/quality/{{dataset}}/{{codec}}/shard-{{shard}}-of-{{shard_count}}.csv"),
     log:
-        f"{RESULTS}/logs/quality/{{dataset}}/{{codec}}/shard-{{shard}}.log",
+        f"{RESULTS}/logs/quality/{{dataset}}/{{codec}}/shard-{{shard}}-of-{{shard_count}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/quality/{{dataset}}/{{codec}}/shard-{{shard}}.tsv"
+        f"{RESULTS}/benchmarks/quality/{{dataset}}/{{codec}}/shard-{{shard}}-of-{{shard_count}}.tsv"
     wildcard_constraints:
         dataset=SHARDED_VIEWS,
         shard=SHARD,
+        shard_count=SHARD,
     conda:
         "../envs/metrics.yaml"
     threads: 1
@@ -53,7 +54,7 @@ rule quality_ladder_shard:
     params:
         metrics=config["metrics"],
         qualities=lambda wildcards: config["codecs"][wildcards.codec]["qualities"],
-        shard=shard_params(lambda wildcards: wildcards.dataset),
+        shard=shard_params,
     script:
         "../scripts/quality.py"
 

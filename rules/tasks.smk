@@ -3,7 +3,7 @@
 # test split as is and at every point of every codec that runs on its dataset. GPU-tagged: CUDA when present.
 # One evaluation job per model: loading the model and the libraries once costs more than a small model's
 # inference on all points, so finer jobs would mostly pay start-up (measured: 8 s per job, 2 s of work); a large
-# dataset with 'shards' gets one per (model, shard).
+# sharded dataset gets one per (model, shard).
 
 
 rule train_task:
@@ -59,22 +59,23 @@ rule evaluate_task:
         "../scripts/evaluate_task.py"
 
 
-# A task on a dataset with 'shards: N': one evaluation job per (model, shard of the test images), merged into the
-# predictions an unsharded job writes. Training stays one job per model.
+# A task on a sharded dataset ('shards' or 'images_per_shard'): one evaluation job per (model, shard of the test
+# images), merged into the predictions an unsharded job writes. Training stays one job per model.
 rule evaluate_task_shard:
     input:
         manifest=lambda wildcards: f"{RESULTS}/datasets/{task_dataset(wildcards)}/manifest.csv",
         checkpoint=get_task_checkpoint,
         points=lambda wildcards: get_task_test_files(wildcards.task),
     output:
-        temp(f"{RESULTS}/tasks/{{task}}/{{train_variant}}/shard-{{shard}}.csv"),
+        temp(f"{RESULTS}/tasks/{{task}}/{{train_variant}}/shard-{{shard}}-of-{{shard_count}}.csv"),
     log:
-        f"{RESULTS}/logs/evaluate_task/{{task}}/{{train_variant}}/shard-{{shard}}.log",
+        f"{RESULTS}/logs/evaluate_task/{{task}}/{{train_variant}}/shard-{{shard}}-of-{{shard_count}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate_task/{{task}}/{{train_variant}}/shard-{{shard}}.tsv"
+        f"{RESULTS}/benchmarks/evaluate_task/{{task}}/{{train_variant}}/shard-{{shard}}-of-{{shard_count}}.tsv"
     wildcard_constraints:
         task=SHARDED_TASKS,
         shard=SHARD,
+        shard_count=SHARD,
     conda:
         "../envs/learned.yaml"
     threads: 2
@@ -86,7 +87,7 @@ rule evaluate_task_shard:
         settings=lambda wildcards: task_job_settings(config, wildcards.task),
         points=lambda wildcards: get_task_test_points(wildcards.task),
         uncompressed=UNCOMPRESSED,
-        shard=shard_params(task_dataset),
+        shard=shard_params,
     script:
         "../scripts/evaluate_task.py"
 

@@ -11,11 +11,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from codecbench.config import ConfigError, dataset_job_settings, dataset_shards, validate_config
+from codecbench.config import (
+    ConfigError,
+    dataset_job_settings,
+    dataset_shards,
+    images_per_shard,
+    is_sharded,
+    validate_config,
+)
 from codecbench.datasets import FRAME_COLUMNS, MANIFEST_COLUMNS
 from codecbench.shards import (
     assign_shards,
     coding_order,
+    count_shards,
     merge_folders,
     merge_shard_tables,
     read_shard_table,
@@ -90,6 +98,18 @@ def test_a_video_codec_keeps_an_image_dataset_in_one_shard(tmp_path):
     assert [len(s) for s in shards] == [6, 0, 0]
 
 
+def test_a_size_gives_rows_over_size_shards_but_never_more_than_units(tmp_path):
+    images = _manifest(tmp_path / "images", [f"im{i:02d}" for i in range(12)])
+    rows = _rows(images)
+    assert [count_shards(images, rows, size) for size in (1, 4, 5, 11, 12, 100)] == [12, 3, 3, 2, 1, 1]
+    assert count_shards(images, rows, 5, sequence_codec=True) == 1  # a video codec reads it as one clip
+    clips = ["a"] * 10 + ["b"] * 2
+    video = _manifest(tmp_path / "video", [f"f{i:02d}" for i in range(12)], clips)
+    assert [count_shards(video, _rows(video), size) for size in (1, 6, 12)] == [2, 2, 1]  # two clips
+    with pytest.raises(ValueError, match="at least 1"):
+        count_shards(images, rows, 0)
+
+
 def test_merging_restores_the_unsharded_order_and_checks_coverage():
     order = ["x3", "x1", "x2", "x0"]
     full = pd.DataFrame({"quality": ["10"] * 4 + ["50"] * 4, "image_id": order * 2, "value": list("abcdefgh")})
@@ -140,6 +160,28 @@ def test_the_config_takes_a_shard_count_per_dataset(tmp_path):
     assert dataset_job_settings(valid, "digits") == {"source": "builtin"}
     with pytest.raises(ConfigError, match="shards"):
         validate_config({**cfg, "datasets": {"digits": {"source": "builtin", "shards": 0}}})
+    assert not is_sharded(valid, "photos") and images_per_shard(valid, "photos") is None
+
+
+def test_sharding_by_size_applies_to_every_dataset_without_its_own_setting():
+    cfg = {
+        "datasets": {
+            "digits": {"source": "builtin", "shards": 1},  # a fixed count wins: unsharded
+            "photos": {"source": "builtin"},
+            "shapes": {"source": "builtin", "images_per_shard": 10},
+        },
+        "codecs": {"jpeg": {"qualities": [50]}},
+        "sharding": {"images_per_shard": 500},
+    }
+    valid = validate_config(cfg)
+    assert [images_per_shard(valid, d) for d in ("digits", "photos", "shapes", "shapes-train")] == [None, 500, 10, 10]
+    assert [is_sharded(valid, d) for d in ("digits", "photos", "shapes")] == [False, True, True]
+    assert dataset_job_settings(valid, "shapes") == {"source": "builtin"}
+    assert validate_config({k: v for k, v in cfg.items() if k != "sharding"})["sharding"] == {"images_per_shard": None}
+    with pytest.raises(ConfigError, match="datasets.shapes: set either shards .* or images_per_shard"):
+        validate_config({**cfg, "datasets": {"shapes": {"source": "builtin", "shards": 2, "images_per_shard": 5}}})
+    with pytest.raises(ConfigError, match="images_per_shard"):
+        validate_config({**cfg, "sharding": {"images_per_shard": 0}})
 
 
 def test_sharded_compression_of_clips_merges_to_the_unsharded_rate_table(tmp_path):
@@ -174,8 +216,13 @@ def test_sharded_compression_of_clips_merges_to_the_unsharded_rate_table(tmp_pat
 
 
 # ---- end to end ---------------------------------------------------------------------------------------------
+# digits sharded by size (12 test images, 5 per shard: 3 shards, counted once it is prepared), photos by count.
 SHARDED = {
-    "datasets": {"digits": {"source": "builtin", "max_images": 12, "shards": 3}},
+    "datasets": {
+        "digits": {"source": "builtin", "max_images": 12},
+        "photos": {"source": "builtin", "max_images": 3, "shards": 2},
+    },
+    "sharding": {"images_per_shard": 5},
     "codecs": {"jpeg": {"qualities": [20, 80]}},
     "metrics": ["psnr_rgb", "ssim"],
     "bd": {"metrics": ["psnr_rgb"]},
@@ -184,7 +231,10 @@ SHARDED = {
         "cnn": {"task": "classification", "dataset": "digits", "model": "small_cnn", "epochs": 1, "batch_size": 8}
     },
 }
-UNSHARDED = {**SHARDED, "datasets": {"digits": {"source": "builtin", "max_images": 12}}}
+UNSHARDED = {
+    **{key: value for key, value in SHARDED.items() if key != "sharding"},
+    "datasets": {"digits": {"source": "builtin", "max_images": 12}, "photos": {"source": "builtin", "max_images": 3}},
+}
 
 
 @pytest.mark.workflow
@@ -208,11 +258,14 @@ def test_a_sharded_run_gives_the_results_of_an_unsharded_run(tmp_path_factory, p
         return pd.read_csv(run / path, dtype={"image_id": str, "label": str, "predicted": str})
 
     logs = sharded / "results/logs"
-    assert sorted(p.name for p in (logs / "compress/digits/jpeg/20").iterdir()) == [f"shard-{k}.log" for k in range(3)]
-    assert "shard 1 of 3: 4 of 12 images" in (logs / "compress/digits/jpeg/20/shard-1.log").read_text()
-    assert sorted(p.name for p in (logs / "evaluate_task/cnn/original").iterdir()) == [
-        f"shard-{k}.log" for k in range(3)
+    assert sorted(p.name for p in (logs / "compress/digits/jpeg/20").iterdir()) == [
+        f"shard-{k}-of-3.log" for k in range(3)
     ]
+    assert "shard 1 of 3: 4 of 12 images" in (logs / "compress/digits/jpeg/20/shard-1-of-3.log").read_text()
+    assert sorted(p.name for p in (logs / "evaluate_task/cnn/original").iterdir()) == [
+        f"shard-{k}-of-3.log" for k in range(3)
+    ]
+    assert sorted(p.name for p in (logs / "quality/photos/jpeg").iterdir()) == ["shard-0-of-2.log", "shard-1-of-2.log"]
     assert not (sharded / point / "shards").exists()  # temporary, merged
     quality = read(sharded, "results/tables/quality.csv")
     timing = [c for c in TIMING_COLUMNS if c in quality]

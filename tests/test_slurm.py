@@ -2,7 +2,7 @@
 
 A one-node Slurm (tests/slurm_cluster.py: Debian's packages, installed with apt-get if missing; needs root) runs
 a tiny experiment: builtin digits, JPEG at two qualities, and a one-epoch classifier, so that GPU-tagged rules
-(train_task, evaluate_task) are scheduled on the node's fake GPU. The profile is used as written; only the
+(train_task, evaluate_task_shard) are scheduled on the node's fake GPU; the test images are sharded by size. The profile is used as written; only the
 partition (the profile's is a placeholder) and the status-check interval (a test-sized 1 s instead of the profile's
 20 s: each DAG level costs one interval) are given on the command line.
 """
@@ -35,13 +35,14 @@ TINY = {
     "codecs": {"jpeg": {"qualities": [30, 70]}},
     "metrics": ["psnr_rgb", "ssim"],
     "statistics": {"n_boot": 100},
+    "sharding": {"images_per_shard": 20},  # 40 test images: 2 shards, counted after prepare_dataset (a checkpoint)
     "tasks": {
         "digits_cnn": {
             "task": "classification", "dataset": "digits", "train_on": ["original"], "epochs": 1, "batch_size": 16,
         }
     },
 }  # fmt: skip
-GPU_RULES = {"train_task", "evaluate_task", "evaluate_task_shard", "train_codec"}
+GPU_RULES = {"train_task", "evaluate_task_shard", "train_codec"}
 RUN_TIMEOUT_S = 900  # SIGKILL: a snakemake waiting on a job state it never gets ignores SIGTERM
 VOLATILE_COLUMNS = re.compile(r"(_s|_seconds|_time|time_.*|host.*|hostname|node|device.*|date|timestamp)$")
 
@@ -125,8 +126,8 @@ def scontrol_job(job_id: int) -> dict[str, str]:
 def test_every_job_ran_as_a_slurm_job_in_the_given_partition(runs):
     jobs = submitted_jobs(runs["log"])
     rules = {rule for rule, _ in jobs.values()}
-    assert {"prepare_dataset", "train_task"} <= rules and rules & {"compress", "compress_shard"}
-    assert rules & {"evaluate_task", "evaluate_task_shard"}
+    assert {"prepare_dataset", "train_task", "compress_shard", "quality_ladder_shard", "evaluate_task_shard"} <= rules
+    assert sum(rule == "evaluate_task_shard" for rule, _ in jobs.values()) == 2  # 40 test images, 20 per shard
     # Every job not marked local ('rule X:' in snakemake's log, local ones show as 'localrule X:') went to Slurm.
     remote = re.findall(r"^rule (\w+):", runs["log"], re.M)
     assert sorted(remote) == sorted(rule for rule, _ in jobs.values())
