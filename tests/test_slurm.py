@@ -128,8 +128,9 @@ def test_every_job_ran_as_a_slurm_job_in_the_given_partition(runs):
     rules = {rule for rule, _ in jobs.values()}
     assert {"prepare_dataset", "train_task", "compress_shard", "quality_ladder_shard", "evaluate_task_shard"} <= rules
     assert sum(rule == "evaluate_task_shard" for rule, _ in jobs.values()) == 2  # 40 test images, 20 per shard
-    # Every job not marked local ('rule X:' in snakemake's log, local ones show as 'localrule X:') went to Slurm.
-    remote = re.findall(r"^rule (\w+):", runs["log"], re.M)
+    # Every job not marked local ('rule X:' or 'checkpoint X:' in snakemake's log, local ones show as 'localrule X:')
+    # went to Slurm.
+    remote = re.findall(r"^(?:rule|checkpoint) (\w+):", runs["log"], re.M)
     assert sorted(remote) == sorted(rule for rule, _ in jobs.values())
     for job_id, (rule, wildcards) in jobs.items():
         record = scontrol_job(job_id)
@@ -137,7 +138,7 @@ def test_every_job_ran_as_a_slurm_job_in_the_given_partition(runs):
         assert record["Partition"] == PARTITION
         assert record["Comment"] == f"rule_{rule}" + (f"_wildcards_{wildcards}" if wildcards else "")
         log = runs["slurm"] / ".snakemake/slurm_logs" / f"rule_{rule}" / wildcards / f"{job_id}.log"
-        assert f"rule {rule}:" in log.read_text()  # the job's own snakemake ran the rule on the node
+        assert re.search(rf"^(rule|checkpoint) {rule}:", log.read_text(), re.M)  # the job's snakemake ran it there
 
 
 def test_gpu_tagged_jobs_were_given_a_gpu_and_their_cpus(runs):
