@@ -16,20 +16,6 @@ rule quality_table:
         "../scripts/quality_table.py"
 
 
-rule codec_json:
-    input:
-        lambda wildcards: get_point_tables(wildcards.dataset, wildcards.codec),
-    output:
-        f"{RESULTS}/tables/{{dataset}}/{{codec}}.json",
-    log:
-        f"{RESULTS}/logs/codec_json/{{dataset}}/{{codec}}.log",
-    localrule: True
-    conda:
-        "../envs/tables.yaml"
-    script:
-        "../scripts/codec_json.py"
-
-
 rule summary:
     input:
         f"{RESULTS}/tables/quality.csv",

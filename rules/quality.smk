@@ -1,4 +1,5 @@
-# Stage 3: full-reference quality metrics per decoded image, merged with the rate table into tidy rows.
+# Stage 3: full-reference quality metrics per decoded image, merged with the rate table into tidy rows, and the
+# codec's per-quality means as CompressAI's JSON (tables/<dataset>/<codec>.json).
 # One job per (dataset, codec) measures every point of its ladder: a metric job's start-up (Python, Snakemake,
 # torch, piq) costs 4-6 s, more than the metrics of a few images, so per-point jobs mostly paid start-up.
 # Adding a quality reruns that point's compression and its codec's metric job (seconds).
@@ -9,7 +10,8 @@ rule quality_ladder:
         manifest=f"{RESULTS}/datasets/{{dataset}}/manifest.csv",
         points=get_ladder_point_files,
     output:
-        f"{RESULTS}/quality/{{dataset}}/{{codec}}.csv",
+        table=f"{RESULTS}/quality/{{dataset}}/{{codec}}.csv",
+        compressai=f"{RESULTS}/tables/{{dataset}}/{{codec}}.json",
     log:
         f"{RESULTS}/logs/quality/{{dataset}}/{{codec}}.log",
     benchmark:
@@ -36,7 +38,9 @@ rule quality_ladder_shard:
         manifest=f"{RESULTS}/datasets/{{dataset}}/manifest.csv",
         points=get_ladder_point_files,
     output:
-        temp(f"{RESULTS}/quality/{{dataset}}/{{codec}}/shard-{{shard}}-of-{{shard_count}}.csv"),
+        temp(
+            f"{RESULTS}/quality/{{dataset}}/{{codec}}/shard-{{shard}}-of-{{shard_count}}.csv"
+        ),
     log:
         f"{RESULTS}/logs/quality/{{dataset}}/{{codec}}/shard-{{shard}}-of-{{shard_count}}.log",
     benchmark:
@@ -64,7 +68,8 @@ rule quality_merge:
         shards=get_quality_shards,
         rates=get_ladder_rates,
     output:
-        f"{RESULTS}/quality/{{dataset}}/{{codec}}.csv",
+        table=f"{RESULTS}/quality/{{dataset}}/{{codec}}.csv",
+        compressai=f"{RESULTS}/tables/{{dataset}}/{{codec}}.json",
     log:
         f"{RESULTS}/logs/quality/{{dataset}}/{{codec}}.log",
     wildcard_constraints:

@@ -1,7 +1,6 @@
-"""Rules rd_figure, spread_figure, coding_time_figure, bd_figure and grid_figure: one dataset's figures.
-
-One script serves the figure rules: each reads its table, keeps one dataset's rows and calls one plotting
-function of codecbench.figures, which writes the PNG and the SVG.
+"""Rule dataset_figures: every figure of one dataset (rate-quality curves and per-image spreads per metric,
+coding time, BD-rates, the visual comparison grid). Each plotting function of codecbench.figures writes a PNG and
+an SVG; the tables are read once.
 """
 
 from pathlib import Path
@@ -18,30 +17,8 @@ def rows_of_dataset(path, dataset):
     return table[table.dataset == dataset]
 
 
-def rd_figure(smk, dataset, out):
-    metric = smk.wildcards.metric
-    confidence = smk.config["statistics"]["confidence"]
-    title = f"{dataset}: {figures.metric_label(metric)} against rate (mean, {confidence:.0%} CI)"
-    return figures.plot_rate_quality(rows_of_dataset(smk.input[0], dataset), metric, title, *out)
-
-
-def spread_figure(smk, dataset, out):
-    metric = smk.wildcards.metric
-    title = f"{dataset}: {figures.metric_label(metric)} of each image at each point"
-    return figures.plot_spread(rows_of_dataset(smk.input[0], dataset), metric, title, *out)
-
-
-def coding_time_figure(smk, dataset, out):
-    return figures.plot_coding_time(rows_of_dataset(smk.input[0], dataset), f"{dataset}: coding time", *out)
-
-
-def bd_figure(smk, dataset, out):
-    return figures.plot_bd_bars(rows_of_dataset(smk.input[0], dataset), f"{dataset}: BD-rate against the anchor", *out)
-
-
-def grid_figure(smk, dataset, out):
+def grid_figure(smk, dataset, table, out):
     settings = smk.params.grid
-    table = rows_of_dataset(smk.input.table, dataset)
     image_id = settings["image"] or sorted(table.image_id)[0]
     if image_id not in set(table.image_id):
         raise ValueError(f"grid.image: image {image_id!r} is not in dataset {dataset!r}")
@@ -61,9 +38,24 @@ def grid_figure(smk, dataset, out):
 
 
 def main(smk):
+    dataset = smk.wildcards.dataset
+    out = smk.output
     with job_log(smk.log[0]) as log:
-        drawn = globals()[smk.rule](smk, smk.wildcards.dataset, (smk.output.png, smk.output.svg))
-        log.info("%s drew: %s", smk.rule, ", ".join(map(str, drawn)) or "nothing")
+        summary = rows_of_dataset(smk.input.summary, dataset)
+        quality = rows_of_dataset(smk.input.quality, dataset)
+        for metric in smk.params.metrics:
+            label = figures.metric_label(metric)
+            title = f"{dataset}: {label} against rate (mean, {smk.params.confidence:.0%} CI)"
+            drawn = figures.plot_rate_quality(summary, metric, title, out[f"rd_{metric}"], out[f"rd_{metric}_svg"])
+            log.info("rd %s drew: %s", metric, ", ".join(map(str, drawn)) or "nothing")
+            title = f"{dataset}: {label} of each image at each point"
+            figures.plot_spread(quality, metric, title, out[f"spread_{metric}"], out[f"spread_{metric}_svg"])
+        figures.plot_coding_time(summary, f"{dataset}: coding time", out.coding_time, out.coding_time_svg)
+        bd_rows = rows_of_dataset(smk.input.bd_rate, dataset)
+        drawn = figures.plot_bd_bars(bd_rows, f"{dataset}: BD-rate against the anchor", out.bd_rate, out.bd_rate_svg)
+        log.info("bd_rate drew: %s", ", ".join(map(str, drawn)) or "nothing")
+        drawn = grid_figure(smk, dataset, quality, (out.grid, out.grid_svg))
+        log.info("grid drew: %s", ", ".join(drawn))
 
 
 if __name__ == "__main__":

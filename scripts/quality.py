@@ -1,6 +1,8 @@
 """Rules quality_ladder, quality_ladder_shard and quality_target: per-image quality metrics of every ladder point
-of one (dataset, codec) (or of one shard of its images), or of one equal-rate point, as tidy rows."""
+of one (dataset, codec) (or of one shard of its images), or of one equal-rate point, as tidy rows; a whole ladder
+also as CompressAI's JSON of per-quality means."""
 
+from codecbench.aggregate import write_codec_json
 from codecbench.compress import measure_ladder, measure_quality
 from codecbench.config import normalise_quality
 from codecbench.metrics import limit_threads
@@ -20,6 +22,8 @@ def main(smk):
             shard = getattr(smk.params, "shard", None)  # quality_ladder_shard: {"index": k, "count": n}
             shard = (shard["index"], shard["count"]) if shard else None
             measure_ladder(smk.input.manifest, points, metrics, keys, smk.output[0], shard=shard)
+            if "compressai" in smk.output.keys():  # quality_ladder; a shard's rows are not the codec's means
+                write_codec_json([smk.output.table], smk.output.compressai)
         else:
             keys["quality"] = smk.wildcards.quality  # 'target_<bpp>'
             measure_quality(smk.input.manifest, smk.input.rate, smk.input.decoded, metrics, keys, smk.output[0])

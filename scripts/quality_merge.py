@@ -1,8 +1,9 @@
 """Rule quality_merge: a sharded dataset's ladder metrics as the one table an unsharded quality_ladder job writes
-(points in ladder order, each point's rows in its rate table's order)."""
+(points in ladder order, each point's rows in its rate table's order), and the codec's CompressAI JSON."""
 
 import pandas as pd
 
+from codecbench.aggregate import write_codec_json
 from codecbench.io import write_csv_atomic
 from codecbench.shards import merge_shard_tables, read_shard_table
 from codecbench.workflow import job_log
@@ -14,7 +15,8 @@ def main(smk):
         order = pd.read_csv(smk.input.rates[0], dtype={"image_id": str}, usecols=["image_id"]).image_id
         tables = [read_shard_table(path) for path in smk.input.shards]
         merged = merge_shard_tables(tables, list(order), group_columns=["quality"])
-        write_csv_atomic(merged, smk.output[0])
+        write_csv_atomic(merged, smk.output.table)
+        write_codec_json([smk.output.table], smk.output.compressai)
         log.info("%d rows from %d shards", len(merged), len(tables))
 
 

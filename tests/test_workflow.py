@@ -40,11 +40,7 @@ TINY = {
     "statistics": {"n_boot": 200},
 }
 # Jobs that follow any change of a point: tables, statistics, provenance and every figure of the dataset.
-AGGREGATES = [
-    "all", "bd_figure[dataset=tiny]", "bd_rate", "coding_time_figure[dataset=tiny]", "grid_figure[dataset=tiny]",
-    "provenance", "quality_table", "summary",
-    *[f"{kind}[dataset=tiny, metric={m}]" for kind in ("rd_figure", "spread_figure") for m in ("psnr_rgb", "psnr_y", "ssim", "ms_ssim", "vif")],
-]  # fmt: skip
+AGGREGATES = ["all", "bd_rate", "dataset_figures[dataset=tiny]", "provenance", "quality_table", "summary"]
 
 
 def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -67,11 +63,12 @@ def write_config(workdir: Path, cfg: dict, name: str = "tiny.yaml") -> str:
 
 
 def planned_jobs(workdir: Path, configfile: str) -> list[str]:
-    """The jobs ``snakemake -n`` plans, as 'rule' or 'rule[key=value, ...]' strings, sorted."""
+    """The jobs ``snakemake -n`` plans, as 'rule' or 'rule[key=value, ...]' strings, sorted (checkpoints, such as
+    prepare_dataset, print as 'checkpoint X:')."""
     out = run_snakemake(workdir, "-n", "--configfile", configfile).stdout
     jobs = []
-    for block in re.split(r"\n(?=\[[^\]]+\]\n(?:local)?rule )", out):
-        match = re.search(r"^(?:local)?rule (\w+):", block, re.M)
+    for block in re.split(r"\n(?=\[[^\]]+\]\n(?:local)?(?:rule|checkpoint) )", out):
+        match = re.search(r"^(?:local)?(?:rule|checkpoint) (\w+):", block, re.M)
         if not match:
             continue
         wildcards = re.search(r"^\s+wildcards: (.+)$", block, re.M)
@@ -181,7 +178,6 @@ def test_adding_a_quality_reruns_that_point_its_codecs_metrics_and_the_aggregate
     cfg = {**TINY, "codecs": {**TINY["codecs"], "jpeg": {"qualities": [30, 50, 70]}}}
     assert planned_jobs(tiny_run, write_config(tiny_run, cfg, "more.yaml")) == sorted(
         [
-            "codec_json[dataset=tiny, codec=jpeg]",
             "compress[dataset=tiny, codec=jpeg, quality=50]",
             "quality_ladder[dataset=tiny, codec=jpeg]",
             *AGGREGATES,
@@ -193,7 +189,6 @@ def test_editing_another_codecs_ladder_reruns_only_that_codec(tiny_run):
     ladder = {**TINY, "codecs": {**TINY["codecs"], "webp": {"qualities": [50, 80]}}}
     assert planned_jobs(tiny_run, write_config(tiny_run, ladder, "ladder.yaml")) == sorted(
         [
-            "codec_json[dataset=tiny, codec=webp]",
             "compress[dataset=tiny, codec=webp, quality=80]",
             "quality_ladder[dataset=tiny, codec=webp]",
             *AGGREGATES,
@@ -205,7 +200,6 @@ def test_editing_a_codecs_options_reruns_its_points_only(tiny_run):
     options = {**TINY, "codecs": {**TINY["codecs"], "webp": {"qualities": [50], "options": {"method": 6}}}}
     assert planned_jobs(tiny_run, write_config(tiny_run, options, "options.yaml")) == sorted(
         [
-            "codec_json[dataset=tiny, codec=webp]",
             "compress[dataset=tiny, codec=webp, quality=50]",
             "quality_ladder[dataset=tiny, codec=webp]",
             *AGGREGATES,
