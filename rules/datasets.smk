@@ -10,6 +10,9 @@ checkpoint prepare_dataset:
         f"{RESULTS}/logs/prepare_dataset/{{dataset}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/prepare_dataset/{{dataset}}.tsv"
+    # Before the compression jobs: each prepared dataset unlocks its jobs, the long training chains among them
+    # (Snakemake's scheduler does not pass a rule's priority on to the jobs it depends on).
+    priority: 20
     conda:
         "../envs/codecs.yaml"
     threads: 1

@@ -19,9 +19,12 @@ rule train_codec:
     wildcard_constraints:
         model=r"[0-9]+",
         settings_hash=r"[0-9a-f]{12}",
+    # Training is the longest chain (train, then evaluate or compress, then the tables): start it first, so
+    # that the short single-threaded jobs fill the cores around it instead of training running alone at the end.
+    priority: 10
     conda:
         "../envs/learned.yaml"
-    threads: 2
+    threads: model_threads(2)
     resources:
         gpu=1,
         mem_mb=4000,

@@ -18,9 +18,12 @@ rule train_task:
         f"{RESULTS}/logs/train_task/{{task}}/{{train_variant}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/train_task/{{task}}/{{train_variant}}.tsv"
+    # Training is the longest chain (train, then evaluate or compress, then the tables): start it first, so
+    # that the short single-threaded jobs fill the cores around it instead of training running alone at the end.
+    priority: 10
     conda:
         "../envs/learned.yaml"
-    threads: 4
+    threads: model_threads(4)
     resources:
         gpu=1,
         mem_mb=4000,
@@ -46,7 +49,7 @@ rule evaluate_task:
         task=UNSHARDED_TASKS,
     conda:
         "../envs/learned.yaml"
-    threads: 2
+    threads: model_threads(2)
     resources:
         gpu=1,
         mem_mb=4000,
@@ -67,7 +70,9 @@ rule evaluate_task_shard:
         checkpoint=get_task_checkpoint,
         points=lambda wildcards: get_task_test_files(wildcards.task),
     output:
-        temp(f"{RESULTS}/tasks/{{task}}/{{train_variant}}/shard-{{shard}}-of-{{shard_count}}.csv"),
+        temp(
+            f"{RESULTS}/tasks/{{task}}/{{train_variant}}/shard-{{shard}}-of-{{shard_count}}.csv"
+        ),
     log:
         f"{RESULTS}/logs/evaluate_task/{{task}}/{{train_variant}}/shard-{{shard}}-of-{{shard_count}}.log",
     benchmark:
@@ -78,7 +83,7 @@ rule evaluate_task_shard:
         shard_count=SHARD,
     conda:
         "../envs/learned.yaml"
-    threads: 2
+    threads: model_threads(2)
     resources:
         gpu=1,
         mem_mb=4000,
