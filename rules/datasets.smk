@@ -1,5 +1,7 @@
 # Stage 1: resolve each dataset (builtin, local folder or verified download) to normalised RGB PNGs + manifest.
 # A checkpoint: a dataset sharded by size gets its shard count from the manifest (rules/common.smk, shard_count).
+# A local rule: it downloads, and cluster compute nodes often have no internet; on a cluster it runs on the
+# submitting machine (one job per dataset, I/O-bound).
 
 
 checkpoint prepare_dataset:
@@ -13,6 +15,7 @@ checkpoint prepare_dataset:
     # Before the compression jobs: each prepared dataset unlocks its jobs, the long training chains among them
     # (Snakemake's scheduler does not pass a rule's priority on to the jobs it depends on).
     priority: 20
+    localrule: True
     conda:
         "../envs/codecs.yaml"
     threads: 1
