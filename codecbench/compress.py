@@ -203,13 +203,9 @@ def _split_rows(
 ) -> pd.DataFrame:
     """The rows a compression job codes (all of ``split``, or one shard of it), its output folders created (a
     shard may hold no image). ``sequence_codec``: a video codec, which reads an image dataset as one clip."""
-    from .shards import shard_rows
+    from .shards import select_shard
 
-    rows = read_split(manifest_path, split)
-    if shard is not None:
-        total = len(rows)
-        rows = shard_rows(manifest_path, rows, *shard, sequence_codec=sequence_codec)
-        log.info("shard %d of %d: %d of %d images", shard[0], shard[1], len(rows), total)
+    rows = select_shard(manifest_path, read_split(manifest_path, split), shard, sequence_codec)
     for folder in (bitstream_dir, decoded_dir):
         Path(folder).mkdir(parents=True, exist_ok=True)
     return rows
@@ -266,7 +262,7 @@ def _measure_points(
     from tqdm import tqdm
 
     from .metrics import SEQUENCE_METRICS, compute_metrics
-    from .shards import shard_rows
+    from .shards import select_shard
 
     manifest_path = Path(manifest_path)
     manifest = read_split(manifest_path, "test")
@@ -279,9 +275,8 @@ def _measure_points(
             raise ValueError(f"{rate_csv} does not list the same images as {manifest_path}; rerun the compression job")
         rate_tables.append(rates)
     if shard is not None:
-        manifest = shard_rows(manifest_path, manifest, *shard)
+        manifest = select_shard(manifest_path, manifest, shard)
         rate_tables = [rates[rates.image_id.isin(manifest.image_id)] for rates in rate_tables]
-        log.info("shard %d of %d: %d images", shard[0], shard[1], len(manifest))
     rows: list[list[dict]] = [[] for _ in points]
     for item in tqdm(manifest.itertuples(), total=len(manifest), desc="metrics", mininterval=5):
         reference = read_rgb(manifest_path.parent / item.file)

@@ -10,11 +10,14 @@ unsharded run's (tests/test_sharding.py).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+log = logging.getLogger(__name__)
 
 
 def shard_units(manifest_path: str | Path, rows: pd.DataFrame, sequence_codec: bool = False) -> np.ndarray:
@@ -80,6 +83,18 @@ def shard_rows(
     subset = rows[selected].reset_index(drop=True)
     subset.attrs = dict(rows.attrs)
     return subset
+
+
+def select_shard(
+    manifest_path: str | Path, rows: pd.DataFrame, shard: tuple[int, int] | None, sequence_codec: bool = False
+) -> pd.DataFrame:
+    """The rows of ``rows`` a job handles: all of them, or with ``shard`` ``(k, n)`` those of shard k of n
+    (:func:`shard_rows`), logged as 'shard k of n: m of t images'."""
+    if shard is None:
+        return rows
+    selected = shard_rows(manifest_path, rows, *shard, sequence_codec=sequence_codec)
+    log.info("shard %d of %d: %d of %d images", shard[0], shard[1], len(selected), len(rows))
+    return selected
 
 
 def coding_order(manifest_path: str | Path, rows: pd.DataFrame, sequence_codec: bool) -> list[str]:

@@ -112,17 +112,13 @@ def evaluate_task_model(
     ``shard``: ``(k, n)`` evaluates only the images of shard k of n (:func:`codecbench.shards.shard_rows`); an
     empty shard writes a table without rows (the model is not even loaded).
     """
-    from .shards import shard_rows
+    from .shards import select_shard
 
     manifest_path = Path(manifest_path)
-    rows = read_annotations(manifest_path, "test")
-    if shard is not None:
-        total = len(rows)
-        rows = shard_rows(manifest_path, rows, *shard)
-        log.info("shard %d of %d: %d of %d test images", shard[0], shard[1], len(rows), total)
-        if rows.empty:
-            write_csv_atomic(pd.DataFrame(), out_csv)
-            return pd.DataFrame()
+    rows = select_shard(manifest_path, read_annotations(manifest_path, "test"), shard)
+    if rows.empty:  # an empty shard (a split has at least one test image)
+        write_csv_atomic(pd.DataFrame(), out_csv)
+        return pd.DataFrame()
     task = get_task_class(task_settings["task"])(task_settings["settings"])
     task.load(checkpoint, device=device)  # None: the ready model the settings name (a pretrained variant)
     uncompressed_predictions = None

@@ -42,3 +42,10 @@ def job_log(log_path: str | os.PathLike) -> Iterator[logging.Logger]:
             os.dup2(saved[1], 2)
             for fd in saved:
                 os.close(fd)
+
+
+def job_shard(smk) -> tuple[int, int] | None:
+    """The ``(index, count)`` of a shard job (params ``shard``: rules/common.smk, shard_params), None for a job that
+    handles the whole split."""
+    shard = getattr(smk.params, "shard", None)
+    return (shard["index"], shard["count"]) if shard else None

@@ -1,5 +1,6 @@
 # Helpers for all stages: config validation and the input functions (get_*) the rule files call.
 
+import functools
 import os
 import re
 import sys
@@ -111,15 +112,22 @@ def shard_count(view, codec=None):
     per_shard = images_per_shard(config, view)
     if per_shard is None:
         return dataset_shards(config, view)
-    from codecbench.datasets import read_split
-    from codecbench.shards import count_shards
-
     dataset, split = dataset_view(view)
     manifest = checkpoints.prepare_dataset.get(dataset=dataset).output.manifest
     sequence_codec = codec is not None and is_sequence_codec(config, codec)
-    return count_shards(
-        manifest, read_split(manifest, split), per_shard, sequence_codec=sequence_codec
-    )
+    modified = os.stat(manifest).st_mtime_ns
+    return _prepared_shard_count(manifest, modified, split, per_shard, sequence_codec)
+
+
+@functools.cache
+def _prepared_shard_count(manifest, modified, split, per_shard, sequence_codec):
+    """count_shards of a prepared split, read once per manifest version (``modified``): every merge job's input
+    functions ask for it (a compression point three times)."""
+    from codecbench.datasets import read_split
+    from codecbench.shards import count_shards
+
+    rows = read_split(manifest, split)
+    return count_shards(manifest, rows, per_shard, sequence_codec=sequence_codec)
 
 
 def shard_params(wildcards):
@@ -214,7 +222,7 @@ def model_threads(wanted):
             cores = workflow.cores
         except WorkflowError:  # no --cores: a dry run, or a cluster executor
             return wanted
-        if not (workflow.local_exec and workflow.is_main_process) or cores is None:
+        if not (workflow.local_exec and workflow.is_main_process):
             return wanted
         return max(1, min(wanted, cores // 2))
 
@@ -274,6 +282,24 @@ def get_codec_jsons(dataset):
 def get_rd_metrics():
     """Quality metrics drawn against rate (and given a spread figure): the configured higher-is-better ones."""
     return [m for m in BD_METRICS if m in config["metrics"]]
+
+
+def metric_figure_outputs(kind, category, label):
+    """dataset_figures' outputs of one per-metric figure ``kind`` (rd, spread): for every rate-quality metric,
+    ``<kind>_<metric>`` (the PNG, a report item with caption report/<kind>.rst) and ``<kind>_<metric>_svg``.
+    """
+    outputs = {}
+    for metric in get_rd_metrics():
+        path = f"{RESULTS}/figures/{{dataset}}/{kind}_{metric}"
+        outputs[f"{kind}_{metric}"] = report(
+            f"{path}.png",
+            caption=f"../report/{kind}.rst",
+            category=category,
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "metric": metric, "figure": label},
+        )
+        outputs[f"{kind}_{metric}_svg"] = f"{path}.svg"
+    return outputs
 
 
 def get_decoded_dirs(dataset):

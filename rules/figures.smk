@@ -11,25 +11,8 @@ rule dataset_figures:
         manifest=f"{RESULTS}/datasets/{{dataset}}/manifest.csv",
         decoded=lambda wildcards: get_decoded_dirs(wildcards.dataset),
     output:
-        **{
-            f"{kind}_{metric}{suffix}": (
-                report(
-                    f"{RESULTS}/figures/{{dataset}}/{kind}_{metric}.png",
-                    caption=f"../report/{kind}.rst",
-                    category=category,
-                    subcategory="{dataset}",
-                    labels={"dataset": "{dataset}", "metric": metric, "figure": label},
-                )
-                if not suffix
-                else f"{RESULTS}/figures/{{dataset}}/{kind}_{metric}.svg"
-            )
-            for kind, category, label in (
-                ("rd", "Rate-quality", "rate-quality curve"),
-                ("spread", "Per-image spread", "per-image spread"),
-            )
-            for metric in get_rd_metrics()
-            for suffix in ("", "_svg")
-        },
+        **metric_figure_outputs("rd", "Rate-quality", "rate-quality curve"),
+        **metric_figure_outputs("spread", "Per-image spread", "per-image spread"),
         coding_time=report(
             f"{RESULTS}/figures/{{dataset}}/coding_time.png",
             caption="../report/coding_time.rst",

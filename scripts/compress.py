@@ -4,7 +4,7 @@ codec at one quality (or target bpp)."""
 from codecbench.codecs import get_codec_class
 from codecbench.compress import compress_dataset
 from codecbench.config import dataset_view
-from codecbench.workflow import job_log
+from codecbench.workflow import job_log, job_shard
 
 
 def main(smk):
@@ -16,7 +16,6 @@ def main(smk):
         settings = smk.params.settings
         codec, options = settings["codec"], dict(settings["options"])
         target = float(smk.wildcards.bpp) if "bpp" in smk.wildcards.keys() else None
-        shard = getattr(smk.params, "shard", None)  # compress_shard: {"index": k, "count": n}
         if "model_quality" in settings:  # a trained codec: the point is one of its models, given as a checkpoint
             options["checkpoint"] = smk.input.checkpoint
             quality = settings["model_quality"]
@@ -33,7 +32,7 @@ def main(smk):
             target_bpp=target,
             extra_columns=dict(getattr(smk.params, "extra", None) or {}),
             split=dataset_view(smk.wildcards.dataset)[1],
-            shard=(shard["index"], shard["count"]) if shard else None,
+            shard=job_shard(smk),
         )
 
 

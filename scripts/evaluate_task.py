@@ -2,7 +2,7 @@
 and at every point of the task's codecs."""
 
 from codecbench.task_stage import evaluate_task_model
-from codecbench.workflow import job_log
+from codecbench.workflow import job_log, job_shard
 
 
 def main(smk):
@@ -20,11 +20,9 @@ def main(smk):
         ]
         keys = {"task": smk.wildcards.task, "train_variant": smk.wildcards.train_variant}
         checkpoint = smk.input.checkpoint or None  # none for a pretrained variant: the settings name the model
-        shard = getattr(smk.params, "shard", None)  # evaluate_task_shard: {"index": k, "count": n}
         evaluate_task_model(
-            smk.params.settings, smk.input.manifest, checkpoint, points, keys, smk.output[0],
-            shard=(shard["index"], shard["count"]) if shard else None,
-        )  # fmt: skip
+            smk.params.settings, smk.input.manifest, checkpoint, points, keys, smk.output[0], shard=job_shard(smk)
+        )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from codecbench.aggregate import write_codec_json
 from codecbench.compress import measure_ladder, measure_quality
 from codecbench.config import normalise_quality
 from codecbench.metrics import limit_threads
-from codecbench.workflow import job_log
+from codecbench.workflow import job_log, job_shard
 
 
 def main(smk):
@@ -19,9 +19,7 @@ def main(smk):
             points = [
                 (normalise_quality(q), files[2 * i], files[2 * i + 1]) for i, q in enumerate(smk.params.qualities)
             ]
-            shard = getattr(smk.params, "shard", None)  # quality_ladder_shard: {"index": k, "count": n}
-            shard = (shard["index"], shard["count"]) if shard else None
-            measure_ladder(smk.input.manifest, points, metrics, keys, smk.output[0], shard=shard)
+            measure_ladder(smk.input.manifest, points, metrics, keys, smk.output[0], shard=job_shard(smk))
             if "compressai" in smk.output.keys():  # quality_ladder; a shard's rows are not the codec's means
                 write_codec_json([smk.output.table], smk.output.compressai)
         else:
