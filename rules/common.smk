@@ -8,6 +8,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+from codecbench.datasets.fingerprint import dataset_fingerprint
 from codecbench.provenance import config_hash
 from codecbench.config import (
     BD_METRICS,
@@ -245,10 +246,13 @@ def get_codec_gpus(wildcards):
 
 
 def get_checkpoint(wildcards):
-    """A trained codec's compression job needs its model; every other codec needs nothing."""
-    if wildcards.codec not in config.get("learned", {}):
-        return []
-    return f"{get_model_dir(wildcards.codec, wildcards.quality)}/checkpoint.pth.tar"
+    """A trained codec's compression job needs its model, a learned codec given a user's ``checkpoint`` that file
+    (so that replacing it reruns the codec's points); every other codec needs nothing.
+    """
+    if wildcards.codec in config.get("learned", {}):
+        return f"{get_model_dir(wildcards.codec, wildcards.quality)}/checkpoint.pth.tar"
+    own = config["codecs"][wildcards.codec].get("options", {}).get("checkpoint")
+    return [own] if own else []
 
 
 def get_point_columns(wildcards):
@@ -344,13 +348,24 @@ def get_train_variant_images(wildcards):
     return f"{point_dir(view, *parsed)}/decoded"
 
 
+# Task settings that may name a model file of the user's (a detector's weights, HED's two files): an input when the
+# file exists, so that replacing it reruns the evaluation; a bare name such as 'yolov8n.pt' is downloaded instead.
+TASK_MODEL_FILE_KEYS = ("model", "hed_prototxt", "hed_weights")
+
+
 def get_task_checkpoint(wildcards):
-    """A user's own model (the task's 'checkpoint'), or the one trained for this variant."""
-    own = config["tasks"][wildcards.task].get("checkpoint")
+    """A user's own model (the task's 'checkpoint'), the one trained for this variant, or for a ready model the
+    local files its settings name."""
+    entry = config["tasks"][wildcards.task]
+    own = entry.get("checkpoint")
     if own:
         return own
     if wildcards.train_variant == PRETRAINED_VARIANT:
-        return []  # the task's settings name the model (an OCR engine's, a YOLO .pt)
+        return [
+            entry[key]
+            for key in TASK_MODEL_FILE_KEYS
+            if isinstance(entry.get(key), str) and os.path.isfile(entry[key])
+        ]
     return f"{RESULTS}/models/tasks/{wildcards.task}/{wildcards.train_variant}/checkpoint.pt"
 
 

@@ -24,6 +24,10 @@ checkpoint prepare_dataset:
         runtime=60,
     params:
         settings=lambda wildcards: dataset_job_settings(config, wildcards.dataset),
+        # The user's files (a folder's listing with sizes and mtimes): any change re-prepares this dataset.
+        source_files=lambda wildcards: dataset_fingerprint(
+            config["datasets"][wildcards.dataset]
+        ),
         downloads_dir=DOWNLOADS,
     script:
         "../scripts/prepare_dataset.py"
