@@ -37,6 +37,7 @@ import collections
 import functools
 import hashlib
 import logging
+import os
 import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -58,9 +59,9 @@ from .builtin import (
     BuiltinImage,
     ObjectBox,
 )
-from .download import fetch
+from .download import archive_limits, fetch
 from .edges import EDGES_DIR, write_edges
-from .normalize import ImageFileError, load_normalized
+from .normalize import ImageFileError, ImageOptions, image_options, load_normalized
 
 log = logging.getLogger(__name__)
 
@@ -122,25 +123,51 @@ def image_id_for(relative: Path) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)
 
 
-def image_files(folder: Path) -> list[Path]:
-    """Image files below ``folder`` (recursively, hidden files and folders skipped), sorted by path."""
+def image_files(folder: Path, dataset: str | None = None) -> list[Path]:
+    """Image files below ``folder`` (recursively, hidden files and folders skipped), sorted by path.
+
+    Links are followed like what they point to, as a user assembling a dataset folder from links expects: a link to
+    an image is an image of the folder, a link to a folder is searched like a sub-folder. A link to a folder it is
+    itself in (a loop) or to nothing is an error naming it (and ``dataset`` when given).
+    """
+    culprit = f"dataset {dataset!r}: " if dataset else ""
     found = []
-    for path in sorted(folder.rglob("*")):
-        relative = path.relative_to(folder)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
-            found.append(path)
-    return found
+    pending = [(folder, (os.path.realpath(folder),))]  # each folder with the real paths of it and its parents
+    while pending:
+        directory, parents = pending.pop()
+        for path in directory.iterdir():
+            if path.name.startswith("."):
+                continue
+            if path.is_dir():
+                real = os.path.realpath(path)
+                if real in parents:
+                    raise DatasetError(
+                        f"{culprit}{path} links to {real}, a folder it is itself in: a loop; remove the link"
+                    )
+                pending.append((path, (*parents, real)))
+            elif path.is_file():
+                if path.suffix.lower() in IMAGE_SUFFIXES:
+                    found.append(path)
+            elif path.is_symlink():
+                raise DatasetError(
+                    f"{culprit}{path} is a link to {os.readlink(path)}, which does not exist (or loops); remove the "
+                    "link or restore what it points to"
+                )
+    return sorted(found)
 
 
-def _read_file(path: Path) -> ImageRead:
-    image, mode = load_normalized(path)
-    return image, str(path), mode, hashlib.sha256(path.read_bytes()).hexdigest()
+def _read_file(path: Path, options: ImageOptions | None = None, linked: bool = False) -> ImageRead:
+    """Read an image file; ``linked``: it was reached through a link, and its source names the real file too."""
+    image, mode = load_normalized(path, options=options)
+    source = f"{path} (link to {path.resolve()})" if linked else str(path)
+    return image, source, mode, hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def file_images(dataset: str, entries: Iterable[tuple[Path, Path, str, str]]) -> list[SourceImage]:
-    """Images of (relative name, path, split, label) entries; the id comes from the relative name and must be unique."""
+def file_images(
+    dataset: str, entries: Iterable[tuple[Path, Path, str, str]], options: ImageOptions | None = None
+) -> list[SourceImage]:
+    """Images of (relative name, path, split, label) entries, read with ``options`` (see :mod:`.normalize`); the id
+    comes from the relative name and must be unique."""
     seen: dict[str, Path] = {}
     images = []
     for relative, path, split, label in entries:
@@ -151,16 +178,31 @@ def file_images(dataset: str, entries: Iterable[tuple[Path, Path, str, str]]) ->
                 "rename one of them"
             )
         seen[image_id] = path
-        images.append(SourceImage(image_id, split, label, functools.partial(_read_file, path)))
+        # Reached through a link (the file, or a folder between it and the dataset's folder): the source says so.
+        linked = path.is_symlink() or any(p.is_symlink() for p in list(path.parents)[: len(relative.parts) - 1])
+        read = functools.partial(_read_file, path, options, linked)
+        images.append(SourceImage(image_id, split, label, read))
     return images
 
 
-def _unlabelled_folder(dataset: str, folder: Path) -> list[SourceImage]:
-    files = image_files(folder)
+def _unlabelled_folder(
+    dataset: str, folder: Path, cfg: dict[str, Any] | None = None, within: Path | None = None
+) -> list[SourceImage]:
+    """The images below ``folder``, read with the entry ``cfg``'s image options; with ``within``, every file (links
+    followed) must lie inside that folder."""
+    files = image_files(folder, dataset)
     if not files:
         suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
         raise DatasetError(f"dataset {dataset!r}: no image files ({suffixes}) under {folder}")
-    return file_images(dataset, [(path.relative_to(folder), path, "test", "") for path in files])
+    if within is not None:
+        outside = [path for path in files if not path.resolve().is_relative_to(within.resolve())]
+        if outside:
+            raise DatasetError(
+                f"dataset {dataset!r}: {outside[0]} links to {outside[0].resolve()}, outside the download "
+                f"{within}; only the download's own files are checked by its sha256"
+            )
+    entries = [(path.relative_to(folder), path, "test", "") for path in files]
+    return file_images(dataset, entries, image_options(dataset, cfg or {}))
 
 
 def _downloaded_files(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> list[tuple[Path, Path, str, str]]:
@@ -280,17 +322,23 @@ def _unannotated_images(dataset: str, cfg: dict[str, Any], downloads_dir: Path) 
         folder = Path(cfg["path"]).expanduser()
         if not folder.is_dir():
             raise DatasetError(f"dataset {dataset!r}: local path {folder} is not a folder; fix datasets.{dataset}.path")
-        return _unlabelled_folder(dataset, folder)
+        return _unlabelled_folder(dataset, folder, cfg)
     if source == "url" and "files" in cfg:
-        return file_images(dataset, _downloaded_files(dataset, cfg, downloads_dir))
+        return file_images(dataset, _downloaded_files(dataset, cfg, downloads_dir), image_options(dataset, cfg))
     if source == "url":
-        root = fetch(cfg["url"], cfg["sha256"], downloads_dir)
-        folder = root / cfg["subdir"] if cfg.get("subdir") else root
-        if not folder.is_dir():
+        root = fetch(cfg["url"], cfg["sha256"], downloads_dir, limits=archive_limits(dataset, cfg))
+        subdir = cfg.get("subdir") or ""
+        # Resolved (links followed) and confined to the download: only what the sha256 checked may be read.
+        folder = root / subdir
+        if not folder.resolve().is_relative_to(root.resolve()):
             raise DatasetError(
-                f"dataset {dataset!r}: subdir {cfg['subdir']!r} is not in the download from {cfg['url']}"
+                f"dataset {dataset!r}: subdir {subdir!r} leads outside the download from {cfg['url']} (to "
+                f"{folder.resolve()}); set datasets.{dataset}.subdir to a folder inside the archive, as a relative "
+                "path without '..'"
             )
-        return _unlabelled_folder(dataset, folder)
+        if not folder.is_dir():
+            raise DatasetError(f"dataset {dataset!r}: subdir {subdir!r} is not in the download from {cfg['url']}")
+        return _unlabelled_folder(dataset, folder, cfg, within=root)
     if source == "cifar10":
         return cifar10_images(dataset, cfg, downloads_dir)
     if source == "folder":

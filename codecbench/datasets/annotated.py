@@ -5,7 +5,8 @@ images with a text labels file (OCR).
   ``annotations_trainval2017.zip``, all split "test" (val2017 is COCO's evaluation set), ids the file stems
   (``000000000139``) in image-id order, so ``max_images`` takes the first N image ids. Both archives are verified
   by sha256 (the official files' by default), cached packed and read member by member: only the images prepared are
-  decoded. Classes are the 80 category names in category-id order. COCO's ``[x, y, w, h]`` boxes become
+  decoded, within the dataset's ``archive_limits`` (:class:`~.download.BoundedZipFile`). Classes are the 80
+  category names in category-id order. COCO's ``[x, y, w, h]`` boxes become
   ``x_min = x, x_max = x + w`` (likewise y), clipped to the image; crowd annotations (``iscrowd``: one box over a
   group of objects) are dropped, as COCO's own evaluation ignores them, and so are boxes of zero area. Images without
   annotations are kept (without objects). COCO's boxes and sizes refer to the stored pixels, so an image's EXIF
@@ -30,7 +31,7 @@ import io
 import json
 import zipfile
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -45,8 +46,8 @@ from . import (
     image_files,
     image_id_for,
 )
-from .download import fetch
-from .normalize import load_normalized
+from .download import ArchiveLimits, BoundedZipFile, archive_limits, fetch
+from .normalize import ImageOptions, image_options, load_normalized
 
 COCO_IMAGES_URL = "http://images.cocodataset.org/zips/val2017.zip"
 COCO_ANNOTATIONS_URL = "http://images.cocodataset.org/annotations/annotations_trainval2017.zip"
@@ -63,23 +64,40 @@ YoloLabel = tuple[str, float, float, float, float]  # class name, cx, cy, w, h (
 # ---- COCO -------------------------------------------------------------------------------------------------------
 
 
-def _coco_archive(dataset: str, cfg: dict[str, Any], kind: str, url: str, sha256: str, downloads_dir: Path) -> Path:
-    """The cached, verified (not unpacked) archive of ``kind`` ("images" or "annotations")."""
+@dataclass(frozen=True)
+class _CocoArchive:
+    """A cached, verified (not unpacked) COCO archive, whose members are read within the dataset's limits."""
+
+    path: Path
+    limits: ArchiveLimits
+    where: str  # the dataset, the archive's file and URL: for errors
+
+    def open(self) -> BoundedZipFile:
+        return BoundedZipFile(self.path, self.limits, self.where)
+
+
+def _coco_archive(
+    dataset: str, cfg: dict[str, Any], kind: str, url: str, sha256: str, downloads_dir: Path
+) -> _CocoArchive:
+    """The archive of ``kind`` ("images" or "annotations")."""
     if f"{kind}_url" in cfg and f"{kind}_sha256" not in cfg:
         raise DatasetError(
             f"dataset {dataset!r}: {kind}_url is given without {kind}_sha256; add the sha256 of that file "
             f"(datasets.{dataset}.{kind}_sha256)"
         )
-    folder = fetch(cfg.get(f"{kind}_url", url), cfg.get(f"{kind}_sha256", sha256), downloads_dir, unpack=False)
+    url = cfg.get(f"{kind}_url", url)
+    folder = fetch(url, cfg.get(f"{kind}_sha256", sha256), downloads_dir, unpack=False)
     (archive,) = folder.iterdir()  # a packed download is cached alone in its folder
     if not zipfile.is_zipfile(archive):
         raise DatasetError(f"dataset {dataset!r}: the COCO {kind} download {archive.name} is not a zip archive")
-    return archive
+    where = f"dataset {dataset!r}: the COCO {kind} archive {archive} from {url}"
+    return _CocoArchive(archive, archive_limits(dataset, cfg), where)
 
 
-def _coco_instances(dataset: str, archive: Path) -> dict[str, Any]:
+def _coco_instances(dataset: str, source: _CocoArchive) -> dict[str, Any]:
+    archive = source.path
     try:
-        with zipfile.ZipFile(archive) as members:
+        with source.open() as members:
             content = json.loads(members.read(COCO_INSTANCES))
     except KeyError as exc:
         raise DatasetError(
@@ -126,10 +144,12 @@ def _coco_boxes(
     return boxes
 
 
-def _coco_read(dataset: str, archive: zipfile.ZipFile, member: str, size: tuple[int, int]) -> ImageRead:
+def _coco_read(
+    dataset: str, archive: zipfile.ZipFile, member: str, size: tuple[int, int], options: ImageOptions
+) -> ImageRead:
     data = archive.read(member)
     where = f"{member} in {Path(archive.filename or '').name}"
-    image, mode = load_normalized(where, data, upright=False)  # COCO's boxes refer to the stored pixels
+    image, mode = load_normalized(where, data, upright=False, options=options)  # boxes refer to the stored pixels
     if (image.shape[1], image.shape[0]) != size:
         raise DatasetError(
             f"dataset {dataset!r}: {where} is {image.shape[1]}x{image.shape[0]} but the annotations say "
@@ -139,10 +159,15 @@ def _coco_read(dataset: str, archive: zipfile.ZipFile, member: str, size: tuple[
 
 
 def _coco_images(
-    dataset: str, archive_path: Path, records: list[dict[str, Any]], boxes: dict[int, list[ObjectBox]]
+    dataset: str,
+    source: _CocoArchive,
+    records: list[dict[str, Any]],
+    boxes: dict[int, list[ObjectBox]],
+    options: ImageOptions,
 ) -> Iterator[SourceImage]:
     """The images in image-id order; the archive stays open while they are listed (and read)."""
-    with zipfile.ZipFile(archive_path) as archive:
+    archive_path = source.path
+    with source.open() as archive:
         members = {PurePosixPath(name).name: name for name in archive.namelist() if not name.endswith("/")}
         for record in records:
             member = members.get(record["file_name"])
@@ -152,7 +177,7 @@ def _coco_images(
                     f"archive {archive_path.name}; images_url must name the archive of the annotated split (val2017)"
                 )
             size = (record["width"], record["height"])
-            read = functools.partial(_coco_read, dataset, archive, member, size)
+            read = functools.partial(_coco_read, dataset, archive, member, size, options)
             objects = tuple(boxes.get(record["id"], ()))
             image_id = image_id_for(Path(record["file_name"]))
             yield SourceImage(image_id, "test", "", read, lambda _w, _h, found=objects: found)
@@ -178,7 +203,8 @@ def coco_set(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> SourceSe
         ) from exc
     names = dict(categories)
     boxes = _coco_boxes(dataset, content, names, sizes)
-    return SourceSet(_coco_images(dataset, images, records, boxes), [name for _, name in categories])
+    images_read = _coco_images(dataset, images, records, boxes, image_options(dataset, cfg))
+    return SourceSet(images_read, [name for _, name in categories])
 
 
 # ---- YOLO -------------------------------------------------------------------------------------------------------
@@ -286,7 +312,9 @@ def yolo_set(dataset: str, cfg: dict[str, Any]) -> SourceSet:
     folders = sorted(p for p in images_root.iterdir() if p.is_dir()) if images_root.is_dir() else []
     folders = [p for p in folders if not p.name.startswith(".")]
     unknown = [p.name for p in folders if p.name not in YOLO_SPLITS]
-    stray = [p.name for p in image_files(images_root) if p.parent == images_root] if images_root.is_dir() else []
+    stray = (
+        [p.name for p in image_files(images_root, dataset) if p.parent == images_root] if images_root.is_dir() else []
+    )
     if not folders or unknown or stray:
         found = f"; found {', '.join(unknown + stray)}" if unknown or stray else ""
         raise DatasetError(
@@ -295,7 +323,7 @@ def yolo_set(dataset: str, cfg: dict[str, Any]) -> SourceSet:
         )
     entries, labels = [], []
     for folder in folders:
-        for path in image_files(folder):
+        for path in image_files(folder, dataset):
             relative = path.relative_to(images_root)
             entries.append((relative, path, YOLO_SPLITS[folder.name], ""))
             label_file = root / "labels" / relative.with_suffix(".txt")
@@ -304,7 +332,7 @@ def yolo_set(dataset: str, cfg: dict[str, Any]) -> SourceSet:
         raise DatasetError(f"dataset {dataset!r}: no image files under {images_root}")
     images = [
         replace(image, objects=functools.partial(_yolo_boxes, found))
-        for image, found in zip(file_images(dataset, entries), labels, strict=True)
+        for image, found in zip(file_images(dataset, entries, image_options(dataset, cfg)), labels, strict=True)
     ]
     return SourceSet(images, classes)
 
@@ -385,7 +413,7 @@ def text_folder_images(dataset: str, cfg: dict[str, Any]) -> list[SourceImage]:
         if not text:
             raise DatasetError(f"dataset {dataset!r}: {where}: {name!r} has an empty text; give its text")
         texts[path] = (number, text)
-    unlabelled = [path for path in image_files(root) if path not in texts]
+    unlabelled = [path for path in image_files(root, dataset) if path not in texts]
     if unlabelled:
         shown = ", ".join(str(path.relative_to(root)) for path in unlabelled[:3])
         more = f" and {len(unlabelled) - 3} more" if len(unlabelled) > 3 else ""
@@ -394,4 +422,4 @@ def text_folder_images(dataset: str, cfg: dict[str, Any]) -> list[SourceImage]:
             f"{shown}{more}; label them or move them out"
         )
     entries = sorted((path.relative_to(root), path, "test", text) for path, (_, text) in texts.items())
-    return file_images(dataset, entries)
+    return file_images(dataset, entries, image_options(dataset, cfg))

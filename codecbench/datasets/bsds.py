@@ -1,13 +1,15 @@
 """BSDS500 (the Berkeley Segmentation Data Set and Benchmarks 500, ``BSR_bsds500.tgz``): photographs with the
 boundary maps of 4-9 human annotators each, for the edge-detection task.
 
-The archive (about 70 MB) has no published checksum, so the config must give its ``sha256`` (or a local ``path``,
-see :func:`.video.verified_archive`); it is cached packed and read in one pass over the tar, keeping only the members
-of the BSDS splits used: ``BSR/BSDS500/data/images/<split>/<id>.jpg`` and ``BSR/BSDS500/data/groundTruth/<split>/
-<id>.mat``. The ``splits`` option maps our splits to BSDS's (train 200, val 100, test 200 images): by default
-``{train: [train], test: [test]}``; a value may be one name or a list. Image ids are BSDS's (``100007``), in id order
-within each split. Each image's edges are the ``Boundaries`` of every annotator in its ``groundTruth`` cell array
-(MATLAB: ``groundTruth{k}.Boundaries``), one layer each; the images are unlabelled otherwise.
+The archive (about 70 MB) has no published checksum, so the config must give its ``sha256`` (or a local ``path``, see
+:func:`.video.verified_archive`); it is cached packed and read in one pass over the tar, within the dataset's
+``archive_limits`` (every member's header is counted, :class:`~.download.ArchiveBudget`, before it is read), keeping
+only the members of the BSDS splits used: ``BSR/BSDS500/data/images/<split>/<id>.jpg`` and
+``BSR/BSDS500/data/groundTruth/<split>/<id>.mat``. The ``splits`` option maps our splits to BSDS's (train 200, val 100,
+test 200 images): by default ``{train: [train], test: [test]}``; a value may be one name or a list. Image ids are BSDS's
+(``100007``), in id order within each split. Each image's edges are the ``Boundaries`` of every annotator in its
+``groundTruth`` cell array (MATLAB: ``groundTruth{k}.Boundaries``), one layer each; the images are unlabelled otherwise.
+The images are read with the dataset's ``max_pixels`` and ``multi_frame`` (see :mod:`.normalize`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from typing import Any
 import numpy as np
 
 from . import SPLITS, DatasetError, ImageRead, SourceImage
-from .normalize import load_normalized
-from .video import verified_archive
+from .download import ArchiveBudget, archive_limits
+from .normalize import ImageOptions, image_options, load_normalized
+from .video import archive_where, verified_archive
 
 BSDS500_URL = "http://www.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/BSR/BSR_bsds500.tgz"
 BSDS500_SPLITS = ("train", "val", "test")
@@ -81,8 +84,9 @@ def read_boundaries(data: bytes, where: str) -> np.ndarray:
     return stacked
 
 
-def _read(where: str, data: bytes) -> ImageRead:
-    image, mode = load_normalized(where, data, upright=False)  # the boundaries refer to the stored pixels
+def _read(where: str, data: bytes, options: ImageOptions) -> ImageRead:
+    # The boundaries refer to the stored pixels.
+    image, mode = load_normalized(where, data, upright=False, options=options)
     return image, where, mode, hashlib.sha256(data).hexdigest()
 
 
@@ -96,16 +100,20 @@ def _edges(dataset: str, where: str, data: bytes, width: int, height: int) -> np
 def bsds500_images(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> Iterator[SourceImage]:
     """The images of the mapped BSDS splits with their boundary maps (see the module docstring)."""
     ours = _split_map(dataset, cfg)
+    limits, options = archive_limits(dataset, cfg), image_options(dataset, cfg)
     archive = verified_archive(dataset, cfg, BSDS500_URL, "BSDS500", downloads_dir)
+    budget = ArchiveBudget(limits, archive_where(dataset, cfg, BSDS500_URL, "BSDS500", archive), archive.stat().st_size)
     members: dict[tuple[str, str, str], tuple[str, bytes]] = {}  # (kind, BSDS split, id) -> (name, content)
     try:
         with tarfile.open(archive) as tar:
-            for member in tar:
+            for member in tar:  # each header is counted before its member is read (or skipped)
+                budget.declare(member.name, member.size if member.isreg() else 0)
                 match = _MEMBER.search(member.name)
                 if member.isfile() and match and match[2] in ours:
                     kind, split, stem = match[1], match[2], match[3]
                     handle = tar.extractfile(member)
-                    members[(kind, split, stem)] = (member.name, handle.read() if handle else b"")
+                    data = budget.copy(handle, None, member.name, member.size) if handle else b""
+                    members[(kind, split, stem)] = (member.name, data or b"")
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise DatasetError(f"dataset {dataset!r}: cannot read the BSDS500 archive {archive.name}: {exc}") from exc
     images = sorted((ours[split], split, stem) for kind, split, stem in members if kind == "images")
@@ -124,6 +132,6 @@ def bsds500_images(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> It
             raise DatasetError(
                 f"dataset {dataset!r}: {image_name} has no ground truth groundTruth/{split}/{stem}.mat in {name}"
             )
-        read = functools.partial(_read, f"{image_name} in {name}", image_data)
+        read = functools.partial(_read, f"{image_name} in {name}", image_data, options)
         edges = functools.partial(_edges, dataset, f"{truth[0]} in {name}", truth[1])
         yield SourceImage(stem, our_split, "", read, edges=edges)

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from . import DatasetError, SourceImage, file_images, image_files, in_memory
-from .download import fetch
+from .download import archive_limits, fetch
+from .normalize import image_options
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
@@ -96,7 +97,8 @@ def cifar10_images(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> It
     """CIFAR-10's 50,000 train and 10,000 test images, labelled with class names, ids ``train__00000`` and
     ``test__00000`` onwards in batch order; ``url`` and ``sha256`` override the official archive."""
     sha256 = cfg.get("sha256", CIFAR10_SHA256)
-    root = fetch(cfg.get("url", CIFAR10_URL), sha256, downloads_dir) / CIFAR10_FOLDER
+    limits = archive_limits(dataset, cfg)
+    root = fetch(cfg.get("url", CIFAR10_URL), sha256, downloads_dir, limits=limits) / CIFAR10_FOLDER
     batches = _cifar10_batches(dataset, root)
     classes = [name.decode() for name in _unpickle(dataset, root / "batches.meta", (b"label_names",))[b"label_names"]]
     for split, names in batches.items():
@@ -111,7 +113,7 @@ def cifar10_images(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> It
 
 def _class_files(dataset: str, folder: Path) -> dict[str, list[Path]]:
     """Class name -> its image files (searched recursively) for a folder with one sub-folder per class."""
-    stray = [path.name for path in image_files(folder) if path.parent == folder]
+    stray = [path.name for path in image_files(folder, dataset) if path.parent == folder]
     if stray:
         raise DatasetError(
             f"dataset {dataset!r}: images directly in {folder} belong to no class ({', '.join(stray[:3])}); "
@@ -120,7 +122,7 @@ def _class_files(dataset: str, folder: Path) -> dict[str, list[Path]]:
     classes = {}
     for sub in sorted(folder.iterdir()):
         if sub.is_dir() and not sub.name.startswith("."):
-            classes[sub.name] = image_files(sub)
+            classes[sub.name] = image_files(sub, dataset)
             if not classes[sub.name]:
                 raise DatasetError(f"dataset {dataset!r}: class {sub.name!r} has no images in {sub}")
     if not classes:
@@ -180,4 +182,5 @@ def folder_images(dataset: str, cfg: dict[str, Any]) -> list[SourceImage]:
         fraction, seed = cfg.get("test_fraction", DEFAULT_TEST_FRACTION), cfg.get("seed", DEFAULT_SEED)
         entries = _seeded_split(dataset, root, _class_files(dataset, root), fraction, seed)
     entries.sort(key=lambda entry: entry[0])  # id order: by path below the folder
-    return file_images(dataset, [(path.relative_to(root), path, split, label) for path, split, label in entries])
+    entries_below = [(path.relative_to(root), path, split, label) for path, split, label in entries]
+    return file_images(dataset, entries_below, image_options(dataset, cfg))

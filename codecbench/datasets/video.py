@@ -1,21 +1,23 @@
 """Video sources, prepared as their frames (see the frames.csv format in :mod:`codecbench.datasets`).
 
-* **mot17**: MOTChallenge MOT17 (``MOT17.zip``, about 5.5 GB; every train sequence comes three times, once per
-  public detector, FRCNN, DPM and SDP, with the same frames and ground truth, so pick one suffix). The archive is
-  verified by sha256 (the challenge publishes none, so the config must give it: ``sha256``, or a local ``path``),
-  cached packed and read member by member: ``train/<SEQ>/seqinfo.ini`` (frameRate, imWidth, imHeight, seqLength),
-  ``train/<SEQ>/img1/%06d.jpg`` and ``train/<SEQ>/gt/gt.txt``. Each sequence in ``sequences`` is a clip (its name),
-  all split "test"; ``frame_step`` k keeps frames 1, 1+k, 1+2k, ... at frameRate/k fps. Image ids are
+* **mot17**: MOTChallenge MOT17 (``MOT17.zip``, about 5.5 GB; every train sequence comes three times, once per public
+  detector, FRCNN, DPM and SDP, with the same frames and ground truth, so pick one suffix). The archive is verified by
+  sha256 (the challenge publishes none, so the config must give it: ``sha256``, or a local ``path``), cached packed and
+  read member by member within ``archive_limits`` (:class:`~.download.BoundedZipFile`): ``train/<SEQ>/seqinfo.ini``
+  (frameRate, imWidth, imHeight, seqLength), ``train/<SEQ>/img1/%06d.jpg`` (read with the dataset's ``max_pixels`` and
+  ``multi_frame``, see :mod:`.normalize`) and ``train/<SEQ>/gt/gt.txt``. Each sequence in ``sequences`` is a clip (its
+  name), all split "test"; ``frame_step`` k keeps frames 1, 1+k, 1+2k, ... at frameRate/k fps. Image ids are
   ``<SEQ>__<original frame number, 6 digits>``. Boxes are gt.txt's rows (frame, id, left, top, width, height, flag,
   class, visibility) of class 1 (pedestrian) with flag 1 (considered by the evaluation) and visibility at least
-  ``min_visibility`` (default 0.25); MOT's 1-based left/top become ``x_min = left - 1`` and ``x_max = x_min +
-  width`` (likewise y), clipped to the image. One class, "person" (COCO's name: COCO detectors score as they are).
+  ``min_visibility`` (default 0.25); MOT's 1-based left/top become ``x_min = left - 1`` and ``x_max = x_min + width``
+  (likewise y), clipped to the image. One class, "person" (COCO's name: COCO detectors score as they are).
 * **video_folder**: the video files (VIDEO_SUFFIXES) directly in ``path``, decoded to RGB frames by the ffmpeg of
   imageio-ffmpeg at the file's frame rate (a constant rate is assumed; ffmpeg applies rotation metadata), and the
-  sub-folders of ``path`` holding frame images (all image files below the sub-folder, sorted by path, one clip;
-  ``fps`` from the config, default 25). A clip's name comes from the file stem or sub-folder name; frame image ids
-  are ``<clip>__<frame, 6 digits>`` for videos and ``<clip>__<file stem>`` for frame folders. Unlabelled, all
-  split "test". Decoding stops after ``max_frames`` frames, and clips not in ``clips`` are not decoded.
+  sub-folders of ``path`` holding frame images (all image files below the sub-folder, sorted by path, one clip; ``fps``
+  from the config, default 25; the images are read with the dataset's ``max_pixels`` and ``multi_frame``, see
+  :mod:`.normalize`). A clip's name comes from the file stem or sub-folder name; frame image ids are
+  ``<clip>__<frame, 6 digits>`` for videos and ``<clip>__<file stem>`` for frame folders. Unlabelled, all split
+  "test". Decoding stops after ``max_frames`` frames, and clips not in ``clips`` are not decoded.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ from typing import Any
 import numpy as np
 
 from . import DatasetError, ImageRead, ObjectBox, SourceImage, SourceSet, image_files, image_id_for, in_memory
-from .download import fetch
-from .normalize import load_normalized
+from .download import ArchiveLimits, BoundedZipFile, archive_limits, fetch
+from .normalize import ImageOptions, image_options, load_normalized
 
 MOT17_URL = "https://motchallenge.net/data/MOT17.zip"
 MOT17_SEQUENCES = ("MOT17-02-FRCNN",)
@@ -80,6 +82,13 @@ def verified_archive(dataset: str, cfg: dict[str, Any], default_url: str, what: 
     folder = fetch(url, sha256, downloads_dir, unpack=False)
     (archive,) = folder.iterdir()  # a packed download is cached alone in its folder
     return archive
+
+
+def archive_where(dataset: str, cfg: dict[str, Any], default_url: str, what: str, archive: Path) -> str:
+    """The archive of :func:`verified_archive` as errors name it: the dataset, the file and, when downloaded, its
+    URL."""
+    origin = "" if cfg.get("path") else f" from {cfg.get('url', default_url)}"
+    return f"dataset {dataset!r}: the {what} archive {archive}{origin}"
 
 
 # ---- MOT17 ------------------------------------------------------------------------------------------------------
@@ -156,13 +165,15 @@ def _mot_boxes(
     return boxes
 
 
-def _mot_read(dataset: str, archive: zipfile.ZipFile, member: str, size: tuple[int, int]) -> ImageRead:
+def _mot_read(
+    dataset: str, archive: zipfile.ZipFile, member: str, size: tuple[int, int], options: ImageOptions
+) -> ImageRead:
     try:
         data = archive.read(member)
     except KeyError as exc:
         raise DatasetError(f"dataset {dataset!r}: frame {member} is missing from the archive") from exc
     where = f"{member} in {Path(archive.filename or '').name}"
-    image, mode = load_normalized(where, data, upright=False)  # the boxes refer to the stored pixels
+    image, mode = load_normalized(where, data, upright=False, options=options)  # boxes refer to the stored pixels
     if (image.shape[1], image.shape[0]) != size:
         raise DatasetError(
             f"dataset {dataset!r}: {where} is {image.shape[1]}x{image.shape[0]} but seqinfo.ini says "
@@ -178,12 +189,21 @@ def _positive_int(dataset: str, cfg: dict[str, Any], key: str, default: int) -> 
     return value
 
 
-def _mot_images(dataset: str, cfg: dict[str, Any], archive_path: Path) -> Iterator[SourceImage]:
+def _mot_images(
+    dataset: str,
+    cfg: dict[str, Any],
+    archive_path: Path,
+    limits: ArchiveLimits,
+    where: str,
+    options: ImageOptions,
+) -> Iterator[SourceImage]:
+    """The frames of the wanted sequences; the archive (read within ``limits``, ``where`` naming it in errors) stays
+    open while they are listed (and read)."""
     step = _positive_int(dataset, cfg, "frame_step", 1)
     min_visibility = float(cfg.get("min_visibility", MOT17_MIN_VISIBILITY))
     sequences_cfg = cfg.get("sequences", MOT17_SEQUENCES)
     wanted = [sequences_cfg] if isinstance(sequences_cfg, str) else [str(name) for name in sequences_cfg]
-    with zipfile.ZipFile(archive_path) as archive:
+    with BoundedZipFile(archive_path, limits, where) as archive:
         sequences = _mot_sequences(dataset, archive)
         missing = [name for name in wanted if name not in sequences]
         if missing:
@@ -197,7 +217,7 @@ def _mot_images(dataset: str, cfg: dict[str, Any], archive_path: Path) -> Iterat
             boxes = _mot_boxes(dataset, archive, folder, info["size"], min_visibility)
             for index, number in enumerate(range(1, info["length"] + 1, step)):
                 member = f"{folder}/{info['dir']}/{number:06d}{info['ext']}"
-                read = functools.partial(_mot_read, dataset, archive, member, info["size"])
+                read = functools.partial(_mot_read, dataset, archive, member, info["size"], options)
                 found = tuple(boxes.get(number, ()))
                 objects = lambda _w, _h, found=found: found  # noqa: E731
                 yield SourceImage(
@@ -207,10 +227,12 @@ def _mot_images(dataset: str, cfg: dict[str, Any], archive_path: Path) -> Iterat
 
 def mot17_set(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> SourceSet:
     """MOT17 train sequences as clips with their pedestrian boxes (see the module docstring)."""
+    limits, options = archive_limits(dataset, cfg), image_options(dataset, cfg)  # checked before the download
     archive = verified_archive(dataset, cfg, MOT17_URL, "MOT17", downloads_dir)
     if not zipfile.is_zipfile(archive):
         raise DatasetError(f"dataset {dataset!r}: the MOT17 archive {archive.name} is not a zip archive")
-    return SourceSet(_mot_images(dataset, cfg, archive), list(MOT17_CLASSES))
+    where = archive_where(dataset, cfg, MOT17_URL, "MOT17", archive)
+    return SourceSet(_mot_images(dataset, cfg, archive, limits, where, options), list(MOT17_CLASSES))
 
 
 # ---- folders of videos and frame folders ------------------------------------------------------------------------
@@ -265,12 +287,12 @@ def frame_order(path: Path) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.as_posix())]
 
 
-def _folder_frames(dataset: str, folder: Path, clip: str, fps: float) -> Iterator[SourceImage]:
+def _folder_frames(dataset: str, folder: Path, clip: str, fps: float, options: ImageOptions) -> Iterator[SourceImage]:
     from . import _read_file
 
-    for index, path in enumerate(sorted(image_files(folder), key=frame_order)):
+    for index, path in enumerate(sorted(image_files(folder, dataset), key=frame_order)):
         image_id = f"{clip}__{image_id_for(path.relative_to(folder))}"
-        read = functools.partial(_read_file, path)
+        read = functools.partial(_read_file, path, options)
         yield SourceImage(image_id, "test", "", read, clip=clip, frame=index, fps=fps)
 
 
@@ -288,6 +310,7 @@ def video_folder_images(dataset: str, cfg: dict[str, Any]) -> Iterator[SourceIma
     if not fps > 0:
         raise DatasetError(f"dataset {dataset!r}: fps must be above 0, not {cfg.get('fps')!r}")
     max_frames = cfg.get("max_frames")
+    options = image_options(dataset, cfg)  # for the frame folders; checked before any clip is read
     clips_cfg = cfg.get("clips")
     wanted = None if clips_cfg is None else {clips_cfg} if isinstance(clips_cfg, str) else set(map(str, clips_cfg))
     clips: dict[str, Path] = {}
@@ -295,7 +318,7 @@ def video_folder_images(dataset: str, cfg: dict[str, Any]) -> Iterator[SourceIma
     for path in sorted(root.iterdir()):
         if path.name.startswith("."):
             continue
-        if path.is_dir() and image_files(path):
+        if path.is_dir() and image_files(path, dataset):
             kind = "folder"
         elif path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
             kind = "video"
@@ -323,16 +346,21 @@ def video_folder_images(dataset: str, cfg: dict[str, Any]) -> Iterator[SourceIma
             f"dataset {dataset!r}: clips {', '.join(missing)} are not in {root} (its clips: {', '.join(clips)}); "
             f"fix datasets.{dataset}.clips"
         )
-    return _clip_frames(dataset, clips, wanted, max_frames, fps)
+    return _clip_frames(dataset, clips, wanted, max_frames, fps, options)
 
 
 def _clip_frames(
-    dataset: str, clips: dict[str, Path], wanted: set[str] | None, max_frames: int | None, fps: float
+    dataset: str,
+    clips: dict[str, Path],
+    wanted: set[str] | None,
+    max_frames: int | None,
+    fps: float,
+    options: ImageOptions,
 ) -> Iterator[SourceImage]:
     for clip, path in clips.items():
         if wanted is not None and clip not in wanted:
             continue  # not decoded
         if path.is_dir():
-            yield from _folder_frames(dataset, path, clip, fps)
+            yield from _folder_frames(dataset, path, clip, fps, options)
         else:
             yield from _video_frames(dataset, path, clip, max_frames)
