@@ -190,8 +190,8 @@ class PixelModel(models.CompressionModel):
         return {"x_hat": self.g_s(y_hat).clamp(0, 1)}
 
 
-def codec_with_model(monkeypatch, learned, model, name="cae"):
-    codec = make_codec(name, 1, {"pretrained": False})
+def codec_with_model(monkeypatch, learned, model, name="cae", **options):
+    codec = make_codec(name, 1, {"pretrained": False, **options})
     monkeypatch.setitem(learned._MODELS, codec._cache_key(), learned._Loaded(model.eval(), torch.device("cpu")))
     return codec
 
@@ -215,7 +215,8 @@ def test_padding_cropping_and_orientation_with_a_model_that_keeps_the_picture(mo
 
 
 def test_a_decoder_that_disagrees_with_its_encoder_is_reported(monkeypatch, learned_registry, caplog):
-    codec = codec_with_model(monkeypatch, learned_registry, PixelModel(decoder_symbol_shift=1))
+    # on_mismatch: record keeps the image and warns (the default, fail, is tested in test_trust_learned.py)
+    codec = codec_with_model(monkeypatch, learned_registry, PixelModel(decoder_symbol_shift=1), on_mismatch="record")
     image = smooth_image(20, 30, seed=3) // 2  # no clipping at 255
     with caplog.at_level(logging.WARNING, logger="codecbench.codecs.learned"):
         decoded = codec.decode(codec.encode(image))
@@ -467,6 +468,7 @@ def test_registry_entries_match_the_architecture_table(learned_registry):
             "pretrained": cls.name != "cae",
             "checkpoint": None,
             "device": "auto",
+            "on_mismatch": "fail",
         }
         assert cls.version().startswith("compressai 1.2.8 (torch ")
 

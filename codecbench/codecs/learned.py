@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 
 MAGIC = b"CBL1"
 RANDOM_INIT_SEED = 0  # random weights are seeded so that every process builds the same (meaningless) codec
+# What a decoded image may differ from the encoder's own reconstruction, in 8-bit levels: rounding the same
+# picture computed in another order may move a level by one; more means encoder and decoder disagree.
+MISMATCH_TOLERANCE_LEVELS = 1
+ON_MISMATCH = ("fail", "record")  # the on_mismatch option: stop the job, or keep the image and warn
 
 
 def _write_varint(value: int, out: bytearray) -> None:
@@ -116,12 +120,15 @@ class ModelSource:
     """Where a learned codec's model comes from (``checkpoint``, the zoo's ``pretrained`` weights, or seeded random
     weights), and the models built so far in this process, shared by every instance. The image codecs here and
     ssf2020 (:mod:`.learned_video`) differ only in the hooks: ``_pretrained_weights`` (the zoo file's (url, path)),
-    ``_random_source`` (what identifies random weights), ``_build`` and ``_models`` (the cache they use)."""
+    ``_random_source`` (what identifies random weights), ``_build`` and ``_models`` (the cache they use). Both
+    also share the checks of these options and the verdict on a decoder that does not reproduce its encoder
+    (``on_mismatch``)."""
 
     name: ClassVar[str]
     quality: Any
     options: dict[str, Any]
     device: str
+    last_encode_info: dict[str, float]
     _weights: str | None
 
     def _pretrained_weights(self) -> tuple:
@@ -152,6 +159,42 @@ class ModelSource:
             else:
                 self._weights = "random init"
         return self._weights
+
+    def _check_source_options(self) -> None:
+        """ValueError naming the codec for a bad ``checkpoint``, ``pretrained``, ``device`` or ``on_mismatch``."""
+        opts = self.options
+        if opts["checkpoint"] is not None and not isinstance(opts["checkpoint"], str | os.PathLike):
+            raise ValueError(f"codec {self.name!r}: checkpoint must be a file path, got {opts['checkpoint']!r}")
+        if not isinstance(opts["pretrained"], bool):
+            raise ValueError(f"codec {self.name!r}: pretrained must be true or false, got {opts['pretrained']!r}")
+        device = str(opts["device"]).lower()
+        if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+            raise ValueError(f"codec {self.name!r}: device {opts['device']!r} unknown (use auto, cpu or cuda)")
+        if opts["on_mismatch"] not in ON_MISMATCH:
+            raise ValueError(
+                f"codec {self.name!r}: on_mismatch must be one of {', '.join(ON_MISMATCH)}, got {opts['on_mismatch']!r}"
+            )
+
+    def _judge_mismatch(self, mismatch: int, what: str) -> None:
+        """Record how far the decoder's output of ``what`` (e.g. "a 30x20 image") is from the encoder's
+        reconstruction; beyond :data:`MISMATCH_TOLERANCE_LEVELS` raise a CodecError (``on_mismatch: fail``, the
+        default: the measurements would not be those of a real decoder) or log a warning (``record``)."""
+        self.last_encode_info["reconstruction_mismatch"] = float(mismatch)
+        if mismatch <= MISMATCH_TOLERANCE_LEVELS:
+            return
+        problem = (
+            f"{self.describe()}: {what} decodes {mismatch} levels away from the encoder's reconstruction (more than "
+            f"{MISMATCH_TOLERANCE_LEVELS}; encoder and decoder disagree on entropy parameters)"
+        )
+        if self.options["on_mismatch"] == "record":
+            log.warning("%s; kept, as on_mismatch is record: see its reconstruction_mismatch", problem)
+            return
+        raise CodecError(
+            f"{problem}: a real decoder would not see the picture the encoder measured. CompressAI models compute "
+            "their entropy parameters in floating point, and non-deterministic (GPU) kernels can make them differ "
+            "between encoding and decoding: code on the CPU (device: cpu), or set on_mismatch: record to keep such "
+            "images with their mismatch in the reconstruction_mismatch column"
+        )
 
     def _cache_key(self) -> tuple:
         opts = self.options
@@ -203,12 +246,13 @@ class LearnedCodec(ModelSource, Codec):
     ``sum(-log2 p)`` over the padded image, per original pixel); decoding those bytes adds
     ``reconstruction_mismatch`` (the largest difference in 8-bit levels between the decoder's output and the
     encoder's reconstruction from the latents it coded; above 1 the encoder and decoder disagree on entropy
-    parameters). The pipeline decodes every image it encodes, so every image is checked.
+    parameters). The pipeline decodes every image it encodes, so every image is checked: a mismatch above 1 is
+    a CodecError (``on_mismatch: fail``, the default) or a warning with the image kept (``on_mismatch: record``).
     """
 
     extension = "cbl"
     higher_is_better = True
-    default_options = {"metric": "mse", "pretrained": True, "checkpoint": None, "device": "auto"}
+    default_options = {"metric": "mse", "pretrained": True, "checkpoint": None, "device": "auto", "on_mismatch": "fail"}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -223,13 +267,7 @@ class LearnedCodec(ModelSource, Codec):
         opts = self.options
         if opts["metric"] not in METRICS:
             raise ValueError(f"codec {self.name!r}: metric {opts['metric']!r} unknown (known: {', '.join(METRICS)})")
-        if not isinstance(opts["pretrained"], bool):
-            raise ValueError(f"codec {self.name!r}: pretrained must be true or false, got {opts['pretrained']!r}")
-        if opts["checkpoint"] is not None and not isinstance(opts["checkpoint"], str | os.PathLike):
-            raise ValueError(f"codec {self.name!r}: checkpoint must be a file path, got {opts['checkpoint']!r}")
-        device = str(opts["device"]).lower()
-        if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
-            raise ValueError(f"codec {self.name!r}: device {opts['device']!r} unknown (use auto, cpu or cuda)")
+        self._check_source_options()
         if self.name == CAE and opts["pretrained"] and opts["checkpoint"] is None:
             raise ValueError(
                 "codec 'cae': there are no published pretrained weights for the compressive autoencoder; give "
@@ -315,7 +353,7 @@ class LearnedCodec(ModelSource, Codec):
         The check compares the latents the decoder read with those the encoder coded. Equal latents give the
         same picture through the same synthesis transform (``reconstruction_mismatch`` 0); otherwise the
         encoder's reconstruction is computed and the largest difference in 8-bit levels is recorded in
-        ``last_encode_info`` and, above 1, logged as a warning.
+        ``last_encode_info``; above 1 it fails or warns, as ``on_mismatch`` says.
         """
         import torch
 
@@ -341,16 +379,7 @@ class LearnedCodec(ModelSource, Codec):
             else:
                 reference = _to_levels(synthesize(model, coded_latents)[..., :height, :width])
                 mismatch = int((levels - reference).abs().max())
-            self.last_encode_info["reconstruction_mismatch"] = float(mismatch)
-            if mismatch > 1:
-                log.warning(
-                    "%s: a %dx%d image decodes %d levels away from the encoder's reconstruction "
-                    "(encoder and decoder disagree on entropy parameters)",
-                    self.describe(),
-                    width,
-                    height,
-                    mismatch,
-                )
+            self._judge_mismatch(mismatch, f"a {width}x{height} image")
         return levels[0].permute(1, 2, 0).to("cpu", torch.uint8).numpy()
 
 

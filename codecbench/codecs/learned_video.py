@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import struct
 from typing import Any
 
@@ -129,7 +128,8 @@ class ScaleSpaceFlowCodec(ModelSource, SequenceCodec):
     After :meth:`encode_sequence`, ``last_reconstruction`` holds the encoder's reconstructed frames (uint8, what
     a decoder must output) and ``last_encode_info`` the number of key frames; decoding that stream adds
     ``reconstruction_mismatch`` (the largest difference in 8-bit levels between decoder and encoder; above 1 they
-    disagree on entropy parameters, which CUDA's non-deterministic kernels can cause).
+    disagree on entropy parameters, which CUDA's non-deterministic kernels can cause): then ``on_mismatch: fail``
+    (the default) makes decoding a CodecError naming the frame, ``record`` keeps the clip and logs a warning.
     """
 
     name = "ssf2020"
@@ -140,18 +140,12 @@ class ScaleSpaceFlowCodec(ModelSource, SequenceCodec):
         "CompressAI zoo quality index 1..9 (ssf2020, mse weights): one pretrained model per rate-distortion "
         "trade-off, 1 = fewest bits; with checkpoint: <file> the quality is only a label"
     )
-    default_options = {"checkpoint": None, "pretrained": True, "device": "auto", "gop": 12}
+    default_options = {"checkpoint": None, "pretrained": True, "device": "auto", "gop": 12, "on_mismatch": "fail"}
 
     def __init__(self, quality: float, **options: Any) -> None:
         super().__init__(quality, **options)
         opts = self.options
-        if opts["checkpoint"] is not None and not isinstance(opts["checkpoint"], str | os.PathLike):
-            raise ValueError(f"codec {self.name!r}: checkpoint must be a file path, got {opts['checkpoint']!r}")
-        if not isinstance(opts["pretrained"], bool):
-            raise ValueError(f"codec {self.name!r}: pretrained must be true or false, got {opts['pretrained']!r}")
-        device = str(opts["device"]).lower()
-        if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
-            raise ValueError(f"codec {self.name!r}: device {opts['device']!r} unknown (use auto, cpu or cuda)")
+        self._check_source_options()
         gop = opts["gop"]
         if isinstance(gop, bool) or not isinstance(gop, int) or gop < 1:
             raise ValueError(f"codec {self.name!r}: gop must be a positive integer (frames per key frame), got {gop!r}")
@@ -297,21 +291,13 @@ class ScaleSpaceFlowCodec(ModelSource, SequenceCodec):
             raise CodecError(f"{self.describe()}: could not decode: {exc}") from exc
 
         if self._coded is not None and self._coded == bytes(data) and self.last_reconstruction is not None:
-            mismatch = max(
+            per_frame = [
                 int(np.abs(a.astype(np.int16) - b.astype(np.int16)).max())
                 for a, b in zip(decoded, self.last_reconstruction, strict=True)
-            )
-            self.last_encode_info["reconstruction_mismatch"] = float(mismatch)
-            if mismatch > 1:
-                log.warning(
-                    "%s: a %dx%d clip of %d frames decodes %d levels away from the encoder's reconstruction "
-                    "(encoder and decoder disagree on entropy parameters)",
-                    self.describe(),
-                    width,
-                    height,
-                    n_frames,
-                    mismatch,
-                )
+            ]
+            worst = int(np.argmax(per_frame))
+            clip = f"a {width}x{height} clip of {n_frames} frames"
+            self._judge_mismatch(per_frame[worst], f"frame {worst} ({coded[worst][0]} frame) of {clip}")
         return decoded
 
 

@@ -5,8 +5,10 @@
   Theis et al. 2017 defined here, whose rate is modelled by CompressAI's ``EntropyBottleneck`` so that it writes
   real bitstreams exactly like the zoo models.
 - :func:`load_pretrained` gets the zoo's published weights from torch.hub's cache, or downloads them once into
-  it, failing at once with an error that says where to put the file when there is no network.
-- :func:`save_checkpoint` / :func:`load_checkpoint` store our own trained weights in one self-describing file.
+  it, failing at once with an error that says where to put the file when there is no network;
+  :func:`fetch_weights` is that step for any published weights file (the classifiers' ImageNet weights too).
+- :func:`save_checkpoint` / :func:`load_checkpoint` store our own trained weights in one self-describing file;
+  :func:`save_torch_atomic` writes any such file (checkpoints, resumable states) reproducibly.
 - :func:`encode_with_latents` is ``model.compress`` plus what an honest codec checks against: the latents the
   encoder coded and the likelihoods' rate estimate; :func:`decode_with_latents` is ``model.decompress`` plus
   the latents the decoder read.
@@ -16,10 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
+import logging
 import os
 import re
-import tempfile
 import urllib.parse
 import urllib.request
 import warnings
@@ -30,7 +33,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..io import read_torch_payload
+from ..io import atomic_path, read_torch_payload, write_bytes_atomic
 from . import CAE, CAE_PRESETS, METRICS, ZOO_ARCHITECTURES, LearnedCodecError, architecture_info
 
 with warnings.catch_warnings():
@@ -45,8 +48,12 @@ with warnings.catch_warnings():
     from compressai.zoo import image as zoo_image
     from compressai.zoo.pretrained import load_pretrained as convert_zoo_state_dict
 
+logger = logging.getLogger(__name__)
+
 CHECKPOINT_FORMAT = "codecbench-learned-codec/1"
-_HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,64})\.")  # zoo files are named <model>-<sha256 prefix>.pth.tar
+# Published weights are named <model>-<sha256 prefix>.<ext> (CompressAI's zoo, torchvision): torch.hub's
+# check_hash compares that prefix with the downloaded file's sha256, and so does fetch_weights.
+_HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,64})\.")
 
 
 class CompressiveAutoencoder(CompressionModel):
@@ -155,25 +162,45 @@ def _download(url: str, destination: Path, timeout_s: float) -> None:
     """Download ``url`` to ``destination`` atomically (temporary name in the same folder, then rename).
 
     Not ``torch.hub.download_url_to_file``: it has no timeout, so an unreachable host could hang a job for
-    minutes. The sha256 prefix in zoo file names is checked, as ``torch.hub`` does with ``check_hash``.
+    minutes. The sha256 prefix in the file name is checked, as ``torch.hub`` does with ``check_hash``.
     """
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".partial", dir=destination.parent)
-    tmp = Path(tmp_name)
-    try:
-        sha256 = hashlib.sha256()
-        request = urllib.request.Request(url, headers={"User-Agent": "codecbench"})
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout_s) as response:
+    sha256 = hashlib.sha256()
+    request = urllib.request.Request(url, headers={"User-Agent": "codecbench"})
+    with atomic_path(destination) as tmp:
+        with open(tmp, "wb") as out, urllib.request.urlopen(request, timeout=timeout_s) as response:
             while chunk := response.read(1 << 20):
                 out.write(chunk)
                 sha256.update(chunk)
         match = _HASH_IN_NAME.search(destination.name)
         if match and not sha256.hexdigest().startswith(match.group(1)):
             raise ValueError(f"downloaded file's sha256 {sha256.hexdigest()} does not start with {match.group(1)}")
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache file is not secret
-        os.replace(tmp, destination)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+
+def fetch_weights(
+    url: str,
+    path: Path,
+    what: str,
+    alternatives: str,
+    timeout_s: float = 30,
+    error: type[Exception] = LearnedCodecError,
+) -> bool:
+    """Make sure ``path`` (in torch.hub's cache) holds the published weights at ``url``; True if downloaded now.
+
+    A missing file is downloaded once (:func:`_download`: atomic, with a timeout, sha256 prefix checked). If that
+    fails it raises ``error`` at once: "<what> are not in <path> and downloading them from <url> failed (<cause>).
+    Download the file and put it at <path>, or <alternatives>".
+    """
+    if path.is_file():
+        return False
+    try:
+        _download(url, path, timeout_s)
+    except Exception as exc:
+        raise error(
+            f"{what} are not in {path} and downloading them from {url} failed ({type(exc).__name__}: {exc}). "
+            f"Download the file and put it at {path}, or {alternatives}"
+        ) from exc
+    logger.info("downloaded %s to %s", url, path)
+    return True
 
 
 def _ensure_cdfs(model: CompressionModel) -> None:
@@ -189,15 +216,10 @@ def load_pretrained(architecture: str, quality: int, metric: str = "mse", timeou
     """
     url, path = pretrained_weights_path(architecture, quality, metric)
     what = f"{architecture} quality {quality} metric {metric}"
-    if not path.is_file():
-        try:
-            _download(url, path, timeout_s)
-        except Exception as exc:
-            raise LearnedCodecError(
-                f"{what}: pretrained weights are not in {path} and downloading them from {url} failed "
-                f"({type(exc).__name__}: {exc}). Download the file and put it at {path}, or set pretrained: false "
-                "(random weights, tests only), or give checkpoint: <file>"
-            ) from exc
+    fetch_weights(
+        url, path, f"{what}: pretrained weights",
+        "set pretrained: false (random weights, tests only), or give checkpoint: <file>", timeout_s,
+    )  # fmt: skip
     try:
         state_dict = torch.load(path, map_location="cpu", weights_only=True)
         if isinstance(state_dict, dict) and isinstance(state_dict.get("state_dict"), dict):
@@ -249,15 +271,20 @@ def save_checkpoint(
         "state_dict": {key: value.detach().cpu() for key, value in model.state_dict().items()},
         "training": training,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp_name)
-        os.replace(tmp_name, path)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
+    save_torch_atomic(payload, path)
     return path
+
+
+def save_torch_atomic(payload: Any, path: str | os.PathLike) -> None:
+    """``torch.save(payload)`` to ``path`` atomically, as readable as any result file, the same bytes every time.
+
+    Saved in memory first: ``torch.save`` to a file name records that name as the zip archive's root folder, so
+    saving to a temporary name would put a random name in the file. The bytes then go through
+    :func:`codecbench.io.write_bytes_atomic` (permissions from the umask, not a temporary file's 0600).
+    """
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[CompressionModel, dict[str, Any]]:
@@ -402,11 +429,13 @@ __all__ = [
     "build_model",
     "decode_with_latents",
     "encode_with_latents",
+    "fetch_weights",
     "file_sha256",
     "load_checkpoint",
     "load_pretrained",
     "pick_device",
     "pretrained_weights_path",
     "save_checkpoint",
+    "save_torch_atomic",
     "synthesize",
 ]

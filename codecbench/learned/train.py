@@ -5,16 +5,18 @@ rate-distortion loss ``lmbda * 255**2 * MSE + bpp`` (or ``lmbda * (1 - MS-SSIM) 
 optimiser for the network and one for the entropy bottlenecks' ``quantiles`` (driven by ``aux_loss()``),
 and gradient clipping at 1.0.
 
-Reproducibility: with a given seed a CPU run is bit-for-bit repeatable, and a run that is interrupted
-and restarted from its ``<checkpoint>.partial`` state ends with exactly the weights and log of an
-uninterrupted run, because the partial state carries the model, both optimisers, the step, every
-random-number generator and the log rows so far.
+Reproducibility: with a given seed a CPU run is bit-for-bit repeatable (the checkpoint file itself, byte for
+byte), and a run that is interrupted and restarted from its ``<checkpoint>.partial`` state ends with exactly the
+weights and log of an uninterrupted run, because the partial state carries the model, both optimisers, the step,
+every random-number generator and the log rows so far. A checkpoint that another process finished for exactly
+the same training (an orphaned job of an earlier run) is kept as the result: see :func:`finished_elsewhere`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import math
 import os
@@ -26,8 +28,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..io import atomic_path, check_rgb, read_torch_payload, write_csv_atomic
-from .models import build_model, pick_device, save_checkpoint
+from ..io import check_rgb, read_torch_payload, write_csv_atomic
+from .models import CHECKPOINT_FORMAT, _jsonable, build_model, pick_device, save_checkpoint, save_torch_atomic
 
 logger = logging.getLogger("codecbench.learned")
 
@@ -71,7 +73,8 @@ def train_codec(
 
     Returns the training dict stored in the checkpoint: the hyperparameters, ``device`` ("cpu" or
     "cuda"), ``steps_done`` and ``final`` (the last CSV row). An existing ``out_checkpoint`` is never
-    overwritten (FileExistsError, raised before any training).
+    overwritten by another training (FileExistsError, raised before any training, saying which process wrote
+    it); one of exactly this training is kept and its training dict returned (:func:`finished_elsewhere`).
     """
     out_checkpoint = Path(out_checkpoint)
     train_csv = Path(train_csv)
@@ -79,9 +82,6 @@ def train_codec(
     say = log if log is not None else logger.info
 
     _check_settings(metric, steps, batch_size, crop_px, checkpoint_every, lmbda)
-    # Fail before spending the training time: save_checkpoint would refuse at the end anyway.
-    if out_checkpoint.exists():
-        raise FileExistsError(f"{out_checkpoint} already exists; delete it to train this codec again")
     crops = _prepare_images(images, crop_px)
 
     hyper = {
@@ -100,6 +100,10 @@ def train_codec(
         # Resuming on other images would silently mix two trainings: the fingerprint catches it.
         "images_sha256": _fingerprint(images),
     }
+    # Before spending the training time: a checkpoint already there is this training's (kept) or an error.
+    done = finished_elsewhere(out_checkpoint, CHECKPOINT_FORMAT, train_csv, hyper, say, KEPT)
+    if done is not None:
+        return done
 
     dev = pick_device(device)
     if dev.type == "cuda":
@@ -137,10 +141,72 @@ def train_codec(
         )  # fmt: skip
         training = {**hyper, "device": dev.type, "steps_done": int(steps), "final": dict(rows[-1])}
         model.eval()
-        save_checkpoint(out_checkpoint, model, architecture, quality, metric, training)
+        # Another process may have finished the same training meanwhile: then ours replaces its equal result.
+        overwrite = finished_elsewhere(out_checkpoint, CHECKPOINT_FORMAT, train_csv, hyper, say, REPLACED) is not None
+        save_checkpoint(out_checkpoint, model, architecture, quality, metric, training, overwrite=overwrite)
     partial.unlink(missing_ok=True)
     say(f"saved {out_checkpoint} (trained on {dev.type})")
     return training
+
+
+# What a training does with a checkpoint of exactly its own training that another process wrote (the ``outcome``
+# finished_elsewhere logs): found before training it is the result; found after, this run's equal one replaces it.
+KEPT = "it is kept as this job's result"
+REPLACED = "it is replaced by this run's equal result"
+
+
+def finished_elsewhere(
+    checkpoint: Path,
+    checkpoint_format: str,
+    train_csv: Path,
+    hyper: dict[str, Any],
+    say: Callable[[str], None],
+    outcome: str,
+) -> dict[str, Any] | None:
+    """None when ``checkpoint`` does not exist; its stored training dict when it is a finished run of exactly this
+    training (the same ``hyper``: settings, images, steps) with a complete ``train_csv`` (``say`` is told so,
+    and the ``outcome``: :data:`KEPT` or :data:`REPLACED`); else FileExistsError.
+
+    A training job never finds its own checkpoint: Snakemake deletes a job's outputs before starting it. One that
+    is there was written by another process, typically an earlier run's job that outlived its Snakemake (killed
+    with kill -9) and went on training in the same folder. Training is deterministic, so a finished run of the
+    same settings on the same images is the model this job would make, and it is kept (a resume at the last
+    step). Anything else is an error that says so and what to do.
+    """
+    if not checkpoint.exists():
+        return None
+    try:
+        stored = read_torch_payload(checkpoint, checkpoint_format, "checkpoint", ("training",))["training"]
+    except ValueError as exc:
+        problem = f"is not a usable checkpoint ({exc})"
+    else:
+        expected = json.loads(json.dumps(hyper, default=_jsonable))  # as save_checkpoint stored them
+        differ = [key for key in expected if stored.get(key) != expected[key]]
+        if differ:
+            problem = f"records another training (its {', '.join(differ)} differ)"
+        elif not _curve_complete(train_csv, int(hyper["steps"])):
+            problem = f"records this very training, but its curve {train_csv} is missing or incomplete"
+        else:
+            say(
+                f"{checkpoint} was written by another process (an earlier run's job that outlived its Snakemake?) "
+                f"and records exactly this training (same settings, images and steps): {outcome}"
+            )
+            return stored
+    raise FileExistsError(
+        f"{checkpoint} already exists and {problem}. This training did not write it (Snakemake deletes a job's "
+        "outputs before starting it): another process did, most likely an earlier run's training job that "
+        "outlived its Snakemake (e.g. Snakemake killed with kill -9) and is still running or has just finished "
+        "(a python process running .snakemake/scripts/tmp*.train_codec.py). Wait for that process to end or kill "
+        f"it, then delete {checkpoint} and rerun"
+    )
+
+
+def _curve_complete(train_csv: Path, steps: int) -> bool:
+    """Whether ``train_csv`` holds the rows of steps 1..steps."""
+    try:
+        return pd.read_csv(train_csv).step.tolist() == list(range(1, steps + 1))
+    except (OSError, ValueError, AttributeError):  # missing, unreadable, or no step column
+        return False
 
 
 def partial_path(out_checkpoint: str | Path) -> Path:
@@ -296,8 +362,7 @@ def _save_partial(path, hyper, model, optimizer, aux_optimizer, rng, rows, step,
         "rows": [dict(r) for r in rows],
         "device": dev.type,
     }
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    save_torch_atomic(state, path)
 
 
 def _resume(path, hyper, model, optimizer, aux_optimizer, rng, dev) -> tuple[int, list[dict[str, float]]]:

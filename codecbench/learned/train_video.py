@@ -11,8 +11,8 @@
   with the MSE averaged over the frames and the bpp the bits of all frames over the pixels of all frames (so
   both are per frame); one Adam optimiser for the network and one for the entropy bottlenecks' quantiles
   (driven by the summed ``aux_loss()``), gradient clipping at 1.0. It reuses the image trainer's machinery
-  (:mod:`codecbench.learned.train`): seeding, deterministic kernels, optimisers, CSV log and the resumable
-  ``.partial`` state.
+  (:mod:`codecbench.learned.train`): seeding, deterministic kernels, optimisers, CSV log, the resumable
+  ``.partial`` state, reproducible files and what to do with a checkpoint another process wrote.
 """
 
 from __future__ import annotations
@@ -29,11 +29,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..io import atomic_path, read_torch_payload
+from ..io import read_torch_payload
 from . import LearnedCodecError
-from .models import _jsonable, pick_device
+from .models import _jsonable, pick_device, save_torch_atomic
 from .train import (
     CLIP_MAX_NORM,
+    KEPT,
+    REPLACED,
     _cuda_devices,
     _deterministic,
     _fingerprint,
@@ -41,6 +43,7 @@ from .train import (
     _prepare_images,
     _resume,
     _save_partial,
+    finished_elsewhere,
     logger,
     partial_path,
     run_steps,
@@ -132,9 +135,14 @@ def load_ssf_pretrained(quality: int) -> ScaleSpaceFlow:
 
 
 def save_ssf_checkpoint(
-    path: str | os.PathLike, model: ScaleSpaceFlow, quality: int | None, training: dict[str, Any]
+    path: str | os.PathLike,
+    model: ScaleSpaceFlow,
+    quality: int | None,
+    training: dict[str, Any],
+    overwrite: bool = False,
 ) -> Path:
-    """Write ``model`` and how it was made to ``path`` atomically (never over an existing file); return the path.
+    """Write ``model`` and how it was made to ``path`` atomically and reproducibly (the same bytes for the same
+    model); never over an existing file unless ``overwrite``. Returns the path.
 
     Updates the entropy-coder CDFs first (``update(force=True)``) so that the file codes exactly as the model
     does. ``quality`` is the index the model is known by (None: no index); ``training`` must be JSON-like.
@@ -142,7 +150,7 @@ def save_ssf_checkpoint(
     path = Path(path)
     if quality is not None:
         quality = _check_quality(quality)
-    if path.exists():
+    if path.exists() and not overwrite:
         raise FileExistsError(f"checkpoint {path} already exists; delete it to write this model again")
     training = json.loads(json.dumps(training, default=_jsonable))
     model.update(force=True)
@@ -154,8 +162,7 @@ def save_ssf_checkpoint(
         "state_dict": {key: value.detach().cpu() for key, value in model.state_dict().items()},
         "training": training,
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_torch_atomic(payload, path)
     return path
 
 
@@ -206,18 +213,18 @@ def train_ssf(
     is resumed, giving the uninterrupted run's result).
 
     Writes ``out_dir/checkpoint.pth.tar`` (what the codec's ``checkpoint`` option loads) and ``out_dir/train.csv``
-    (step, loss, bpp, mse, aux_loss per step); refuses to start if the checkpoint exists. Each sample is a random
-    patch (the same place in each frame) of ``frames_per_sample`` consecutive frames of a random clip, flipped
-    horizontally half the time; frames smaller than the patch are padded by reflection. All randomness follows
-    ``seed``: a CPU run repeats bit for bit. Returns the training dict stored in the checkpoint.
+    (step, loss, bpp, mse, aux_loss per step). A checkpoint already there is kept if it is a finished run of
+    exactly this training, else refused before training (:func:`codecbench.learned.train.finished_elsewhere`).
+    Each sample is a random patch (the same place in each frame) of ``frames_per_sample`` consecutive frames of a
+    random clip, flipped horizontally half the time; frames smaller than the patch are padded by reflection. All
+    randomness follows ``seed``: a CPU run repeats bit for bit, checkpoint file included. Returns the training
+    dict stored in the checkpoint.
     """
     say = log if log is not None else logger.info
     settings = _check_train_settings(settings)
     out_dir = Path(out_dir)
     checkpoint, train_csv = out_dir / CHECKPOINT_NAME, out_dir / TRAIN_CSV_NAME
     partial = partial_path(checkpoint)
-    if checkpoint.exists():
-        raise FileExistsError(f"{checkpoint} already exists; delete it to train this codec again")
     patch, group = settings["patch_size"], settings["frames_per_sample"]
     prepared = _prepare_clips(clips, patch, group)
 
@@ -238,6 +245,9 @@ def train_ssf(
     }
     if init == "zoo":
         hyper["init_weights"] = ssf_weights_path(settings["quality"])[1].name
+    done = finished_elsewhere(checkpoint, CHECKPOINT_FORMAT, train_csv, hyper, say, KEPT)  # before training
+    if done is not None:
+        return done
 
     dev = pick_device(device)
     if dev.type == "cuda":
@@ -277,7 +287,9 @@ def train_ssf(
         )  # fmt: skip
         training = {**hyper, "device": dev.type, "steps_done": int(steps), "final": dict(rows[-1])}
         model.eval()
-        save_ssf_checkpoint(checkpoint, model.cpu(), settings["quality"], training)
+        # Another process may have finished the same training meanwhile: then ours replaces its equal result.
+        overwrite = finished_elsewhere(checkpoint, CHECKPOINT_FORMAT, train_csv, hyper, say, REPLACED) is not None
+        save_ssf_checkpoint(checkpoint, model.cpu(), settings["quality"], training, overwrite=overwrite)
     partial.unlink(missing_ok=True)
     say(f"saved {checkpoint} (trained on {dev.type})")
     return training

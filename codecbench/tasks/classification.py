@@ -2,9 +2,12 @@
 
 Models (``model`` setting): ``small_cnn`` (three conv-BN-ReLU-maxpool blocks of 32, 64 and 128 channels, global
 average pooling, one linear layer; trains on ~1,400 32x32 images for 10 epochs in seconds on two CPU cores) and
-torchvision's ``resnet18``, ``densenet121`` and ``densenet201`` with a new linear head. Those start from ImageNet
-weights when ``pretrained`` and the weight file already sits in torch hub's cache (``$TORCH_HOME/hub/checkpoints``);
-nothing is ever downloaded, and one log line says which way the model started and why.
+torchvision's ``resnet18``, ``densenet121`` and ``densenet201`` with a new linear head. With ``pretrained`` (the
+default) those start from ImageNet weights: from torch hub's cache (``$TORCH_HOME/hub/checkpoints``), downloaded
+into it once when missing (sha256 prefix of the file name checked, as torchvision's ``check_hash``), the same way
+as the learned codecs' zoo weights (:func:`codecbench.learned.models.fetch_weights`); offline, training fails at
+once naming the file to place there and its URL. Only ``pretrained: false`` trains them from scratch. One log
+line says which way the model started.
 
 Every image is scaled to [0, 1], resized to ``image_px`` x ``image_px`` (bilinear, antialiased) and normalised
 per channel (ImageNet statistics for the torchvision models, 0.5/0.5 for ``small_cnn``). Training uses Adam and
@@ -35,7 +38,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import io
 import logging
 import os
 import time
@@ -48,7 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..io import check_rgb, read_torch_payload, write_bytes_atomic, write_csv_atomic
+from ..io import check_rgb, read_torch_payload, write_csv_atomic
 from . import Task, register_task
 
 logger = logging.getLogger(__name__)
@@ -238,7 +240,7 @@ class Classification(Task):
         import torch.nn.functional as F
         from torch.optim.swa_utils import update_bn
 
-        from ..learned.models import pick_device
+        from ..learned.models import pick_device, save_torch_atomic
         from ..learned.train import _cuda_devices, _deterministic  # the codec training's determinism helpers
 
         say = log if log is not None else logger.info
@@ -344,10 +346,8 @@ class Classification(Task):
             "training": training,
             "state_dict": {key: value.detach().cpu() for key, value in network.state_dict().items()},
         }
-        buffer = io.BytesIO()  # saved in memory: the archive's inner name then does not depend on a temp file's
-        torch.save(payload, buffer)
         write_csv_atomic(pd.DataFrame(rows, columns=list(TRAIN_CSV_COLUMNS)), out_dir / "train.csv")
-        write_bytes_atomic(checkpoint, buffer.getvalue())
+        save_torch_atomic(payload, checkpoint)  # the same bytes for the same training
         say(f"saved {checkpoint} (trained on {dev.type})")
 
         self._network, self._torch_device, self.device, self.classes = network, dev, dev.type, classes
@@ -505,18 +505,17 @@ def _build_network(model: str, n_classes: int, pretrained: bool):
 
     import torchvision.models
 
+    from ..learned.models import fetch_weights
+
     if not pretrained:
         network = torchvision.models.get_model(model, weights=None, num_classes=n_classes)
         return network, False, f"{model} trains from scratch (pretrained is false)"
     weights, path = imagenet_weights_file(model)
-    if not path.is_file():
-        network = torchvision.models.get_model(model, weights=None, num_classes=n_classes)
-        how = (
-            f"{model} trains from scratch: its ImageNet weights are not in torch hub's cache ({path}) and are never "
-            f"downloaded; put {weights.url} there to start from them"
-        )
-        return network, False, how
-    try:  # the file is cached, so torchvision reads it (fixing DenseNet's old key names) without downloading
+    downloaded = fetch_weights(
+        weights.url, path, f"classification: {model}'s ImageNet weights",
+        "set pretrained: false to train it from scratch", error=FileNotFoundError,
+    )  # fmt: skip
+    try:  # the file is cached now, so torchvision reads it (fixing DenseNet's old key names) without downloading
         network = torchvision.models.get_model(model, weights=weights)
     except Exception as error:
         raise ValueError(
@@ -525,7 +524,8 @@ def _build_network(model: str, n_classes: int, pretrained: bool):
         ) from error
     head = TORCHVISION_HEADS[model]
     setattr(network, head, nn.Linear(getattr(network, head).in_features, n_classes))
-    return network, True, f"{model} starts from ImageNet weights ({path}) with a new {n_classes}-class head"
+    how = f"{model} starts from ImageNet weights ({path}) with a new {n_classes}-class head"
+    return network, True, how + (f"; the file was downloaded from {weights.url}" if downloaded else "")
 
 
 def _unit_tensor(images: Sequence[np.ndarray], px: int):
