@@ -7,13 +7,17 @@ that ``make setup-paddle`` unpacked into ``<sys.prefix>/ppocr-models``).
 
 Protocol: after loading the models it writes one JSON line ``{"ready": true, "info": ...}`` (or
 ``{"error": ...}``) to its standard output, then answers each request line ``{"images": [png paths]}`` read
-from standard input with one line ``{"results": [[[box or null, text, score], ...] per image]}``; it exits
-when its standard input closes. Anything PaddlePaddle prints goes to standard error, never into the protocol.
+from standard input with one line ``{"results": [[[box or null, text, score], ...] per image]}`` (or
+``{"error": ...}`` naming the image that failed); it exits when its standard input closes. The protocol is
+written to a duplicate of the original standard output, and file descriptor 1 and ``sys.stdout`` are pointed at
+standard error, so whatever PaddlePaddle or any library prints goes to standard error, never into the protocol.
 
 PaddleOCR 3.x loads a model folder only with an ``inference.yml`` (model name, pre- and post-processing, the
 character dictionary) beside the weights. For folders without one the worker writes the PP-OCRv4 mobile
 configuration (``PP-OCRv4_mobile_det`` / ``PP-OCRv4_mobile_rec``, as PaddleX's own published files) into a new
 folder under ``--cache`` whose other files link to the originals; the installed packages are never written to.
+The folder is built under a temporary name and renamed into place complete, so workers started at the same time
+(parallel jobs) never see, or trip over, each other's half-made folder.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import sys
+import uuid
 from pathlib import Path
 
 DET_NAME, REC_NAME = "PP-OCRv4_mobile_det", "PP-OCRv4_mobile_rec"
@@ -106,22 +112,37 @@ def prepared(folder: Path, part: str, models: Path, cache: Path) -> tuple[Path, 
             )
         config["PostProcess"]["character_dict"] = dictionaries[0].read_text("utf-8").rstrip("\n").split("\n")
     text = yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
-    key = hashlib.sha256(f"{folder.resolve()}\n{text}".encode()).hexdigest()[:16]
-    target = cache / "models" / f"{name}-{key}"
+    files = sorted(file for file in folder.iterdir() if file.is_file())
+    identity = "\n".join([str(folder.resolve()), *(file.name for file in files), text])  # what the folder holds
+    target = cache / "models" / f"{name}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
     if not (target / "inference.yml").exists():
-        target.mkdir(parents=True, exist_ok=True)
-        for file in folder.iterdir():
-            link = target / file.name
-            if file.is_file() and not link.exists():
-                os.symlink(file.resolve(), link)
-        temporary = target / f"inference.yml.{os.getpid()}"
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, target / "inference.yml")  # written last: a complete folder for concurrent workers
+        _build_folder(target, files, text)
     return target, name
 
 
+def _build_folder(target: Path, files: list[Path], text: str) -> None:
+    """``target`` holding links to ``files`` and ``inference.yml`` with ``text``: made complete under a temporary
+    name beside it, then renamed into place in one step. A worker that loses the race to another (the rename finds
+    ``target`` there) uses the winner's folder, which is the same."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}-{uuid.uuid4().hex}"  # mkdir, not mkdtemp: the umask's permissions
+    staging.mkdir()
+    try:
+        for file in files:
+            os.symlink(file.resolve(), staging / file.name)
+        (staging / "inference.yml").write_text(text, encoding="utf-8")
+        try:
+            os.rename(staging, target)
+        except OSError:
+            if not (target / "inference.yml").exists():  # not a parallel worker's complete folder
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def build(options: dict, cache: Path):
-    """(a function reading a list of PNG paths, a description) for the options."""
+    """(a function reading one PNG file into ``[[box or None, text, score], ...]``, a description) for the
+    options."""
     models = Path(options["models"]) if options.get("models") else Path(sys.prefix) / "ppocr-models"
     if not models.is_dir():
         raise FileNotFoundError(
@@ -136,14 +157,11 @@ def build(options: dict, cache: Path):
 
         recogniser = TextRecognition(model_name=rec_name, model_dir=str(rec_dir), **common)
 
-        def read(paths):
-            results = []
-            for path in paths:  # one image per batch: no padding to batch-mates, readings independent of them
-                (result,) = recogniser.predict(path, batch_size=1)
-                results.append([[None, str(result["rec_text"]), float(result["rec_score"])]])
-            return results
+        def read_one(path):  # one image per batch: no padding to batch-mates, readings independent of them
+            (result,) = recogniser.predict(path, batch_size=1)
+            return [[None, str(result["rec_text"]), float(result["rec_score"])]]
 
-        return read, f"recognition only with {rec_name} from {rec_dir}"
+        return read_one, f"recognition only with {rec_name} from {rec_dir}"
 
     det_dir, det_name = prepared(folders["det"], "det", models, cache)
     from paddleocr import PaddleOCR
@@ -161,16 +179,28 @@ def build(options: dict, cache: Path):
         **common,
     )
 
-    def read(paths):
-        results = []
-        for path in paths:
-            (result,) = pipeline.predict(path)
-            polys = [[[float(x), float(y)] for x, y in poly] for poly in result["rec_polys"]]
-            lines = zip(polys, result["rec_texts"], result["rec_scores"], strict=True)
-            results.append([[poly, str(text), float(score)] for poly, text, score in lines])
-        return results
+    def read_one(path):
+        (result,) = pipeline.predict(path)
+        polys = [[[float(x), float(y)] for x, y in poly] for poly in result["rec_polys"]]
+        lines = zip(polys, result["rec_texts"], result["rec_scores"], strict=True)
+        return [[poly, str(text), float(score)] for poly, text, score in lines]
 
-    return read, f"detection with {det_name} from {det_dir}, recognition with {rec_name} from {rec_dir}"
+    return read_one, f"detection with {det_name} from {det_dir}, recognition with {rec_name} from {rec_dir}"
+
+
+def answer(request_line: str, read_one) -> dict:
+    """The reply to one request line: the readings of its images, or an error naming the request or the image."""
+    try:
+        paths = json.loads(request_line)["images"]
+    except (ValueError, KeyError, TypeError) as error:
+        return {"error": f"bad request {request_line.strip()[:200]!r} ({type(error).__name__}: {error})"}
+    results = []
+    for path in paths:
+        try:
+            results.append(read_one(path))
+        except Exception as error:
+            return {"error": f"image {path}: {type(error).__name__}: {error}"}
+    return {"results": results}
 
 
 def main() -> None:
@@ -190,18 +220,14 @@ def main() -> None:
         protocol.flush()
 
     try:
-        read, info = build(json.loads(args.options), args.cache)
+        read_one, info = build(json.loads(args.options), args.cache)
     except Exception as error:
         say({"error": f"{type(error).__name__}: {error}"})
         sys.exit(1)
     say({"ready": True, "info": info})
     for line in sys.stdin:
-        if not line.strip():
-            continue
-        try:
-            say({"results": read(json.loads(line)["images"])})
-        except Exception as error:
-            say({"error": f"{type(error).__name__}: {error}"})
+        if line.strip():
+            say(answer(line, read_one))
 
 
 if __name__ == "__main__":

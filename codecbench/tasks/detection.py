@@ -10,10 +10,12 @@ Models (``model`` setting):
 
 * a YOLO model .yaml (default ``yolov8n.yaml``; any name Ultralytics ships, or a path): :meth:`Detection.train`
   builds it untrained and trains it on the train split;
-* ``.pt`` weights (a path, or a name such as ``yolov8n.pt`` found in the working directory or Ultralytics'
-  ``weights_dir``): pretrained, evaluated as they are (the pipeline's ``pretrained`` train variant), so
-  :meth:`Detection.train` refuses them. Nothing is ever downloaded: missing weights are a FileNotFoundError
-  naming the file, the places looked in and the URL to fetch it from elsewhere.
+* ``.pt`` weights: pretrained, evaluated as they are (the pipeline's ``pretrained`` train variant), so
+  :meth:`Detection.train` refuses them. A path with a folder is the user's file, as given. A bare name in
+  :data:`PINNED_WEIGHTS` (``yolov8n.pt``) is Ultralytics' published file: found in the working directory or
+  Ultralytics' ``weights_dir``, or else downloaded into ``weights_dir``, and used only if its sha256 is the pinned
+  one. Any other bare name is only a file in the working directory, never fetched (see :func:`find_weights`).
+  Missing weights are a FileNotFoundError naming the file, the places looked in and the URL to fetch it from.
 
 Training (:meth:`Detection.train`) writes the images as PNG files and YOLO labels (class, then centre x, centre y,
 width, height normalised by the image size) into a temporary folder, with a data.yaml listing the classes in
@@ -31,16 +33,25 @@ the same number of CPU threads. Ultralytics seeds and configures the process-wid
 deterministic mode; they are restored afterwards, so the caller's random generators and settings are left
 untouched. Ultralytics would also cut torch to (cores - 1) CPU threads; the process's own count is kept.
 
-Nothing goes to $HOME, and only missing pretrained weights named by Ultralytics are downloaded (into its
-``weights_dir``; offline that fails at once with an error naming the file): importing this module sets
+Nothing goes to $HOME, and only missing pinned weights are downloaded (into Ultralytics' ``weights_dir``;
+offline that fails at once with an error naming the file): importing this module sets
 ``YOLO_CONFIG_DIR`` (Ultralytics' settings file; when unset: ``$XDG_CACHE_HOME/ultralytics``, else a folder in
 the temp directory), ``YOLO_OFFLINE=1`` (no online checks) and ``YOLO_VERBOSE=false`` unless already set, and
 Ultralytics' dataset check's font download is switched off while training.
 
-Checkpoint: Ultralytics' own .pt (a pickled dict; loading it unpickles a model, so only load trusted files) with
-an added ``codecbench`` entry ``{"format": "codecbench-detector/1", "classes", "settings", "training"}`` and the
-run-specific fields (date, temporary paths, timings) blanked so that the file repeats bit for bit. ``YOLO(path)``
-loads it as any Ultralytics checkpoint, and any Ultralytics detection .pt can be evaluated (``checkpoint``).
+Checkpoint: Ultralytics' own .pt (a pickled dict) with an added ``codecbench`` entry ``{"format":
+"codecbench-detector/1", "classes", "settings", "training"}`` and the run-specific fields (date, temporary paths,
+timings) blanked so that the file repeats bit for bit. ``YOLO(path)`` loads it as any Ultralytics checkpoint, and
+any Ultralytics detection .pt can be evaluated (``checkpoint``).
+
+Trust: a pickle can run any code while it is read, so every .pt this module reads (``model``, ``checkpoint``, the
+weights of its own training) is unpickled by torch's ``weights_only`` unpickler with Ultralytics' allow-list
+(:func:`_restricted_unpickling`): Ultralytics' model classes, torch.nn modules, tensors and plain data. A file
+that needs anything else (``os.system``, ``builtins.exec``, a layer from another package) is refused with a
+ValueError naming the file and what it asked for, before any of it runs. What is trusted is the installed
+ultralytics and torch code, and, for pinned names, Ultralytics' published files; the .pt files themselves are
+not. Ultralytics' own training (:meth:`Detection.train`) reloads the files it has just written into our temporary
+folder as it always does.
 
 Prediction: ``image_id, detections``; ``detections`` is a JSON list of ``[class_name, confidence, x_min, y_min,
 x_max, y_max]`` in the input image's pixels, by descending confidence, at most ``max_detections`` per image, with
@@ -62,7 +73,9 @@ import io
 import json
 import logging
 import os
+import pickle
 import random
+import re
 import tempfile
 import time
 import warnings
@@ -83,6 +96,13 @@ CHECKPOINT_FORMAT = "codecbench-detector/1"
 OPTIMIZERS = ("SGD", "AdamW", "Adam", "Adamax", "NAdam", "RAdam", "RMSProp")
 TRAIN_CSV_COLUMNS = ("epoch", "box_loss", "cls_loss", "dfl_loss", "learning_rate", "images_per_s")
 WEIGHTS_URL = "https://github.com/ultralytics/assets/releases/download/v8.4.0/{name}"
+# sha256 of the Ultralytics assets (WEIGHTS_URL) that may be fetched by name, as GitHub publishes them for the
+# release: a file by one of these names, found or downloaded, loads only if it is exactly the published one.
+PINNED_WEIGHTS = {
+    "yolo11n.pt": "0ebbc80d4a7680d14987a577cd21342b65ecfd94632bd9a8da63ae6417644ee1",
+    "yolov8n.pt": "f59b3d833e2ff32e194b5bb8e08d211dc7c5bdf144b90d2c8412c47ccfc83b36",
+    "yolov8s.pt": "1f47a78bf100391c2a140b7ac73a1caae18c32779be7d310658112f7ac9aa78a",
+}
 MIN_IMAGE_PX = 32  # YOLO's largest stride; image_px must be a multiple of it
 
 
@@ -111,44 +131,197 @@ def _yolo_class():
 
 
 def weights_candidates(name: str | os.PathLike) -> list[Path]:
-    """Where :func:`find_weights` looks for ``name``: the path as given, then Ultralytics' ``weights_dir``."""
+    """Where :func:`find_weights` looks for an Ultralytics asset ``name``: the working directory, then
+    Ultralytics' ``weights_dir``."""
     from ultralytics.utils import SETTINGS
 
-    path = Path(name)
-    candidates = [path]
-    if not path.is_absolute():
-        candidates.append(Path(SETTINGS["weights_dir"]) / path)
-    return candidates
+    return [Path(name), Path(SETTINGS["weights_dir"]) / name]
+
+
+def _is_asset_name(name: str) -> bool:
+    """A bare file name (``yolov8n.pt``) names an Ultralytics asset; anything with a folder (``./yolov8n.pt``,
+    ``models/best.pt``) is the user's own file."""
+    return Path(name).name == name
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _sha256_mismatch(path: Path, name: str) -> str | None:
+    """None if ``path`` holds exactly the asset ``name`` (its pinned sha256), else what it has instead."""
+    actual, expected = _sha256(path), PINNED_WEIGHTS[name]
+    if actual == expected:
+        return None
+    return f"sha256 {actual}, not the {expected} pinned for {name!r} ({WEIGHTS_URL.format(name=name)})"
+
+
+def _download_pinned(name: str, target: Path) -> str:
+    """Download the asset ``name`` to ``target`` through Ultralytics, checked against its pin before it is put
+    there (a temporary file beside it, then a rename: a failed or wrong download leaves nothing behind).
+
+    Returns "" when done, else why not (for the FileNotFoundError); ValueError on a checksum mismatch."""
+    from ultralytics.utils.downloads import attempt_download_asset
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=target.parent) as staging:
+        staged = Path(staging) / name
+        try:
+            attempt_download_asset(staged)
+        except Exception as error:  # noqa: BLE001 (network errors of many kinds; offline it fails at once)
+            return f"; downloading it failed ({type(error).__name__}: {str(error).strip()[:200]})"
+        if not staged.is_file():
+            return "; Ultralytics has no such asset to download"
+        mismatch = _sha256_mismatch(staged, name)
+        if mismatch:
+            raise ValueError(
+                f"YOLO weights {name!r} downloaded by Ultralytics have {mismatch}, so they were discarded (the "
+                "published file changed, or the download was altered): fetch the file yourself, check it, and give "
+                "its path"
+            )
+        os.replace(staged, target)
+    return ""
 
 
 def find_weights(name: str | os.PathLike) -> Path:
-    """The file of YOLO weights ``name`` (see :func:`weights_candidates`). A bare Ultralytics asset name that is
-    not there (e.g. ``yolov8n.pt``) is downloaded into ``weights_dir`` by Ultralytics, as a user online expects.
+    """The file of YOLO weights ``name``.
 
-    FileNotFoundError naming the file, the places looked in, why the download failed and, for an Ultralytics
-    model name, its URL (to fetch on a machine online).
+    * A path with a folder (``./mine.pt``, ``/models/best.pt``): that file, as given.
+    * An asset name in :data:`PINNED_WEIGHTS` (``yolov8n.pt``): the file in the working directory or Ultralytics'
+      ``weights_dir`` (see :func:`weights_candidates`), else downloaded into ``weights_dir``, in every case only
+      if its sha256 is the pinned one (ValueError naming the file otherwise).
+    * Any other bare name: only a file of that name in the working directory; nothing is fetched by a name whose
+      content is not pinned.
+
+    FileNotFoundError naming the file, the places looked in, why a download failed and, for an asset name, the
+    URL to fetch it from on a machine online.
     """
-    _yolo_class()
-    candidates = weights_candidates(name)
+    _yolo_class()  # Ultralytics' settings (weights_dir) with our environment
+    text = os.fspath(name)
+    if not _is_asset_name(text) or text not in PINNED_WEIGHTS:
+        path = Path(text)
+        if path.is_file():
+            return path
+        advice = "give the path of the weights file"
+        if _is_asset_name(text):
+            advice = (
+                f"only the names with a pinned sha256 ({', '.join(PINNED_WEIGHTS)}) are looked up in Ultralytics' "
+                f"weights folder or downloaded; download {WEIGHTS_URL.format(name=text)} (or wherever your weights "
+                f"come from) yourself and {advice}"
+            )
+        raise FileNotFoundError(f"YOLO weights {text!r} not found (looked for {path.resolve()}): {advice}")
+    candidates = weights_candidates(text)
     for candidate in candidates:
         if candidate.is_file():
+            mismatch = _sha256_mismatch(candidate, text)
+            if mismatch:
+                raise ValueError(
+                    f"YOLO weights {candidate.resolve()} have {mismatch}, so they are not Ultralytics' {text}: "
+                    f"delete the file to fetch it again, or, if it is your own model, give it by a path with a folder "
+                    f"(./{text})"
+                )
             return candidate
+    failure = _download_pinned(text, candidates[-1])
+    if not failure:
+        return candidates[-1]
     where = " or ".join(str(c.resolve()) for c in candidates)
-    advice, failure = "give the path of the weights file", ""
-    if len(Path(name).parts) == 1:
-        from ultralytics.utils.downloads import attempt_download_asset
+    raise FileNotFoundError(
+        f"YOLO weights {text!r} not found (looked for {where}){failure}: download {WEIGHTS_URL.format(name=text)} "
+        "on a machine online and put it there, or give the path of the weights file"
+    )
 
-        try:
-            fetched = Path(attempt_download_asset(candidates[-1]))
-            if fetched.is_file():
-                return fetched
-            failure = "; Ultralytics has no such asset to download"
-        except Exception as error:  # noqa: BLE001 (network errors of many kinds; offline it fails at once)
-            failure = f"; downloading it failed ({type(error).__name__}: {str(error).strip()[:200]})"
-        advice = (
-            f"download {WEIGHTS_URL.format(name=Path(name).name)} on a machine online and put it there, or {advice}"
+
+@contextlib.contextmanager
+def _restricted_unpickling() -> Iterator[None]:
+    """Unpickle YOLO checkpoints only through torch's ``weights_only`` unpickler with Ultralytics' allow-list
+    (``ULTRALYTICS_SAFE_LOAD``: its model classes, torch.nn modules, tensors and plain data), so that a crafted
+    .pt cannot run code when it loads.
+
+    Ultralytics' loader unpickles with ``weights_only=False`` unless its safe mode is on; the mode is switched on
+    for the duration, and ``torch.load`` is held to ``weights_only=True`` meanwhile, so that no other path of the
+    loader (a retry, a future version ignoring the mode) can unpickle freely: such a path fails loudly instead.
+    Both are process-wide while they last (jobs load their model from one thread). RuntimeError when the installed
+    Ultralytics or torch has no safe mode.
+    """
+    import torch
+    import ultralytics.nn.tasks as ultralytics_tasks
+
+    safe_load = getattr(ultralytics_tasks, "_SafeLoad", None)
+    if safe_load is None or not getattr(safe_load, "SUPPORTED", False) or not hasattr(ultralytics_tasks, "SAFE_LOAD"):
+        raise RuntimeError(
+            "detection: the installed ultralytics or torch cannot load YOLO checkpoints without running their "
+            "pickled code (Ultralytics' safe loading needs torch >= 2.6 and a recent ultralytics); install the "
+            "project's pinned requirements ('make setup')"
         )
-    raise FileNotFoundError(f"YOLO weights {os.fspath(name)!r} not found (looked for {where}){failure}: {advice}")
+    unrestricted_load, safe_mode = torch.load, ultralytics_tasks.SAFE_LOAD
+
+    def weights_only_load(*args, **kwargs):
+        kwargs["weights_only"] = True
+        return unrestricted_load(*args, **kwargs)
+
+    ultralytics_tasks.SAFE_LOAD, torch.load = True, weights_only_load
+    try:
+        yield
+    finally:
+        ultralytics_tasks.SAFE_LOAD, torch.load = safe_mode, unrestricted_load
+
+
+def _load_failure(path: Path, error: Exception) -> str:
+    """Why ``path`` did not load: what the restricted unpickler refused or stopped at, else the error itself."""
+    unpickling = next((e for e in _error_chain(error) if isinstance(e, pickle.UnpicklingError)), None)
+    if unpickling is not None:
+        refused = re.search(r"GLOBAL ([\w.]+)|unsafe getattr\([^)]*\)", str(unpickling))
+        if refused:
+            return (
+                f"YOLO weights {path} cannot be loaded: refused to unpickle {refused.group(1) or refused.group(0)}, "
+                "which is no part of a YOLO checkpoint (only Ultralytics' model classes, torch.nn modules, tensors "
+                "and plain data are unpickled, so that a file cannot run code when it loads); give a checkpoint "
+                "that Ultralytics or this pipeline wrote"
+            )
+        reason = re.search(r"WeightsUnpickler error:\s*(.+)", str(unpickling))
+        return (
+            f"YOLO weights {path} cannot be loaded: the restricted unpickler stopped at "
+            f"{(reason.group(1) if reason else str(unpickling)).strip()!r}; the file is damaged, of another format, "
+            "or holds more than a YOLO checkpoint does: give an Ultralytics detection checkpoint (.pt)"
+        )
+    return (
+        f"YOLO weights {path} cannot be loaded ({type(error).__name__}: {str(error).strip()}); give an Ultralytics "
+        "detection checkpoint (.pt)"
+    )
+
+
+def _error_chain(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and the exceptions it was raised from or during."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _load_yolo(path: Path):
+    """``ultralytics.YOLO`` of the checkpoint ``path``, unpickled with :func:`_restricted_unpickling`; ValueError
+    naming the file when it cannot be loaded or is refused."""
+    YOLO = _yolo_class()
+    with _global_state_kept(), _restricted_unpickling():
+        try:
+            return YOLO(str(path))
+        except Exception as error:  # noqa: BLE001 (unpickling raises anything)
+            raise ValueError(_load_failure(path, error)) from error
+
+
+def _checkpoint_payload(path: Path) -> dict[str, Any]:
+    """The checkpoint dict of ``path``, unpickled as :func:`_load_yolo` does."""
+    from ultralytics.nn.tasks import torch_safe_load
+
+    with _restricted_unpickling():
+        try:
+            payload, _ = torch_safe_load(path, safe_only=True)
+        except Exception as error:  # noqa: BLE001 (unpickling raises anything)
+            raise ValueError(_load_failure(path, error)) from error
+    return payload
 
 
 def _is_weights(model: str) -> bool:
@@ -481,8 +654,6 @@ class Detection(Task):
         available), cpu or cuda. ``log`` gets progress lines (default: this module's logger). Afterwards the task
         predicts with the trained model. Returns the training info.
         """
-        import torch
-
         say = log if log is not None else logger.info
         out_dir = Path(out_dir)
         checkpoint = out_dir / "checkpoint.pt"
@@ -563,7 +734,7 @@ class Detection(Task):
                 train_seconds = time.perf_counter() - start
             run = root / "runs" / "train"
             results = pd.read_csv(run / "results.csv")
-            payload = torch.load(run / "weights" / "last.pt", map_location="cpu", weights_only=False)
+            payload = _checkpoint_payload(run / "weights" / "last.pt")
 
         rows = _train_rows(results, len(images))
         last = results.rename(columns=lambda c: c.strip()).iloc[-1]
@@ -606,15 +777,7 @@ class Detection(Task):
                 )
             checkpoint = self.settings["model"]
         path = find_weights(checkpoint)
-        YOLO = _yolo_class()
-        try:
-            with _global_state_kept():
-                model = YOLO(str(path))
-        except Exception as error:  # noqa: BLE001 (unpickling raises anything)
-            raise ValueError(
-                f"YOLO weights {path} cannot be loaded ({type(error).__name__}: {error}); give an Ultralytics "
-                "detection checkpoint (.pt)"
-            ) from error
+        model = _load_yolo(path)
         if model.task != "detect":
             raise ValueError(f"YOLO weights {path} are a {model.task!r} model, not a detection ('detect') model")
         dev, device_arg = _ultralytics_device(device)

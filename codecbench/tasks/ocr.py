@@ -17,6 +17,11 @@ CPU, so nothing is ever downloaded:
   (``PADDLE_PDX_CACHE_HOME``, else ``~/.paddlex``) is pointed there too. oneDNN stays off (``enable_mkldnn``
   false): PaddlePaddle 3's oneDNN kernels fail on some PP-OCR programs.
 
+  Every wait on the worker is bounded: ``start_timeout_s`` (300) for loading its models, ``image_timeout_s``
+  (120) for each image, which goes to it as a request of its own, so that a failure or a timeout names the
+  image. On a timeout the worker is killed and the error names the image and the setting to raise. Lines on the
+  worker's standard output that are not protocol messages (a library printing there) are logged and skipped.
+
 ``models``: null for the engine's own models, or a folder of the user's: for ``rapidocr`` ONNX files whose names
 contain ``det``, ``rec`` and optionally ``cls`` (the character list is read from the rec model's metadata, or
 from a ``*.txt`` dictionary beside it); for ``paddleocr`` one sub-folder per model whose name contains ``det`` or
@@ -39,9 +44,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import queue
 import subprocess
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -67,6 +76,8 @@ SCORE_COLUMNS = [
 # Detection resizes the longer side to at most 960 pixels (PaddleOCR's default for PP-OCRv4 detection; rapidocr's
 # own "shorter side at least 736" blows a 40-pixel-high plate up to a 4000-pixel-wide image, 30 times slower).
 DET_LIMIT_SIDE, DET_LIMIT_TYPE = 960, "max"
+PROTOCOL_KEYS = ("ready", "results", "error")  # a line from the paddle worker is a message if it has one of them
+EXIT_GRACE_S = 10  # how long a worker that closed its output may take to exit before it is killed
 
 
 def default_paddle_python() -> Path | None:
@@ -123,11 +134,13 @@ class OCR(Task):
         "ignore_case": False,
         "ignore_spaces": True,
         "python": None,  # paddleocr: the interpreter of its environment (default: see default_paddle_python)
+        "start_timeout_s": 300,  # paddleocr: the most its worker may take to load the models
+        "image_timeout_s": 120,  # paddleocr: the most its worker may take to read one image
     }
 
     def __init__(self, settings: dict[str, Any] | None = None):
         super().__init__(settings)
-        self._engine = None  # rapidocr's RapidOCR, or the paddle worker process
+        self._engine = None  # rapidocr's RapidOCR, or the _PaddleWorker
         self._worker_dir: tempfile.TemporaryDirectory | None = None
 
     def check_settings(self) -> None:
@@ -144,6 +157,11 @@ class OCR(Task):
                 s[key] = os.fspath(s[key])
         if s["python"] is not None and s["engine"] != "paddleocr":
             raise ValueError("ocr: setting 'python' is for the paddleocr engine only; remove it or set engine")
+        for key in ("start_timeout_s", "image_timeout_s"):
+            value = s[key]
+            if isinstance(value, bool) or not isinstance(value, int | float) or not (0 < value < math.inf):
+                raise ValueError(f"ocr: setting {key!r} must be a positive number of seconds, got {value!r}")
+            s[key] = float(value)
 
     @classmethod
     def is_pretrained(cls, settings: dict[str, Any]) -> bool:
@@ -274,12 +292,8 @@ class OCR(Task):
     def close(self) -> None:
         """Stop the paddle worker (if any); :meth:`load` starts a new engine."""
         engine, self._engine = self._engine, None
-        if isinstance(engine, subprocess.Popen):
-            try:
-                engine.stdin.close()
-                engine.wait(timeout=30)
-            except (OSError, subprocess.TimeoutExpired):
-                engine.kill()
+        if isinstance(engine, _PaddleWorker):
+            engine.close()
         if self._worker_dir is not None:
             self._worker_dir.cleanup()
             self._worker_dir = None
@@ -305,7 +319,7 @@ class OCR(Task):
 
     # paddleocr ---------------------------------------------------------------------------------------------------
 
-    def _start_paddle_worker(self, models: Path | None) -> subprocess.Popen:
+    def _start_paddle_worker(self, models: Path | None) -> _PaddleWorker:
         python = Path(self.settings["python"]) if self.settings["python"] is not None else default_paddle_python()
         if python is None or not python.exists():
             where = f"{python} does not exist" if python is not None else "no interpreter found"
@@ -319,39 +333,133 @@ class OCR(Task):
         env.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")  # no network: never ask a model hub
         options = {"detect": self.settings["detect"], "models": os.fspath(models) if models else None}
         command = [os.fspath(python), os.fspath(PADDLE_WORKER), "--cache", os.fspath(cache), json.dumps(options)]
-        worker = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True, env=env, bufsize=1
-        )
+        worker = _PaddleWorker(command, env)
+        try:  # the worker says "ready" (or why not) once the models are loaded
+            answer = worker.reply(self.settings["start_timeout_s"], "start_timeout_s", "while loading its models")
+        except BaseException:
+            worker.close()
+            raise
         self._worker_dir = tempfile.TemporaryDirectory(prefix="codecbench-ocr-")
-        answer = _worker_reply(worker, python)  # the worker says "ready" (or why not) once the models are loaded
         logger.info("paddleocr worker ready: %s", answer.get("info", ""))
         return worker
 
     def _read_paddle(self, images: Sequence[np.ndarray], image_ids: Sequence[str]) -> list[tuple[str, float]]:
+        """One request per image, so that every wait is bounded per image and every failure names its image."""
         from PIL import Image
 
-        folder = Path(self._worker_dir.name)
-        paths = []
-        for index, (image_id, image) in enumerate(zip(image_ids, images, strict=True)):
-            path = folder / f"{index:06d}.png"
-            Image.fromarray(_checked(image_id, image)).save(path, compress_level=1)
-            paths.append(os.fspath(path))
-        try:
-            self._engine.stdin.write(json.dumps({"images": paths}) + "\n")
-            self._engine.stdin.flush()
-        except OSError as error:
-            raise RuntimeError(f"ocr: the paddleocr worker has stopped ({error}); see its messages above") from None
-        answer = _worker_reply(self._engine, self.settings["python"] or default_paddle_python())
-        for path in paths:
-            os.unlink(path)
+        path = Path(self._worker_dir.name) / "image.png"
         readings = []
-        for lines in answer["results"]:  # per image: [[box or None, text, score], ...]
+        for image_id, image in zip(image_ids, images, strict=True):
+            Image.fromarray(_checked(image_id, image)).save(path, compress_level=1)
+            what = f"on image {image_id}"
+            try:
+                answer = self._engine.ask(
+                    {"images": [os.fspath(path)]}, self.settings["image_timeout_s"], "image_timeout_s", what
+                )
+            finally:
+                path.unlink(missing_ok=True)
+            results = answer["results"]
+            if len(results) != 1:
+                raise RuntimeError(f"ocr: the paddleocr worker answered {len(results)} readings {what}, not 1")
+            lines = results[0]  # [[box or None, text, score], ...]
             boxes = [line[0] for line in lines]
             order = order_lines(boxes) if self.settings["detect"] and all(b is not None for b in boxes) else None
             readings.append(join_readings([(lines[i][1], lines[i][2]) for i in (order or range(len(lines)))]))
-        if len(readings) != len(paths):
-            raise RuntimeError(f"ocr: the paddleocr worker answered {len(readings)} readings for {len(paths)} images")
         return readings
+
+
+class _PaddleWorker:
+    """The paddle worker process (:mod:`codecbench.ocr_paddle_worker`) and a thread that reads its standard output
+    line by line into a queue, so that every wait for an answer can be bounded."""
+
+    def __init__(self, command: list[str], env: dict[str, str]):
+        self.description = f"{command[0]} {Path(command[1]).name}"  # interpreter and script, for messages
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True, env=env, bufsize=1
+        )
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read_output, name="paddleocr-worker-output", daemon=True)
+        self._reader.start()
+
+    def _read_output(self) -> None:
+        for line in self.process.stdout:
+            self._lines.put(line)
+        self._lines.put(None)  # end of output: the worker closed it or exited
+
+    def ask(self, request: dict[str, Any], timeout_s: float, setting: str, what: str) -> dict[str, Any]:
+        """Send ``request`` and return the worker's answer (see :meth:`reply`)."""
+        try:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+        except OSError as error:
+            code = self.process.poll()
+            status = f"exited with status {code}" if code is not None else f"does not read its input ({error})"
+            raise RuntimeError(
+                f"ocr: the paddleocr worker ({self.description}) {status} {what}; its messages are above"
+            ) from None
+        return self.reply(timeout_s, setting, what)
+
+    def reply(self, timeout_s: float, setting: str, what: str) -> dict[str, Any]:
+        """The worker's next protocol message, waiting at most ``timeout_s`` (the value of ``setting``); lines that
+        are not protocol messages are logged and skipped.
+
+        TimeoutError (the worker is killed) and RuntimeError (it exited, or answered an error) say ``what`` it was
+        doing, e.g. the image; on a timeout also the setting to raise."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                line = self._lines.get(timeout=max(deadline - time.monotonic(), 0))
+            except queue.Empty:
+                self.kill()
+                raise TimeoutError(
+                    f"ocr: the paddleocr worker ({self.description}) gave no answer {what} within {timeout_s:g} s "
+                    f"(setting {setting!r}), so it was stopped; raise the setting if it is merely slow on this "
+                    "machine, else see its messages above"
+                ) from None
+            if line is None:
+                code = self._exit_status()
+                raise RuntimeError(
+                    f"ocr: the paddleocr worker ({self.description}) exited with status {code} before answering "
+                    f"{what}; its messages are above"
+                )
+            message = _protocol_message(line)
+            if message is None:
+                logger.warning("paddleocr worker: skipped a line on its output that is no message: %r", line[:500])
+                continue
+            if "error" in message:
+                raise RuntimeError(f"ocr: the paddleocr worker failed {what}: {message['error']}")
+            return message
+
+    def _exit_status(self) -> int:
+        try:
+            return self.process.wait(timeout=EXIT_GRACE_S)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return self.process.returncode
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+    def close(self) -> None:
+        """End the worker: it exits when its input closes (killed if it does not within EXIT_GRACE_S)."""
+        try:
+            self.process.stdin.close()
+        except OSError:  # flushing to a worker that stopped reading
+            pass
+        self._exit_status()
+        self._reader.join(timeout=EXIT_GRACE_S)  # it ends at the end of the output, once the worker has exited
+        if not self._reader.is_alive():  # else a child of the worker still holds the pipe: left to the reader
+            self.process.stdout.close()
+
+
+def _protocol_message(line: str) -> dict[str, Any] | None:
+    """The worker's message in ``line``: a JSON object with one of PROTOCOL_KEYS; None for any other line."""
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) and any(key in message for key in PROTOCOL_KEYS) else None
 
 
 def _rapidocr_engine(models: Path | None):
@@ -382,20 +490,6 @@ def _rapidocr_engine(models: Path | None):
         return RapidOCR(**options)
     except Exception as error:
         raise ValueError(f"ocr: rapidocr cannot load its models ({type(error).__name__}: {error})") from error
-
-
-def _worker_reply(worker: subprocess.Popen, python: Any) -> dict[str, Any]:
-    line = worker.stdout.readline()
-    if not line:
-        code = worker.wait()
-        raise RuntimeError(
-            f"ocr: the paddleocr worker ({python} {PADDLE_WORKER.name}) exited with status {code} before answering; "
-            "its messages are above"
-        )
-    answer = json.loads(line)
-    if "error" in answer:
-        raise RuntimeError(f"ocr: the paddleocr worker failed: {answer['error']}")
-    return answer
 
 
 def _checked(image_id: Any, image: np.ndarray) -> np.ndarray:
