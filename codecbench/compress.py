@@ -59,6 +59,8 @@ def compress_dataset(
     With ``target_bpp`` instead of ``quality``, each image gets the quality whose rate is nearest the target
     (:func:`codecbench.target_bpp.find_quality_for_bpp`); the rate table then records the chosen ``quality``
     per image, and ``encode_s`` times one encode at that quality (the search's probes are not counted).
+    Any exception of the codec on an image becomes a :class:`CodecError` naming the codec, point, dataset and
+    image, with the codec's exception as its ``__cause__``.
     """
     from tqdm import tqdm
 
@@ -77,6 +79,7 @@ def compress_dataset(
     label = f"{codec_name} quality={quality}" if target_bpp is None else f"{codec_name} target {target_bpp} bpp"
     log.info("%s (%s) with %s", label, options, version)
     manifest = _split_rows(manifest_path, split, shard, bitstream_dir, decoded_dir)
+    job = _coding_job(label, manifest_path, split)
     host = platform.node()
     codecs: dict[Any, Any] = {}  # one instance per quality: learned codecs load their model once
     rows = []
@@ -97,10 +100,12 @@ def compress_dataset(
             start = time.perf_counter()
             decoded = codec.decode(data, size=(height, width))
             decode_s = time.perf_counter() - start
-        except CodecError as exc:
-            raise CodecError(f"image {item.image_id!r} ({manifest_path.parent / item.file}): {exc}") from exc
+        except Exception as exc:  # any codec's failure (a library's own exception too), named with its image
+            raise CodecError(
+                f"{job}, image {item.image_id!r} ({manifest_path.parent / item.file}): {type(exc).__name__}: {exc}"
+            ) from exc
         if decoded.shape != image.shape:
-            raise CodecError(f"{label}: image {item.image_id!r} decoded to {decoded.shape}, expected {image.shape}")
+            raise CodecError(f"{job}, image {item.image_id!r}: decoded to {decoded.shape}, expected {image.shape}")
         write_bytes_atomic(Path(bitstream_dir) / f"{item.image_id}.{codec.extension}", data)
         write_rgb_png(Path(decoded_dir) / f"{item.image_id}.png", decoded)
         bpp = bits_per_pixel(len(data), width, height)
@@ -150,6 +155,7 @@ def compress_clips(
     version = codec.version()
     log.info("%s (%s) with %s", label, codec.options, version)
     manifest = _split_rows(manifest_path, split, shard, bitstream_dir, decoded_dir, sequence_codec=True)
+    job = _coding_job(label, manifest_path, split)
     host = platform.node()
     rows = []
     for clip in split_clips(manifest_path, manifest) if len(manifest) else []:  # a shard may hold none
@@ -162,12 +168,11 @@ def compress_clips(
             start = time.perf_counter()
             decoded = codec.decode_sequence(encoded.data, (height, width), len(frames))
             decode_s = time.perf_counter() - start
-        except CodecError as exc:
-            raise CodecError(f"clip {clip.name!r} of {manifest_path.parent}: {exc}") from exc
+        except Exception as exc:  # as for images: the codec's failure, named with its clip
+            raise CodecError(f"{job}, clip {clip.name!r}: {type(exc).__name__}: {exc}") from exc
         if len(encoded.frame_bytes) != len(frames) or len(encoded.frame_types) != len(frames):
             raise CodecError(
-                f"{label}: clip {clip.name!r} has {len(frames)} frames but the codec described "
-                f"{len(encoded.frame_bytes)}"
+                f"{job}: clip {clip.name!r} has {len(frames)} frames but the codec described {len(encoded.frame_bytes)}"
             )
         write_bytes_atomic(Path(bitstream_dir) / f"{clip.name}.{codec.extension}", encoded.data)
         overhead = (len(encoded.data) - sum(encoded.frame_bytes)) / len(frames)
@@ -193,6 +198,13 @@ def compress_clips(
     rates = pd.DataFrame(rows)
     write_csv_atomic(rates, rate_csv)
     return rates
+
+
+def _coding_job(label: str, manifest_path: Path, split: str) -> str:
+    """What a compression job's errors name first: codec, point and dataset (the manifest's folder), e.g.
+    "jpeg quality=50 on dataset 'photos'" (a train split says so)."""
+    split_note = "" if split == "test" else f" ({split} split)"
+    return f"{label} on dataset {manifest_path.parent.name!r}{split_note}"
 
 
 def _split_rows(
@@ -225,7 +237,8 @@ def measure_quality(
 
     Returns (and writes to ``quality_csv``, if given) the tidy rows of this (dataset, codec, quality) point: the
     ``keys`` columns, the rate table's columns, ``compression_ratio`` (raw 24-bit RGB bytes / coded bytes) and
-    one column per metric.
+    one column per metric. A failing metric raises :class:`codecbench.metrics.MetricError` naming the metric, the
+    ``keys`` (dataset, codec, quality) and the image, or for a clip metric the clip.
     """
     (table,) = _measure_points(manifest_path, [(rate_csv, decoded_dir, keys)], metrics)
     if quality_csv is not None:
@@ -282,12 +295,14 @@ def _measure_points(
     rows: list[list[dict]] = [[] for _ in points]
     for item in tqdm(manifest.itertuples(), total=len(manifest), desc="metrics", mininterval=5):
         reference = read_rgb(manifest_path.parent / item.file)
-        for point_rows, (_, decoded_dir, _) in zip(rows, points, strict=True):
-            decoded = read_rgb(Path(decoded_dir) / f"{item.image_id}.png")
-            point_rows.append({"image_id": item.image_id, **compute_metrics(reference, decoded, metrics)})
+        for point_rows, (_, decoded_dir, keys) in zip(rows, points, strict=True):
+            path = Path(decoded_dir) / f"{item.image_id}.png"
+            decoded = read_rgb(path)
+            where = f"{_point_name(keys)}, image {item.image_id!r} ({path})"
+            point_rows.append({"image_id": item.image_id, **compute_metrics(reference, decoded, metrics, where)})
     for name in per_clip:
-        for point_rows, (_, decoded_dir, _) in zip(rows, points, strict=True):
-            values = clip_metric(manifest_path, manifest, Path(decoded_dir), name)
+        for point_rows, (_, decoded_dir, keys) in zip(rows, points, strict=True):
+            values = clip_metric(manifest_path, manifest, Path(decoded_dir), name, _point_name(keys))
             for row in point_rows:
                 row[name] = values.get(row["image_id"], float("nan"))
     metrics = [*metrics, *per_clip]
@@ -300,12 +315,20 @@ def _measure_points(
     return tables
 
 
-def clip_metric(manifest_path: Path, manifest: pd.DataFrame, decoded_dir: Path, name: str) -> dict[str, float]:
+def _point_name(keys: dict[str, Any]) -> str:
+    """A point's key columns as its errors name it: "dataset 'photos', codec 'jpeg', quality 50"."""
+    return ", ".join(f"{column} {value!r}" for column, value in keys.items())
+
+
+def clip_metric(
+    manifest_path: Path, manifest: pd.DataFrame, decoded_dir: Path, name: str, point: str
+) -> dict[str, float]:
     """A per-clip metric (VMAF) of every frame of a video dataset's test split, by image id; empty for an image
     dataset, whose rows then hold NaN (an image is no clip, and VMAF's motion feature would read unrelated images
-    as motion)."""
+    as motion). Clips under the metric's minimum side get NaN too. ``point`` (dataset, codec, quality) names the
+    point in errors."""
     from .datasets import read_frames
-    from .metrics import SEQUENCE_METRIC_MIN_SIDE, SEQUENCE_METRICS
+    from .metrics import MIN_SIDE, SEQUENCE_METRICS, MetricError
     from .sequences import split_clips
 
     if read_frames(manifest_path.parent) is None:
@@ -313,16 +336,16 @@ def clip_metric(manifest_path: Path, manifest: pd.DataFrame, decoded_dir: Path, 
         return {}
     values = {}
     for clip in split_clips(manifest_path, manifest):
-        if min(clip.rows.width.min(), clip.rows.height.min()) < SEQUENCE_METRIC_MIN_SIDE:
-            log.info("%s: clip %s is under %d px a side: nan", name, clip.name, SEQUENCE_METRIC_MIN_SIDE)
+        if min(clip.rows.width.min(), clip.rows.height.min()) < MIN_SIDE[name]:
+            log.info("%s: clip %s is under %d px a side: nan", name, clip.name, MIN_SIDE[name])
             continue
         reference = [read_rgb(manifest_path.parent / file) for file in clip.rows.file]
         decoded = [read_rgb(decoded_dir / f"{image_id}.png") for image_id in clip.rows.image_id]
         try:
             scores = SEQUENCE_METRICS[name](reference, decoded, clip.fps)
-        except (CodecError, ValueError) as exc:
-            raise CodecError(
-                f"{name} of clip {clip.name!r} ({decoded_dir} against {manifest_path.parent}): {exc}"
+        except Exception as exc:  # as compute_metrics does for an image: the metric's failure, named with its clip
+            raise MetricError(
+                f"{name} of {point}, clip {clip.name!r} ({decoded_dir}): {type(exc).__name__}: {exc}"
             ) from exc
         values |= dict(zip(clip.rows.image_id, scores, strict=True))
     return values

@@ -1,13 +1,16 @@
 """Config validation: JSON Schema first (structure, names, ranges), then the checks a schema cannot express.
 
 ``validate_config`` returns a completed copy (defaults filled in) or raises :class:`ConfigError` whose message
-lists every problem, each naming the key and what is allowed.
+lists every problem, each naming the key and what is allowed. ``check_config_files`` re-reads the config files
+themselves for what their loaded dict no longer shows: a key given twice (Snakemake's JSON and YAML loaders keep
+the last one silently).
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,63 @@ BD_METRICS = ("psnr_rgb", "psnr_y", "ssim", "ms_ssim", "vif")
 
 class ConfigError(ValueError):
     """The config is invalid; the message names each offending key and what is allowed."""
+
+
+class _DuplicateKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that records every mapping key given twice, with both lines (PyYAML, like JSON, would
+    keep the last value without a word: a ladder silently loses a point)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.duplicates: list[tuple[int, str]] = []  # (line, problem)
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            first_lines: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # '<<: *anchor' brings in keys that the mapping may override
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    given_before = key in first_lines
+                except TypeError:
+                    continue  # an unhashable key: SafeLoader's own error names it
+                if given_before:
+                    problem = f"duplicate key {key!r} (first at line {first_lines[key]}); only the last would count"
+                    self.duplicates.append((line, f"line {line}: {problem}"))
+                else:
+                    first_lines[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def config_file_problems(path: str | Path) -> list[str]:
+    """What is wrong with a config file beyond its loaded content: each duplicate key with its lines, or that it
+    is not plain YAML/JSON data (a config never needs Python tags)."""
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        json.loads(text)  # Snakemake reads a file as JSON when it can, else as YAML
+    except ValueError:
+        pass
+    else:
+        # JSON is YAML but for tabs, which valid JSON holds only as whitespace (never inside a string).
+        text = text.replace("\t", " ")
+    loader = _DuplicateKeyLoader(text)
+    try:
+        loader.get_single_data()
+    except yaml.YAMLError as error:
+        return [f"not plain YAML or JSON data: {error}"]
+    finally:
+        loader.dispose()
+    return [problem for _, problem in sorted(loader.duplicates)]  # in file order (nested maps are built last)
+
+
+def check_config_files(paths, source: str = "config") -> None:
+    """Raise :class:`ConfigError` listing every duplicate key (file, key, lines) of the config files ``paths``."""
+    problems = [f"{path}, {problem}" for path in paths for problem in config_file_problems(path)]
+    if problems:
+        listing = "\n  - ".join(problems)
+        raise ConfigError(f"invalid {source}:\n  - {listing}")
 
 
 @functools.cache

@@ -27,6 +27,11 @@ from .tasks import get_task_class
 log = logging.getLogger(__name__)
 
 
+class TaskError(RuntimeError):
+    """A task's model failed on a point; the message names the task, model, dataset, point and, where one image
+    alone fails, that image."""
+
+
 class ImageFiles(Sequence):
     """Images read from disk when indexed: a training set need not fit in memory at its stored size."""
 
@@ -47,6 +52,23 @@ def _read_images(folder: Path, rows: pd.DataFrame, decoded: bool) -> ImageFiles:
     if decoded:
         return ImageFiles([folder / f"{image_id}.png" for image_id in rows.image_id])
     return ImageFiles([folder / name for name in rows.file])
+
+
+def _predict_naming_failures(task, images: ImageFiles, image_ids: list[str], where: str):
+    """``task.predict`` of a batch; on failure, the image that fails alone is found (one image at a time, only then)
+    and named with ``where`` (task, model, dataset and point), the library's error kept as the cause."""
+    try:
+        return task.predict(images, image_ids)
+    except Exception as exc:
+        culprit = ""
+        if len(image_ids) > 1:
+            for index, image_id in enumerate(image_ids):
+                try:
+                    task.predict(images[index : index + 1], [image_id])
+                except Exception:
+                    culprit = f", image {image_id!r} ({images.paths[index]})"
+                    break
+        raise TaskError(f"{where}{culprit}: {type(exc).__name__}: {exc}") from exc
 
 
 def read_annotations(manifest_path: str | Path, split: str) -> pd.DataFrame:
@@ -122,9 +144,13 @@ def evaluate_task_model(
     task = get_task_class(task_settings["task"])(task_settings["settings"])
     task.load(checkpoint, device=device)  # None: the ready model the settings name (a pretrained variant)
     uncompressed_predictions = None
+    model = f"task {task_settings['task']} ({', '.join(f'{k} {v}' for k, v in keys.items())})"
+    where = f"{model} on dataset {manifest_path.parent.name!r}"
     if task.reference_from_uncompressed:  # the model's reading of the uncompressed images is the ground truth
         uncompressed = _read_images(manifest_path.parent, rows, decoded=False)
-        uncompressed_predictions = task.predict(uncompressed, list(rows.image_id))
+        uncompressed_predictions = _predict_naming_failures(
+            task, uncompressed, list(rows.image_id), f"{where}, uncompressed (the reference)"
+        )
         rows = task.reference_annotations(uncompressed_predictions, rows)
     frames = []
     for codec, quality, decoded_dir, rate_csv in points:
@@ -138,7 +164,8 @@ def evaluate_task_model(
         if codec == UNCOMPRESSED and uncompressed_predictions is not None:
             predictions = uncompressed_predictions
         else:
-            predictions = task.predict(images, list(rows.image_id))
+            point = f"{where}, codec {codec!r} quality {quality}"
+            predictions = _predict_naming_failures(task, images, list(rows.image_id), point)
         per_sample, aggregate = task.score(predictions, rows)
         frame = per_sample.merge(rates, on="image_id", how="left", validate="1:1")
         if frame.bpp.isna().any():

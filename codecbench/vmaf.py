@@ -19,11 +19,9 @@ import numpy as np
 from .codecs.base import CodecError
 from .codecs.ffmpeg import _TO_YUV, ffmpeg_version
 from .codecs.video import _check_frames, _ffmpeg, frame_rate
+from .metrics import VMAF_MIN_SIDE  # every metric's minimum size lives there (libvmaf itself needs 17 px)
 
 VMAF_MODEL = "vmaf_v0.6.1"
-# Its features look at 4 scales, each half the last; libvmaf crashes on 16x16 frames and scores still-meaningful
-# values only from about 32 pixels a side.
-VMAF_MIN_SIDE = 32
 
 
 def _vmaf_json(reference: list[np.ndarray], distorted: list[np.ndarray], fps: float) -> dict:

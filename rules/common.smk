@@ -13,6 +13,7 @@ from codecbench.provenance import config_hash
 from codecbench.config import (
     BD_METRICS,
     ConfigError,
+    check_config_files,
     codec_datasets,
     TRAIN_VIEW_SUFFIX,
     UNCOMPRESSED,
@@ -51,6 +52,8 @@ for _variable, _folder in [
 
 _config_source = ", ".join(map(str, workflow.overwrite_configfiles)) or "config.yaml"
 try:
+    # Snakemake has loaded the files (configfile: or --configfile) keeping the last of duplicate keys: re-read them.
+    check_config_files(workflow.configfiles, source=f"config ({_config_source})")
     _validated = validate_config(
         config,
         Path(workflow.basedir, "schemas", "config.schema.yaml"),

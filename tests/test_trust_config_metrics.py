@@ -1,0 +1,168 @@
+"""Config files and per-image failures: a key given twice in a config file is refused (naming the file, key and
+line) before any job; tiny images give NaN for the metrics they are too small for, without an error or warning;
+and a codec's or metric's failure names the dataset, codec, point and image (or clip) it failed on."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from codecbench.codecs import CodecError, get_codec_class
+from codecbench.compress import compress_dataset, measure_quality
+from codecbench.config import ConfigError, check_config_files
+from codecbench.datasets import FRAME_COLUMNS, FRAMES_FILE, MANIFEST_COLUMNS
+from codecbench.io import read_rgb, write_rgb_png
+from codecbench.metrics import METRICS, MIN_SIDE, SEQUENCE_METRICS, MetricError, compute_metrics
+
+# A ladder whose second 'qualities' would silently replace the first (line 6 repeats line 5).
+DUPLICATE_LADDER = """\
+datasets:
+  tiny: {source: local, path: input}
+codecs:
+  jpeg:
+    qualities: [30, 70]
+    qualities: [50]
+metrics: [psnr_rgb]
+"""
+
+
+def test_a_duplicate_key_in_a_configfile_fails_before_any_job_naming_file_key_and_line(tmp_path, photo):
+    from test_workflow import make_project_copy, run_snakemake
+
+    workdir = make_project_copy(tmp_path, photo)
+    (workdir / "dup.yaml").write_text(DUPLICATE_LADDER)
+    proc = run_snakemake(workdir, "--configfile", "dup.yaml", check=False)
+    assert proc.returncode != 0
+    assert "dup.yaml, line 6: duplicate key 'qualities' (first at line 5)" in proc.stderr
+    assert not (workdir / "results").exists()
+
+
+def test_the_default_config_yaml_is_checked_too(tmp_path, photo):
+    from test_workflow import make_project_copy, run_snakemake
+
+    workdir = make_project_copy(tmp_path, photo)
+    config = workdir / "config.yaml"
+    lines = config.read_text().splitlines()
+    first = next(number for number, line in enumerate(lines, 1) if line.startswith("anchor:"))
+    config.write_text("\n".join([*lines, "anchor: webp"]) + "\n")  # a second anchor, valid on its own
+    proc = run_snakemake(workdir, "-n", check=False)  # a dry run: the check runs as the Snakefile is read
+    assert proc.returncode != 0
+    assert f"config.yaml, line {len(lines) + 1}: duplicate key 'anchor' (first at line {first})" in proc.stderr
+
+
+def test_json_configs_and_every_duplicate_are_reported_and_yaml_merge_keys_are_no_duplicates(tmp_path):
+    # JSON as Snakemake reads it first (tab-indented), a flow mapping repeating a key on one line, and a merge
+    # key ('<<') whose keys the mapping overrides, which is no duplicate.
+    (tmp_path / "a.json").write_text('{\n\t"codecs": {"jpeg": {"qualities": [5]}},\n\t"codecs": {}\n}\n')
+    (tmp_path / "b.yaml").write_text("base: &base {x: 1}\nwebp: {q: 1, q: 2}\npng:\n  <<: *base\n  x: 2\n")
+    with pytest.raises(ConfigError) as caught:
+        check_config_files([tmp_path / "a.json", tmp_path / "b.yaml"], source="config (a.json, b.yaml)")
+    message = str(caught.value)
+    assert message.splitlines() == [
+        "invalid config (a.json, b.yaml):",
+        f"  - {tmp_path / 'a.json'}, line 3: duplicate key 'codecs' (first at line 2); only the last would count",
+        f"  - {tmp_path / 'b.yaml'}, line 2: duplicate key 'q' (first at line 2); only the last would count",
+    ]
+
+
+@pytest.mark.parametrize("side", [1, 10])
+def test_images_too_small_for_a_window_give_nan_without_error_or_warning(side):
+    rng = np.random.default_rng(side)
+    reference = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
+    decoded = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pytorch_msssim warned (and failed at 1 px) where SSIM's window did not fit
+        values = compute_metrics(reference, decoded, list(METRICS))
+    for name in ("mse", "mae", "psnr_rgb", "psnr_y"):
+        assert math.isfinite(values[name]), name
+    assert values["mse"] == pytest.approx(np.mean((reference.astype(float) - decoded) ** 2))
+    for name in ("ssim", "ms_ssim", "vif"):
+        assert math.isnan(values[name]), name
+
+
+def test_each_metric_is_computed_from_its_minimum_side_on():
+    assert MIN_SIDE == {
+        "mse": 1, "mae": 1, "psnr_rgb": 1, "psnr_y": 1, "ssim": 11, "ms_ssim": 161, "vif": 41, "vmaf": 32
+    }  # fmt: skip
+    rng = np.random.default_rng(0)
+    for name, side in MIN_SIDE.items():
+        if name in SEQUENCE_METRICS:
+            continue
+        # Rectangular, the short side at the minimum: finite there without a warning, NaN one pixel below.
+        reference = rng.integers(0, 256, (side, side + 7, 3), dtype=np.uint8)
+        decoded = np.clip(reference.astype(int) + rng.integers(-9, 10, reference.shape), 0, 255).astype(np.uint8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert math.isfinite(METRICS[name](reference, decoded)), name
+        if side > 1:
+            assert math.isnan(METRICS[name](reference[1:], decoded[1:])), name
+
+
+def _dataset(root, images, frames=None):
+    """A prepared dataset folder ``root`` (its name is the dataset id) of test images ``im0``, ``im1``, ..."""
+    rows = []
+    for index, image in enumerate(images):
+        write_rgb_png(root / "images" / f"im{index}.png", image)
+        rows.append([f"im{index}", f"images/im{index}.png", image.shape[1], image.shape[0], "test", "", "", "RGB", ""])
+    pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(root / "manifest.csv", index=False)
+    if frames is not None:
+        pd.DataFrame(frames, columns=FRAME_COLUMNS).to_csv(root / FRAMES_FILE, index=False)
+    return root / "manifest.csv"
+
+
+@pytest.mark.parametrize(("quality", "target_bpp", "point"), [(50, None, "quality=50"), (None, 1.5, "target 1.5 bpp")])
+def test_a_codec_failing_on_one_image_names_dataset_codec_point_and_image(
+    tmp_path, photo, monkeypatch, quality, target_bpp, point
+):
+    manifest = _dataset(tmp_path / "photos", [photo[:48, :64], photo[:40, :56], photo[8:56, :64]])
+    jpeg = get_codec_class("jpeg")
+    broken = OSError("encoder state corrupt")  # a library's own exception, not a CodecError
+
+    def encode(self, image):
+        if image.shape[0] == 40:  # im1 alone
+            raise broken
+        return original_encode(self, image)
+
+    original_encode = jpeg.encode
+    monkeypatch.setattr(jpeg, "encode", encode)
+    out = tmp_path / "point"
+    with pytest.raises(CodecError) as caught:
+        compress_dataset(manifest, "jpeg", quality, {}, out / "b", out / "d", out / "r.csv", target_bpp=target_bpp)
+    assert str(caught.value).startswith(f"jpeg {point} on dataset 'photos', image 'im1' (")
+    assert str(caught.value).endswith("): OSError: encoder state corrupt")
+    assert caught.value.__cause__ is broken
+
+
+def test_a_metric_failing_on_one_image_names_dataset_codec_point_and_image(tmp_path, photo):
+    manifest = _dataset(tmp_path / "photos", [photo[:48, :64], photo[:40, :56]])
+    point = tmp_path / "jpeg50"
+    compress_dataset(manifest, "jpeg", 50, {}, point / "b", point / "d", point / "rate.csv")
+    write_rgb_png(point / "d" / "im1.png", read_rgb(point / "d" / "im1.png")[:-1])  # a decoded image cut short
+    keys = {"dataset": "photos", "codec": "jpeg", "quality": 50}
+    with pytest.raises(MetricError) as caught:
+        measure_quality(manifest, point / "rate.csv", point / "d", ["psnr_rgb", "ssim"], keys, None)
+    assert str(caught.value).startswith("psnr_rgb of dataset 'photos', codec 'jpeg', quality 50, image 'im1' (")
+    assert isinstance(caught.value.__cause__, ValueError) and "differ in shape" in str(caught.value.__cause__)
+
+
+def test_a_clip_metric_failing_names_dataset_codec_point_and_clip(tmp_path, photo, monkeypatch):
+    clip = [photo[i : i + 40, :48] for i in range(2)]
+    frames = [["im0", "c0", 0, 10.0], ["im1", "c0", 1, 10.0]]
+    manifest = _dataset(tmp_path / "clips", clip, frames)
+    point = tmp_path / "png6"
+    compress_dataset(manifest, "png", 6, {}, point / "b", point / "d", point / "rate.csv")
+    broken = RuntimeError("libvmaf: out of memory")
+
+    def failing_vmaf(reference, decoded, fps):
+        raise broken
+
+    monkeypatch.setitem(SEQUENCE_METRICS, "vmaf", failing_vmaf)
+    keys = {"dataset": "clips", "codec": "png", "quality": 6}
+    with pytest.raises(MetricError) as caught:
+        measure_quality(manifest, point / "rate.csv", point / "d", ["vmaf"], keys, None)
+    assert str(caught.value).startswith("vmaf of dataset 'clips', codec 'png', quality 6, clip 'c0' (")
+    assert str(caught.value).endswith("RuntimeError: libvmaf: out of memory") and caught.value.__cause__ is broken
