@@ -49,3 +49,17 @@ def job_shard(smk) -> tuple[int, int] | None:
     handles the whole split."""
     shard = getattr(smk.params, "shard", None)
     return (shard["index"], shard["count"]) if shard else None
+
+
+def written_by_another_process(path: str | os.PathLike, problem: str, script: str) -> FileExistsError:
+    """The error for a training's output that is already there: its job did not write it (Snakemake deletes a
+    job's outputs before starting it), so another process did, most likely an earlier run's job that outlived its
+    Snakemake; ``problem`` says what is wrong with the file, ``script`` is the rule's script (e.g. train_task.py),
+    as its process shows in ``ps``."""
+    return FileExistsError(
+        f"{path} already exists and {problem}. This training did not write it (Snakemake deletes a job's outputs "
+        "before starting it): another process did, most likely an earlier run's training job that outlived its "
+        f"Snakemake (e.g. Snakemake killed with kill -9) and is still running or has just finished (a python process "
+        f"running .snakemake/scripts/tmp*.{script}). Wait for that process to end or kill it, then delete {path} "
+        "and rerun"
+    )

@@ -53,3 +53,20 @@ def test_a_failing_model_names_task_dataset_point_and_image(tmp_path, monkeypatc
     assert message.endswith("RuntimeError: shape '[1, 3, 32, 32]' is invalid for input of size 12")
     assert isinstance(error.value.__cause__, RuntimeError)
     assert not (tmp_path / "predictions.csv").exists()
+
+
+def test_a_task_checkpoint_already_there_is_explained(tmp_path):
+    """Snakemake deletes a job's outputs first, so a checkpoint already there was written by another process (an
+    orphaned job of an earlier run): the error says so and what to do, for classifiers and detectors alike."""
+    from codecbench.tasks.classification import Classification
+    from codecbench.tasks.detection import Detection
+
+    checkpoint = tmp_path / "checkpoint.pt"
+    checkpoint.write_bytes(b"an orphan's model")
+    for task in (Classification({"model": "small_cnn"}), Detection({"model": "yolov8n.yaml"})):
+        with pytest.raises(FileExistsError) as error:
+            task.train([], None, tmp_path)
+        message = str(error.value)
+        assert message.startswith(f"{checkpoint} already exists and would be overwritten. This training did not")
+        assert ".snakemake/scripts/tmp*.train_task.py" in message and f"then delete {checkpoint} and rerun" in message
+    assert checkpoint.read_bytes() == b"an orphan's model"

@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 
 from ..io import check_rgb, read_torch_payload, write_csv_atomic
+from ..workflow import written_by_another_process
 from .models import CHECKPOINT_FORMAT, _jsonable, build_model, pick_device, save_checkpoint, save_torch_atomic
 
 logger = logging.getLogger("codecbench.learned")
@@ -192,13 +193,7 @@ def finished_elsewhere(
                 f"and records exactly this training (same settings, images and steps): {outcome}"
             )
             return stored
-    raise FileExistsError(
-        f"{checkpoint} already exists and {problem}. This training did not write it (Snakemake deletes a job's "
-        "outputs before starting it): another process did, most likely an earlier run's training job that "
-        "outlived its Snakemake (e.g. Snakemake killed with kill -9) and is still running or has just finished "
-        "(a python process running .snakemake/scripts/tmp*.train_codec.py). Wait for that process to end or kill "
-        f"it, then delete {checkpoint} and rerun"
-    )
+    raise written_by_another_process(checkpoint, problem, "train_codec.py")
 
 
 def _curve_complete(train_csv: Path, steps: int) -> bool:

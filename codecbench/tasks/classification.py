@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import check_rgb, read_torch_payload, write_csv_atomic
+from ..workflow import written_by_another_process
 from . import Task, register_task
 
 logger = logging.getLogger(__name__)
@@ -253,7 +254,7 @@ class Classification(Task):
                 "with it instead of training"
             )
         if checkpoint.exists():  # fail before spending the training time
-            raise FileExistsError(f"{checkpoint} already exists; delete it to train this classifier again")
+            raise written_by_another_process(checkpoint, "would be overwritten", "train_task.py")
         labels = _training_labels(images, annotations)
         classes = sorted(set(labels))
         if len(classes) < 2:

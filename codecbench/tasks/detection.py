@@ -88,6 +88,7 @@ import pandas as pd
 
 from ..detection_metrics import average_precision, detection_summary, image_counts, match_images
 from ..io import check_rgb, write_bytes_atomic, write_csv_atomic
+from ..workflow import written_by_another_process
 from . import Task, register_task
 
 logger = logging.getLogger(__name__)
@@ -669,7 +670,7 @@ class Detection(Task):
                 "'pretrained', or load() it); to train a detector here give a model .yaml such as 'yolov8n.yaml'"
             )
         if checkpoint.exists():  # fail before spending the training time
-            raise FileExistsError(f"{checkpoint} already exists; delete it to train this detector again")
+            raise written_by_another_process(checkpoint, "would be overwritten", "train_task.py")
         if len(images) == 0:
             raise ValueError("no training images given")
         if len(annotations) != len(images):
