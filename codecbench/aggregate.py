@@ -13,20 +13,20 @@ import pandas as pd
 from .io import atomic_path, write_csv_atomic, write_text_atomic
 
 KEY_COLUMNS = ["dataset", "codec", "quality", "image_id"]
-# Our column -> CompressAI's key in ``results`` (their names where they have one).
-COMPRESSAI_KEYS = {
-    "bpp": "bpp",
-    "psnr_rgb": "psnr-rgb",
-    "psnr_y": "psnr-y",
-    "ms_ssim": "ms-ssim-rgb",
-    "ssim": "ssim-rgb",
-    "vif": "vif",
-    "mse": "mse",
-    "mae": "mae",
+# Our rate ratio and timing columns -> CompressAI's keys in ``results`` (each metric declares its own key).
+COMPRESSAI_RATIO_AND_TIME_KEYS = {
     "compression_ratio": "compression-ratio",
     "encode_s": "encoding_time",
     "decode_s": "decoding_time",
 }
+
+
+def compressai_keys() -> dict[str, str]:
+    """Our column -> CompressAI's key (their names where they have one): bpp, the metrics, then ratio and times."""
+    from .metrics import REGISTRY
+
+    metric_keys = {name: metric.compressai_key for name, metric in REGISTRY.items() if metric.compressai_key}
+    return {"bpp": "bpp", **metric_keys, **COMPRESSAI_RATIO_AND_TIME_KEYS}
 
 
 def read_point_tables(paths: Iterable[str | Path]) -> pd.DataFrame:
@@ -64,7 +64,7 @@ def compressai_results(table: pd.DataFrame, name: str, description: str) -> dict
         raise ValueError("compressai_results expects the rows of one dataset and one codec")
     means = table.groupby("quality").mean(numeric_only=True).sort_values("bpp", kind="stable")
     results: dict[str, list] = {"quality": [q.item() if hasattr(q, "item") else q for q in means.index]}
-    for column, key in COMPRESSAI_KEYS.items():
+    for column, key in compressai_keys().items():
         if column in means:
             results[key] = [_finite_or_none(float(v)) for v in means[column]]
     results["n_images"] = [int(n) for n in table.groupby("quality").size().loc[means.index]]

@@ -17,8 +17,6 @@ from typing import Any
 import yaml
 
 DEFAULT_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
-# Quality metrics where higher is better: the ones rate-quality curves, BD deltas and figures are made for.
-BD_METRICS = ("psnr_rgb", "psnr_y", "ssim", "ms_ssim", "vif")
 
 
 class ConfigError(ValueError):
@@ -83,9 +81,19 @@ def check_config_files(paths, source: str = "config") -> None:
 
 
 @functools.cache
-def load_schema(path: str | Path = DEFAULT_SCHEMA) -> dict:
+def _schema_file(path: str | Path) -> dict:
     with open(path, encoding="utf-8") as handle:
         return yaml.safe_load(handle)
+
+
+def load_schema(path: str | Path = DEFAULT_SCHEMA) -> dict:
+    """The config schema: the YAML file, with the plug-in parts filled from the registries as they are now (a
+    plug-in module registers before the config is validated)."""
+    from . import metrics
+
+    schema = copy.deepcopy(_schema_file(path))
+    metrics.fill_schema(schema)
+    return schema
 
 
 def _key_path(parts) -> str:
@@ -305,18 +313,19 @@ def _task_errors(cfg: dict, name: str, entry: dict, declared: set[str]) -> list[
 def validate_config(config: dict, schema_path: str | Path = DEFAULT_SCHEMA, source: str = "config") -> dict:
     """Validate ``config`` and return a completed copy; raise :class:`ConfigError` listing every problem."""
     from .codecs import get_codec_class
+    from .metrics import rate_quality_metrics
 
     schema = load_schema(schema_path)
     cfg = copy.deepcopy(dict(config))
     problems = _schema_errors(cfg, schema)
     if not problems:
-        for key in ("metrics", "anchor", "statistics", "bd", "grid", "sharding"):
+        for key in ("plugins", "metrics", "anchor", "statistics", "bd", "grid", "sharding"):
             cfg.setdefault(key, copy.deepcopy(schema["properties"][key]["default"]))
         for key in ("statistics", "bd", "grid", "sharding"):
             _fill_defaults(cfg[key], schema["properties"][key]["properties"])
         if cfg["anchor"] is None:
             cfg["anchor"] = "jpeg" if "jpeg" in cfg["codecs"] else next(iter(cfg["codecs"]))
-        cfg["bd"].setdefault("metrics", [m for m in BD_METRICS if m in cfg["metrics"]])
+        cfg["bd"].setdefault("metrics", rate_quality_metrics(cfg["metrics"]))
         for codec, entry in cfg["codecs"].items():
             entry["qualities"] = [normalise_quality(q) for q in entry["qualities"]]
             entry["options"] = {**get_codec_class(codec).default_options, **entry.get("options", {})}

@@ -12,23 +12,10 @@ import numpy as np
 import pandas as pd
 
 from .io import atomic_path
+from .metrics import metric_label
 
 MARKERS = "osD^v<>pPhX*"
-METRIC_LABELS = {
-    "psnr_rgb": "PSNR-RGB (dB)",
-    "psnr_y": "PSNR-Y (dB)",
-    "ssim": "SSIM (RGB)",
-    "ms_ssim": "MS-SSIM (RGB)",
-    "vif": "VIFp",
-    "mse": "MSE (RGB, 8-bit)",
-    "mae": "MAE (RGB, 8-bit)",
-    "vmaf": "VMAF (v0.6.1)",
-}
 RATE_LABEL = "rate (bits per pixel)"
-
-
-def metric_label(metric: str) -> str:
-    return METRIC_LABELS.get(metric, metric)
 
 
 # The order codecs take their colours in: a codec added to the registry is appended here, so that it takes a

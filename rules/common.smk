@@ -9,9 +9,10 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from codecbench.datasets.fingerprint import dataset_fingerprint
+from codecbench.metrics import REGISTRY as METRIC_REGISTRY, rate_quality_metrics
+from codecbench.plugins import PluginError, load_plugins, plugin_fingerprint
 from codecbench.provenance import config_hash
 from codecbench.config import (
-    BD_METRICS,
     ConfigError,
     check_config_files,
     codec_datasets,
@@ -54,12 +55,18 @@ _config_source = ", ".join(map(str, workflow.overwrite_configfiles)) or "config.
 try:
     # Snakemake has loaded the files (configfile: or --configfile) keeping the last of duplicate keys: re-read them.
     check_config_files(workflow.configfiles, source=f"config ({_config_source})")
+    # Plug-ins first: what they register is part of the schema. A malformed list is the schema's to report.
+    _plugins = config.get("plugins", [])
+    if isinstance(_plugins, list) and all(isinstance(p, str) for p in _plugins):
+        load_plugins(_plugins)
     _validated = validate_config(
         config,
         Path(workflow.basedir, "schemas", "config.schema.yaml"),
         source=f"config ({_config_source})",
     )
-except ConfigError as error:
+    # The plug-ins' code, a param of the jobs that run it (metrics, dataset sources): an edit reruns them.
+    PLUGIN_CODE = plugin_fingerprint(_validated["plugins"])
+except (ConfigError, PluginError) as error:
     sys.exit(str(error))
 config.clear()
 config.update(_validated)
@@ -288,7 +295,7 @@ def get_codec_jsons(dataset):
 
 def get_rd_metrics():
     """Quality metrics drawn against rate (and given a spread figure): the configured higher-is-better ones."""
-    return [m for m in BD_METRICS if m in config["metrics"]]
+    return rate_quality_metrics(config["metrics"])
 
 
 def metric_figure_outputs(kind, category, label):
@@ -330,8 +337,10 @@ def get_dataset_figures(dataset):
 
 
 def get_video_metrics():
-    """The panels of a video dataset's kbit/s figure: the rate-quality metrics, then VMAF if it is computed."""
-    return get_rd_metrics() + [m for m in ("vmaf",) if m in config["metrics"]]
+    """The panels of a video dataset's kbit/s figure: the rate-quality metrics, then the clip metrics computed
+    (VMAF)."""
+    clip_metrics = [m for m in config["metrics"] if METRIC_REGISTRY[m].per_clip]
+    return get_rd_metrics() + clip_metrics
 
 
 def get_video_figures(dataset):

@@ -26,6 +26,7 @@ rule quality_ladder:
         runtime=120,
     params:
         metrics=config["metrics"],
+        plugin_code=PLUGIN_CODE,
         qualities=lambda wildcards: config["codecs"][wildcards.codec]["qualities"],
     script:
         "../scripts/quality.py"
@@ -57,6 +58,7 @@ rule quality_ladder_shard:
         runtime=120,
     params:
         metrics=config["metrics"],
+        plugin_code=PLUGIN_CODE,
         qualities=lambda wildcards: config["codecs"][wildcards.codec]["qualities"],
         shard=shard_params,
     script:
@@ -103,5 +105,6 @@ rule quality_target:
         runtime=60,
     params:
         metrics=config["metrics"],
+        plugin_code=PLUGIN_CODE,
     script:
         "../scripts/quality.py"

@@ -1,11 +1,11 @@
 """Rule bd_rate: BD-rate and BD-quality of every codec against the anchor, with bootstrap CIs."""
 
 from codecbench.aggregate import write_bd_table
-from codecbench.workflow import job_log
+from codecbench.workflow import script_job
 
 
 def main(smk):
-    with job_log(smk.log[0]) as log:
+    with script_job(smk) as log:
         table = write_bd_table(
             smk.input[0], smk.output[0], smk.params.anchor, dict(smk.params.bd), dict(smk.params.statistics)
         )

@@ -4,11 +4,11 @@ codec at one quality (or target bpp)."""
 from codecbench.codecs import get_codec_class
 from codecbench.compress import compress_dataset
 from codecbench.config import dataset_view
-from codecbench.workflow import job_log, job_shard
+from codecbench.workflow import job_shard, script_job
 
 
 def main(smk):
-    with job_log(smk.log[0]):
+    with script_job(smk):
         if smk.threads > 1:  # learned codecs run torch on the job's cores (classical codecs: one thread, no torch)
             import torch
 

@@ -5,11 +5,11 @@ from codecbench.config import dataset_view
 from codecbench.datasets import read_split
 from codecbench.io import write_csv_atomic
 from codecbench.shards import coding_order, merge_folders, merge_shard_tables, read_shard_table
-from codecbench.workflow import job_log
+from codecbench.workflow import script_job
 
 
 def main(smk):
-    with job_log(smk.log[0]) as log:
+    with script_job(smk) as log:
         split = dataset_view(smk.wildcards.dataset)[1]
         order = coding_order(smk.input.manifest, read_split(smk.input.manifest, split), smk.params.sequence_codec)
         rates = merge_shard_tables([read_shard_table(path) for path in smk.input.rates], order)

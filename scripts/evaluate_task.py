@@ -2,11 +2,11 @@
 and at every point of the task's codecs."""
 
 from codecbench.task_stage import evaluate_task_model
-from codecbench.workflow import job_log, job_shard
+from codecbench.workflow import job_shard, script_job
 
 
 def main(smk):
-    with job_log(smk.log[0]):
+    with script_job(smk):
         import cv2
         import torch
 

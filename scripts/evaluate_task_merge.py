@@ -4,11 +4,11 @@ writes (points in their order, each point's rows in the test split's manifest or
 from codecbench.datasets import read_split
 from codecbench.io import write_csv_atomic
 from codecbench.shards import merge_shard_tables, read_shard_table
-from codecbench.workflow import job_log
+from codecbench.workflow import script_job
 
 
 def main(smk):
-    with job_log(smk.log[0]) as log:
+    with script_job(smk) as log:
         order = list(read_split(smk.input.manifest, "test").image_id)
         tables = [read_shard_table(path) for path in smk.input.shards]
         merged = merge_shard_tables(tables, order, group_columns=["codec", "quality"])

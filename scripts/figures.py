@@ -9,7 +9,7 @@ import pandas as pd
 
 from codecbench import figures
 from codecbench.io import read_rgb
-from codecbench.workflow import job_log
+from codecbench.workflow import script_job
 
 
 def rows_of_dataset(path, dataset):
@@ -40,7 +40,7 @@ def grid_figure(smk, dataset, table, out):
 def main(smk):
     dataset = smk.wildcards.dataset
     out = smk.output
-    with job_log(smk.log[0]) as log:
+    with script_job(smk) as log:
         summary = rows_of_dataset(smk.input.summary, dataset)
         quality = rows_of_dataset(smk.input.quality, dataset)
         for metric in smk.params.metrics:

@@ -3,11 +3,11 @@
 from pathlib import Path
 
 from codecbench.datasets import prepare_dataset
-from codecbench.workflow import job_log
+from codecbench.workflow import script_job
 
 
 def main(smk):
-    with job_log(smk.log[0]):
+    with script_job(smk):
         prepare_dataset(
             smk.wildcards.dataset,
             smk.params.settings,

@@ -7,11 +7,11 @@ import pandas as pd
 
 from codecbench.io import write_text_atomic
 from codecbench.provenance import collect_provenance, provenance_line
-from codecbench.workflow import job_log
+from codecbench.workflow import script_job
 
 
 def main(smk):
-    with job_log(smk.log[0]):
+    with script_job(smk):
         table = pd.read_csv(smk.input[0], dtype={"image_id": str})
         provenance = collect_provenance(dict(smk.config), Path(smk.scriptdir).parent, table)
         write_text_atomic(smk.output.json, json.dumps(provenance, indent=2, default=str) + "\n")

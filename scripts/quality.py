@@ -6,11 +6,11 @@ from codecbench.aggregate import write_codec_json
 from codecbench.compress import measure_ladder, measure_quality
 from codecbench.config import normalise_quality
 from codecbench.metrics import limit_threads
-from codecbench.workflow import job_log, job_shard
+from codecbench.workflow import job_shard, script_job
 
 
 def main(smk):
-    with job_log(smk.log[0]):
+    with script_job(smk):
         limit_threads(smk.threads)
         keys = {"dataset": smk.wildcards.dataset, "codec": smk.wildcards.codec}
         metrics = list(smk.params.metrics)

@@ -6,11 +6,11 @@ import pandas as pd
 from codecbench.aggregate import write_codec_json
 from codecbench.io import write_csv_atomic
 from codecbench.shards import merge_shard_tables, read_shard_table
-from codecbench.workflow import job_log
+from codecbench.workflow import script_job
 
 
 def main(smk):
-    with job_log(smk.log[0]) as log:
+    with script_job(smk) as log:
         # Every point of a codec codes the images in one order: the first point's rate table gives it.
         order = pd.read_csv(smk.input.rates[0], dtype={"image_id": str}, usecols=["image_id"]).image_id
         tables = [read_shard_table(path) for path in smk.input.shards]

@@ -1,11 +1,11 @@
 """Rule quality_table: one tidy table (CSV and Parquet) of every (dataset, codec, quality, image) measurement."""
 
 from codecbench.aggregate import write_quality_table
-from codecbench.workflow import job_log
+from codecbench.workflow import script_job
 
 
 def main(smk):
-    with job_log(smk.log[0]) as log:
+    with script_job(smk) as log:
         table = write_quality_table(smk.input, smk.output.csv, smk.output.parquet)
         log.info("%d rows written", len(table))
 

@@ -1,11 +1,11 @@
 """Rule summary: per-point means of every measurement with paired-bootstrap confidence intervals."""
 
 from codecbench.aggregate import write_summary
-from codecbench.workflow import job_log
+from codecbench.workflow import script_job
 
 
 def main(smk):
-    with job_log(smk.log[0]):
+    with script_job(smk):
         write_summary(smk.input[0], smk.output[0], list(smk.params.metrics), dict(smk.params.statistics))
 
 

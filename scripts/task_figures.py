@@ -16,11 +16,11 @@ from codecbench.task_figures import (
 )
 from codecbench.task_tables import read_evaluations
 from codecbench.tasks import get_task_class
-from codecbench.workflow import job_log
+from codecbench.workflow import script_job
 
 
 def main(smk):
-    with job_log(smk.log[0]):
+    with script_job(smk):
         task = smk.wildcards.task
         scores = get_task_class(smk.params.task).scores
         summary = pd.read_csv(smk.input.summary)

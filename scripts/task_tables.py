@@ -2,11 +2,11 @@
 training-set sizes against the headline score and BD-rate on the task's per-image quality."""
 
 from codecbench.task_tables import write_task_tables
-from codecbench.workflow import job_log
+from codecbench.workflow import script_job
 
 
 def main(smk):
-    with job_log(smk.log[0]):
+    with script_job(smk):
         write_task_tables(
             smk.params.task,
             smk.input.evaluations,

@@ -5,7 +5,7 @@ from pathlib import Path
 from codecbench.config import LEARNED_VIDEO_CODECS
 from codecbench.datasets import read_manifest
 from codecbench.io import read_rgb
-from codecbench.workflow import job_log
+from codecbench.workflow import script_job
 
 
 def train_video_codec(smk, settings, log):
@@ -31,7 +31,7 @@ def train_video_codec(smk, settings, log):
 
 
 def main(smk):
-    with job_log(smk.log[0]) as log:
+    with script_job(smk) as log:
         import torch
 
         from codecbench.learned.train import train_codec

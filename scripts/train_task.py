@@ -3,11 +3,11 @@
 from pathlib import Path
 
 from codecbench.task_stage import train_task_variant
-from codecbench.workflow import job_log
+from codecbench.workflow import script_job
 
 
 def main(smk):
-    with job_log(smk.log[0]) as log:
+    with script_job(smk) as log:
         import torch
 
         torch.set_num_threads(smk.threads)

@@ -11,7 +11,7 @@ from codecbench.figures import metric_label
 from codecbench.task_figures import reference_variant, score_label
 from codecbench.task_tables import read_evaluations
 from codecbench.tasks import get_task_class
-from codecbench.workflow import job_log
+from codecbench.workflow import script_job
 
 
 def frames_of(manifest):
@@ -54,7 +54,7 @@ def task_kbps_figure(smk, log):
 
 
 def main(smk):
-    with job_log(smk.log[0]) as log:
+    with script_job(smk) as log:
         (video_figures_rule if smk.rule == "video_figures" else task_kbps_figure)(smk, log)
 
 

@@ -38,20 +38,50 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..io import check_rgb
 
-Metric = Callable[[np.ndarray, np.ndarray], float]
-METRICS: dict[str, Metric] = {}
+PairFunction = Callable[[np.ndarray, np.ndarray], float]
+ClipFunction = Callable[[list[np.ndarray], list[np.ndarray], float], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A quality metric's facts, declared once where it is registered; the config schema (its names, the default
+    list, the BD-rate metrics), the figures' axis labels and CompressAI's JSON keys are read from here.
+
+    ``per_clip`` metrics score whole clips of a video dataset (reference frames, decoded frames, fps -> one value
+    per frame) and are ``nan`` on image datasets. ``rate_quality`` metrics (higher is better, per image) get
+    rate-quality and spread figures and BD-rates."""
+
+    name: str
+    function: PairFunction | ClipFunction
+    label: str
+    higher_is_better: bool = True
+    compressai_key: str | None = None
+    min_side: int = 1
+    per_clip: bool = False
+    default: bool = True
+
+    @property
+    def rate_quality(self) -> bool:
+        return self.higher_is_better and not self.per_clip
+
+
+REGISTRY: dict[str, Metric] = {}  # in registration order: the order of the default list and of the figures
+# Views of the registry that the quality stage calls: pair metrics (checked, nan under their minimum side) and
+# clip metrics, and every metric's minimum shorter side in pixels.
+METRICS: dict[str, PairFunction] = {}
+SEQUENCE_METRICS: dict[str, ClipFunction] = {}
+MIN_SIDE: dict[str, int] = {}
 SSIM_MIN_SIDE = 11  # the 11x11 Gaussian window
 MS_SSIM_MIN_SIDE = 161  # the window after four 2x downsamplings (pytorch_msssim asserts > 160)
 VIF_MIN_SIDE = 41  # piq.vif_p's own limit
 VMAF_MIN_SIDE = 32  # libvmaf fails at 16 px; see the module docstring
-# The shorter side (pixels) below which each metric is nan; filled by register_metric, plus the clip metrics.
-MIN_SIDE: dict[str, int] = {"vmaf": VMAF_MIN_SIDE}
 
 
 class MetricError(ValueError):
@@ -59,23 +89,80 @@ class MetricError(ValueError):
     point and image)."""
 
 
-def register_metric(name: str, min_side: int = 1) -> Callable[[Metric], Metric]:
-    """Register a metric of one image pair. The registered function checks the pair (both uint8 RGB, one shape)
-    and gives ``nan`` for images under ``min_side`` pixels a side, so ``func`` sees only pairs it can score."""
+def _add(metric: Metric) -> None:
+    if metric.name in REGISTRY:
+        raise ValueError(f"metric {metric.name!r} registered twice")
+    if not metric.name.isidentifier() or metric.name in ("bpp", "bytes", "compression_ratio"):
+        raise ValueError(f"metric name {metric.name!r}: use a Python identifier that is no rate column's name")
+    REGISTRY[metric.name] = metric
+    MIN_SIDE[metric.name] = metric.min_side
 
-    def decorator(func: Metric) -> Metric:
-        if name in METRICS:
-            raise ValueError(f"metric {name!r} registered twice")
 
+def register_metric(
+    name: str,
+    *,
+    label: str,
+    higher_is_better: bool = True,
+    compressai_key: str | None = None,
+    min_side: int = 1,
+    default: bool = True,
+) -> Callable[[PairFunction], PairFunction]:
+    """Register a metric of one image pair (reference, decoded: uint8 HxWx3 RGB arrays -> float) with its facts
+    (see :class:`Metric`). The registered function checks the pair (both uint8 RGB, one shape) and gives ``nan``
+    for images under ``min_side`` pixels a side, so ``func`` sees only pairs it can score. A module outside the
+    package registers its metrics the same way and is named under ``plugins`` in the config."""
+
+    def decorator(func: PairFunction) -> PairFunction:
         @functools.wraps(func)
         def metric(reference: np.ndarray, decoded: np.ndarray) -> float:
             _check_pair(reference, decoded)  # a bad pair is an error at any size
             return math.nan if min(reference.shape[:2]) < min_side else func(reference, decoded)
 
-        METRICS[name], MIN_SIDE[name] = metric, min_side
+        _add(Metric(name, metric, label, higher_is_better, compressai_key, min_side, per_clip=False, default=default))
+        METRICS[name] = metric
         return metric
 
     return decorator
+
+
+def register_clip_metric(
+    name: str, *, label: str, higher_is_better: bool = True, min_side: int = 1, default: bool = False
+) -> Callable[[ClipFunction], ClipFunction]:
+    """Register a metric of whole clips (reference frames, decoded frames, fps -> one value per frame); the
+    quality stage gives ``nan`` to clips under ``min_side`` and to image datasets."""
+
+    def decorator(func: ClipFunction) -> ClipFunction:
+        _add(Metric(name, func, label, higher_is_better, None, min_side, per_clip=True, default=default))
+        SEQUENCE_METRICS[name] = func
+        return func
+
+    return decorator
+
+
+def unregister_metric(name: str) -> None:
+    """Remove a registered metric (tests that register their own)."""
+    REGISTRY.pop(name)
+    for view in (METRICS, SEQUENCE_METRICS, MIN_SIDE):
+        view.pop(name, None)
+
+
+def rate_quality_metrics(names: Iterable[str]) -> list[str]:
+    """Of ``names``, the metrics drawn against rate and BD-rated (higher is better, per image), in registry order."""
+    wanted = set(names)
+    return [name for name, metric in REGISTRY.items() if metric.rate_quality and name in wanted]
+
+
+def metric_label(name: str) -> str:
+    """A metric's axis label (its unit included); other columns keep their name."""
+    return REGISTRY[name].label if name in REGISTRY else name
+
+
+def fill_schema(schema: dict) -> None:
+    """The registry's part of the config schema: the metric names, the default list and the BD-rate metrics."""
+    listed = schema["properties"]["metrics"]
+    listed["items"] = {"enum": list(REGISTRY)}
+    listed["default"] = [name for name, metric in REGISTRY.items() if metric.default]
+    schema["properties"]["bd"]["properties"]["metrics"]["items"] = {"enum": rate_quality_metrics(REGISTRY)}
 
 
 def _check_pair(reference: np.ndarray, decoded: np.ndarray) -> None:
@@ -94,22 +181,12 @@ def psnr_from_mse(mse: float, peak: float = 255.0) -> float:
     return math.inf if mse == 0 else 10.0 * math.log10(peak * peak / mse)
 
 
-@register_metric("mse")
-def mse(reference: np.ndarray, decoded: np.ndarray) -> float:
-    return float(np.mean((reference.astype(np.float64) - decoded) ** 2))
-
-
-@register_metric("mae")
-def mae(reference: np.ndarray, decoded: np.ndarray) -> float:
-    return float(np.mean(np.abs(reference.astype(np.float64) - decoded)))
-
-
-@register_metric("psnr_rgb")
+@register_metric("psnr_rgb", label="PSNR-RGB (dB)", compressai_key="psnr-rgb")
 def psnr_rgb(reference: np.ndarray, decoded: np.ndarray) -> float:
     return psnr_from_mse(mse(reference, decoded))
 
 
-@register_metric("psnr_y")
+@register_metric("psnr_y", label="PSNR-Y (dB)", compressai_key="psnr-y")
 def psnr_y(reference: np.ndarray, decoded: np.ndarray) -> float:
     return psnr_from_mse(float(np.mean((luma(reference) - luma(decoded)) ** 2)))
 
@@ -133,7 +210,7 @@ def _torch_pair(reference: np.ndarray, decoded: np.ndarray):
     return _as_tensor(reference), _as_tensor(decoded)
 
 
-@register_metric("ssim", min_side=SSIM_MIN_SIDE)
+@register_metric("ssim", label="SSIM (RGB)", compressai_key="ssim-rgb", min_side=SSIM_MIN_SIDE)
 def ssim(reference: np.ndarray, decoded: np.ndarray) -> float:
     from pytorch_msssim import ssim as _ssim
 
@@ -141,7 +218,7 @@ def ssim(reference: np.ndarray, decoded: np.ndarray) -> float:
     return float(_ssim(x, y, data_range=255.0, size_average=True))
 
 
-@register_metric("ms_ssim", min_side=MS_SSIM_MIN_SIDE)
+@register_metric("ms_ssim", label="MS-SSIM (RGB)", compressai_key="ms-ssim-rgb", min_side=MS_SSIM_MIN_SIDE)
 def ms_ssim(reference: np.ndarray, decoded: np.ndarray) -> float:
     from pytorch_msssim import ms_ssim as _ms_ssim
 
@@ -149,7 +226,7 @@ def ms_ssim(reference: np.ndarray, decoded: np.ndarray) -> float:
     return float(_ms_ssim(x, y, data_range=255.0, size_average=True))
 
 
-@register_metric("vif", min_side=VIF_MIN_SIDE)
+@register_metric("vif", label="VIFp", compressai_key="vif", min_side=VIF_MIN_SIDE)
 def vif(reference: np.ndarray, decoded: np.ndarray) -> float:
     import piq
 
@@ -157,15 +234,21 @@ def vif(reference: np.ndarray, decoded: np.ndarray) -> float:
     return float(piq.vif_p(y, x, sigma_n_sq=2.0, data_range=255.0))
 
 
-def _vmaf(reference: list[np.ndarray], decoded: list[np.ndarray], fps: float) -> np.ndarray:
+@register_metric("mse", label="MSE (RGB, 8-bit)", higher_is_better=False, compressai_key="mse")
+def mse(reference: np.ndarray, decoded: np.ndarray) -> float:
+    return float(np.mean((reference.astype(np.float64) - decoded) ** 2))
+
+
+@register_metric("mae", label="MAE (RGB, 8-bit)", higher_is_better=False, compressai_key="mae")
+def mae(reference: np.ndarray, decoded: np.ndarray) -> float:
+    return float(np.mean(np.abs(reference.astype(np.float64) - decoded)))
+
+
+@register_clip_metric("vmaf", label="VMAF (v0.6.1)", min_side=VMAF_MIN_SIDE)
+def vmaf(reference: list[np.ndarray], decoded: list[np.ndarray], fps: float) -> np.ndarray:
     from ..vmaf import vmaf_per_frame
 
     return vmaf_per_frame(reference, decoded, fps)
-
-
-# Metrics of whole clips (reference frames, decoded frames, fps) -> one value per frame; the quality stage gives
-# nan to clips under their MIN_SIDE.
-SEQUENCE_METRICS: dict[str, Callable[[list[np.ndarray], list[np.ndarray], float], np.ndarray]] = {"vmaf": _vmaf}
 
 
 def compute_metrics(
@@ -188,11 +271,18 @@ def compute_metrics(
 __all__ = [
     "METRICS",
     "MIN_SIDE",
+    "REGISTRY",
     "SEQUENCE_METRICS",
+    "Metric",
     "MetricError",
     "compute_metrics",
+    "fill_schema",
     "limit_threads",
     "luma",
+    "metric_label",
     "psnr_from_mse",
+    "rate_quality_metrics",
+    "register_clip_metric",
     "register_metric",
+    "unregister_metric",
 ]

@@ -1,0 +1,139 @@
+"""A user's metric, registered from outside the package and named under ``plugins``, through the schema, a real
+workflow run, its tables, JSON and figures; and the errors a broken plug-in gets."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from codecbench.config import ConfigError, load_schema, validate_config
+from codecbench.metrics import REGISTRY, compute_metrics, unregister_metric
+from codecbench.plugins import PluginError, load_plugins
+
+# One file, as a user writes it: a lower-is-better metric, and a higher-is-better one with a CompressAI key (so it
+# gets rate-quality and spread figures, and BD-rates).
+TOY_METRICS = """
+import numpy as np
+from codecbench.metrics import psnr_from_mse, register_metric
+
+
+@register_metric("max_abs_error", label="largest absolute error (8-bit)", higher_is_better=False)
+def max_abs_error(reference, decoded):
+    return float(np.max(np.abs(reference.astype(np.int16) - decoded)))
+
+
+@register_metric("psnr_green", label="PSNR of the green channel (dB)", compressai_key="psnr-green")
+def psnr_green(reference, decoded):
+    return psnr_from_mse(float(np.mean((reference[..., 1].astype(np.float64) - decoded[..., 1]) ** 2)))
+"""
+TOY_NAMES = ("max_abs_error", "psnr_green")
+
+
+@pytest.fixture
+def toy_plugin(tmp_path, monkeypatch):
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "toy_metrics.py").write_text(TOY_METRICS)
+    monkeypatch.chdir(tmp_path)
+    modules = set(sys.modules)
+    yield "plugins/toy_metrics.py"
+    for name in TOY_NAMES:
+        if name in REGISTRY:
+            unregister_metric(name)
+    for name in set(sys.modules) - modules:
+        del sys.modules[name]
+
+
+def test_a_plugin_metric_joins_the_schema_and_is_computed(toy_plugin):
+    assert "max_abs_error" not in load_schema()["properties"]["metrics"]["items"]["enum"]
+    cfg = {"datasets": {"d": {"source": "builtin", "name": "photos"}}, "codecs": {"jpeg": {"qualities": [50]}}}
+    with pytest.raises(ConfigError, match=r"'max_abs_error' is not one of"):
+        validate_config({**cfg, "metrics": ["psnr_rgb", "max_abs_error"]})
+    load_plugins([toy_plugin, toy_plugin])  # a second import of the same file is the module already loaded
+    schema = load_schema()
+    assert schema["properties"]["metrics"]["items"]["enum"][-2:] == list(TOY_NAMES)
+    assert schema["properties"]["metrics"]["default"][-2:] == list(TOY_NAMES)  # registered as default ones
+    assert "psnr_green" in schema["properties"]["bd"]["properties"]["metrics"]["items"]["enum"]
+    assert "max_abs_error" not in schema["properties"]["bd"]["properties"]["metrics"]["items"]["enum"]
+    done = validate_config({**cfg, "plugins": [toy_plugin], "metrics": ["psnr_rgb", "max_abs_error", "psnr_green"]})
+    assert done["bd"]["metrics"] == ["psnr_rgb", "psnr_green"]  # the higher-is-better ones
+    reference = np.zeros((4, 4, 3), np.uint8)
+    decoded = reference.copy()
+    decoded[1, 2] = (9, 3, 250)
+    values = compute_metrics(reference, decoded, list(TOY_NAMES))
+    assert values["max_abs_error"] == 250.0
+    assert values["psnr_green"] == pytest.approx(10 * np.log10(255**2 / (9 / 16)))
+
+
+def test_registering_a_metric_name_twice_is_refused(toy_plugin):
+    load_plugins([toy_plugin])
+    from codecbench.metrics import register_metric
+
+    with pytest.raises(ValueError, match="metric 'psnr_green' registered twice"):
+        register_metric("psnr_green", label="again")(lambda reference, decoded: 0.0)
+    with pytest.raises(ValueError, match="metric name 'bpp'"):
+        register_metric("bpp", label="rate")(lambda reference, decoded: 0.0)
+
+
+def test_a_broken_plugin_is_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(PluginError, match=r"plugins: 'missing\.py' is not a file"):
+        load_plugins(["missing.py"])
+    with pytest.raises(PluginError, match=r"plugins: cannot import 'no_such_plugin_module' \(No module named"):
+        load_plugins(["no_such_plugin_module"])
+    (tmp_path / "broken.py").write_text("raise RuntimeError('needs a GPU')\n")
+    with pytest.raises(PluginError, match=r"plugins: 'broken\.py' failed on import: RuntimeError: needs a GPU"):
+        load_plugins(["broken.py"])
+
+
+@pytest.mark.workflow
+def test_a_plugin_metric_runs_through_the_workflow(tmp_path, photo):
+    from test_workflow import make_project_copy, planned_jobs, run_snakemake, write_config
+
+    workdir = make_project_copy(tmp_path, photo)
+    (workdir / "plugins").mkdir()
+    (workdir / "plugins" / "toy_metrics.py").write_text(TOY_METRICS)
+    cfg = {
+        "plugins": ["plugins/toy_metrics.py"],
+        "datasets": {"tiny": {"source": "local", "path": "input"}},
+        "codecs": {"jpeg": {"qualities": [30, 70]}, "webp": {"qualities": [20, 60]}},
+        "metrics": ["psnr_rgb", "max_abs_error", "psnr_green"],
+        "statistics": {"n_boot": 100},
+    }
+    configfile = write_config(workdir, cfg)
+    run_snakemake(workdir, "--configfile", configfile)
+
+    table = pd.read_csv(workdir / "results/tables/quality.csv", dtype={"image_id": str})
+    assert len(table) == 8
+    for row in table.itertuples():
+        suffix = "png" if row.image_id == "astronaut" else "jpg"
+        original = np.asarray(Image.open(workdir / f"input/{row.image_id}.{suffix}").convert("RGB"), np.int64)
+        stream = workdir / f"results/compressed/tiny/{row.codec}/{row.quality}/bitstreams"
+        decoded = np.asarray(Image.open(next(stream.glob(f"{row.image_id}.*"))).convert("RGB"), np.int64)
+        assert row.max_abs_error == np.abs(original - decoded).max()
+        green_mse = np.mean((original[..., 1] - decoded[..., 1]) ** 2.0)
+        assert row.psnr_green == pytest.approx(10 * np.log10(255**2 / green_mse))
+    document = json.loads((workdir / "results/tables/tiny/jpeg.json").read_text())
+    means = table[table.codec == "jpeg"].groupby("quality").psnr_green.mean()
+    assert document["results"]["psnr-green"] == pytest.approx(means.loc[[30, 70]].tolist())
+    assert "max_abs_error" not in document["results"]  # it declares no CompressAI key
+    summary = pd.read_csv(workdir / "results/tables/summary.csv")
+    assert {"max_abs_error", "max_abs_error_ci_low", "psnr_green_ci_high"} <= set(summary.columns)
+    bd = pd.read_csv(workdir / "results/tables/bd_rate.csv")
+    assert sorted(bd.metric) == ["psnr_green", "psnr_rgb"]
+    figures = workdir / "results/figures/tiny"
+    assert (figures / "rd_psnr_green.png").is_file() and not (figures / "rd_max_abs_error.png").exists()
+    assert "PSNR of the green channel (dB)" in (figures / "rd_psnr_green.svg").read_text()
+    assert planned_jobs(workdir, configfile) == []  # the plug-in is imported by the dry run as by the jobs
+    # Editing the plug-in reruns what runs its code (the metrics; its labels are only drawn by the figures).
+    with (workdir / "plugins" / "toy_metrics.py").open("a") as handle:
+        handle.write("# edited\n")
+    planned = planned_jobs(workdir, configfile)
+    assert [job for job in planned if job.startswith("quality_ladder")] == [
+        "quality_ladder[dataset=tiny, codec=jpeg]", "quality_ladder[dataset=tiny, codec=webp]"
+    ]  # fmt: skip
+    assert not [job for job in planned if job.startswith(("compress", "prepare_dataset"))]
