@@ -24,7 +24,8 @@ include: "rules/common.smk"
 wildcard_constraints:
     dataset=alternatives(list(config["datasets"]) + TRAIN_VIEWS),
     codec=alternatives(config["codecs"]),
-    quality=f"{LADDER_QUALITY}|target_[0-9]+(\\.[0-9]+)?",
+    quality=LADDER_QUALITY,
+    bpp=TARGET_BPP,
     task=alternatives(config.get("tasks", {})),
     train_variant=alternatives(
         {v for task in config.get("tasks", {}) for v in train_variants(config, task)}

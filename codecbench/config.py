@@ -462,15 +462,10 @@ def sweep_points(cfg: dict) -> list[tuple[str, str, Any]]:
     ]
 
 
-def target_label(target_bpp: float) -> str:
-    """The path label of an equal-rate point, e.g. 'target_0.5'."""
-    return f"target_{target_bpp:g}"
-
-
-def target_points(cfg: dict) -> list[tuple[str, str, str]]:
-    """Every (dataset, codec, target label) of the equal-rate comparisons the config asks for."""
+def target_points(cfg: dict) -> list[tuple[str, str, float]]:
+    """Every (dataset, codec, target bpp) of the equal-rate comparisons the config asks for."""
     return [
-        (dataset, codec, target_label(target))
+        (dataset, codec, target)
         for codec, entry in cfg["codecs"].items()
         for dataset in codec_datasets(cfg, codec)
         for target in entry.get("target_bpp", [])

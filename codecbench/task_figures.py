@@ -208,10 +208,12 @@ def gallery_examples(table: pd.DataFrame, task, per_kind: int = 3) -> pd.DataFra
     return pd.DataFrame(chosen)
 
 
-def plot_gallery(table: pd.DataFrame, task, image_files: dict, decoded_root, title: str, png_path) -> pd.DataFrame:
+def plot_gallery(
+    table: pd.DataFrame, task, image_files: dict, decoded_dirs: dict, title: str, png_path
+) -> pd.DataFrame:
     """Side by side, uncompressed and compressed, the :func:`gallery_examples` with the task's reading of each
-    (``image_files``: image id -> the prepared file; decoded images are ``decoded_root/<codec>/<quality>/decoded/
-    <image_id>.png``). PNG only: the pixels are the point. Returns the examples shown."""
+    (``image_files``: image id -> the prepared file; ``decoded_dirs``: (codec, quality) -> the point's decoded
+    folder, holding ``<image_id>.png``). PNG only: the pixels are the point. Returns the examples shown."""
     from pathlib import Path
 
     from .io import read_rgb
@@ -221,8 +223,8 @@ def plot_gallery(table: pd.DataFrame, task, image_files: dict, decoded_root, tit
     n = max(len(examples), 1)
     fig, axes = plt.subplots(n, 2, figsize=(8, 1.9 * n + 0.6), squeeze=False)
     for axis_row, (_, example) in zip(axes, examples.iterrows(), strict=False):
-        quality = normalise_quality(example.quality)  # as in the point's folder name: 50, not 50.0
-        decoded = Path(decoded_root) / str(example.codec) / str(quality) / "decoded" / f"{example.image_id}.png"
+        quality = normalise_quality(example.quality)  # as in the ladder: 50, not 50.0
+        decoded = Path(decoded_dirs[str(example.codec), quality]) / f"{example.image_id}.png"
         point = f"{example.kind}: {example.codec}/{example.quality}, {example.bpp:.2f} bpp"
         for ax, path, caption in (
             (axis_row[0], image_files[example.image_id], f"{example.image_id}: {example.reference_caption}"),

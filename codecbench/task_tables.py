@@ -185,8 +185,8 @@ def bd_on_task(table: pd.DataFrame, task: type[Task], anchor: str, bd: dict, sta
 def write_task_tables(
     task_name: str,
     evaluations: Iterable[str | Path],
-    training_jsons: Iterable[str | Path],
-    train_rate_csvs: Iterable[str | Path],
+    training_jsons: dict[str, str | Path],
+    train_rate_csvs: dict[str, str | Path],
     manifest_csv: str | Path,
     variants: list[str],
     anchor: str,
@@ -195,7 +195,8 @@ def write_task_tables(
     outputs: dict[str, str | Path],
 ) -> pd.DataFrame:
     """Write every task table (keys of ``outputs``: predictions, summary, per_class, confusion, training_sets,
-    bd) of a task of registry name ``task_name``; return the summary."""
+    bd) of a task of registry name ``task_name``; return the summary. ``training_jsons``: training variant -> its
+    training record; ``train_rate_csvs``: compressed training variant -> the rate table of its training set."""
     from .datasets import read_manifest
     from .tasks import get_task_class
 
@@ -206,8 +207,8 @@ def write_task_tables(
     write_csv_atomic(summary, outputs["summary"])
     write_csv_atomic(per_class_scores(table, task), outputs["per_class"])
     write_csv_atomic(confusion_counts(table), outputs["confusion"])
-    infos = {Path(p).parent.name: json.loads(Path(p).read_text()) for p in training_jsons}
-    rates = {Path(p).parent.parent.name + "-" + Path(p).parent.name: pd.read_csv(p) for p in train_rate_csvs}
+    infos = {variant: json.loads(Path(path).read_text()) for variant, path in training_jsons.items()}
+    rates = {variant: pd.read_csv(path) for variant, path in train_rate_csvs.items()}
     sizes = training_sets(summary, variants, read_manifest(manifest_csv), infos, rates, task.scores[0])
     write_csv_atomic(sizes, outputs["training_sets"])
     write_csv_atomic(bd_on_task(table, task, anchor, bd, statistics), outputs["bd"])

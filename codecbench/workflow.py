@@ -58,7 +58,7 @@ def script_job(smk) -> Iterator[logging.Logger]:
 def job_shard(smk) -> tuple[int, int] | None:
     """The ``(index, count)`` of a shard job (params ``shard``: rules/common.smk, shard_params), None for a job that
     handles the whole split."""
-    shard = getattr(smk.params, "shard", None)
+    shard = smk.params.shard
     return (shard["index"], shard["count"]) if shard else None
 
 

@@ -5,10 +5,10 @@ rule quality_table:
     input:
         get_point_tables(None),
     output:
-        csv=f"{RESULTS}/tables/quality.csv",
-        parquet=f"{RESULTS}/tables/quality.parquet",
+        csv=layout.table("quality.csv"),
+        parquet=layout.table("quality.parquet"),
     log:
-        f"{RESULTS}/logs/quality_table.log",
+        layout.log("quality_table"),
     localrule: True
     conda:
         "../envs/tables.yaml"
@@ -18,18 +18,18 @@ rule quality_table:
 
 rule summary:
     input:
-        f"{RESULTS}/tables/quality.csv",
+        layout.table("quality.csv"),
     output:
         report(
-            f"{RESULTS}/tables/summary.csv",
+            layout.table("summary.csv"),
             caption="../report/summary.rst",
             category="Tables",
             labels={"table": "per-point means with CIs"},
         ),
     log:
-        f"{RESULTS}/logs/summary.log",
+        layout.log("summary"),
     benchmark:
-        f"{RESULTS}/benchmarks/summary.tsv"
+        layout.benchmark("summary")
     localrule: True
     conda:
         "../envs/tables.yaml"
@@ -42,18 +42,18 @@ rule summary:
 
 rule bd_rate:
     input:
-        f"{RESULTS}/tables/quality.csv",
+        layout.table("quality.csv"),
     output:
         report(
-            f"{RESULTS}/tables/bd_rate.csv",
+            layout.table("bd_rate.csv"),
             caption="../report/bd_table.rst",
             category="Tables",
             labels={"table": "BD-rates against the anchor"},
         ),
     log:
-        f"{RESULTS}/logs/bd_rate.log",
+        layout.log("bd_rate"),
     benchmark:
-        f"{RESULTS}/benchmarks/bd_rate.tsv"
+        layout.benchmark("bd_rate")
     localrule: True
     conda:
         "../envs/tables.yaml"
@@ -69,15 +69,15 @@ rule equal_rate_table:
     input:
         get_target_point_tables,
     output:
-        rows=f"{RESULTS}/tables/equal_rate.csv",
+        rows=layout.table("equal_rate.csv"),
         summary=report(
-            f"{RESULTS}/tables/equal_rate_summary.csv",
+            layout.table("equal_rate_summary.csv"),
             caption="../report/equal_rate.rst",
             category="Tables",
             labels={"table": "codecs at equal rate"},
         ),
     log:
-        f"{RESULTS}/logs/equal_rate_table.log",
+        layout.log("equal_rate_table"),
     localrule: True
     conda:
         "../envs/tables.yaml"
@@ -90,17 +90,17 @@ rule equal_rate_table:
 
 rule provenance:
     input:
-        f"{RESULTS}/tables/quality.csv",
+        layout.table("quality.csv"),
     output:
-        json=f"{RESULTS}/provenance.json",
+        json=layout.provenance("json"),
         line=report(
-            f"{RESULTS}/provenance.txt",
+            layout.provenance("txt"),
             caption="../report/provenance.rst",
             category="Provenance",
             labels={"file": "provenance line"},
         ),
     log:
-        f"{RESULTS}/logs/provenance.log",
+        layout.log("provenance"),
     localrule: True
     conda:
         "../envs/provenance.yaml"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+from codecbench import layout
 from codecbench.datasets.fingerprint import dataset_fingerprint
 from codecbench.metrics import REGISTRY as METRIC_REGISTRY, rate_quality_metrics
 from codecbench.plugins import PluginError, load_plugins, plugin_fingerprint
@@ -71,9 +72,9 @@ except (ConfigError, PluginError) as error:
 config.clear()
 config.update(_validated)
 
-RESULTS = "results"
-LADDER_QUALITY = r"-?[0-9]+(\.[0-9]+)?"  # a point of a quality ladder; equal-rate points are 'target_<bpp>'
-DOWNLOADS = "resources/downloads"
+# Wildcard values: a point of a quality ladder, and an equal-rate point's target (its folder is 'target_<bpp>').
+LADDER_QUALITY = r"-?[0-9]+(\.[0-9]+)?"
+TARGET_BPP = r"[0-9]+(\.[0-9]+)?"
 # Compression jobs also run on tasks' train splits: the dataset views '<dataset>-train'.
 TRAIN_VIEWS = sorted({view for view, _, _ in training_set_points(config)})
 
@@ -155,23 +156,20 @@ def get_compress_shards(name):
     """Input function: one output (``name``: rate.csv, bitstreams, decoded) of every shard of a point."""
 
     def shard_files(wildcards):
-        point = point_dir(wildcards.dataset, wildcards.codec, wildcards.quality)
         shards = shard_names(shard_count(wildcards.dataset, wildcards.codec))
-        return [f"{point}/shards/{shard}/{name}" for shard in shards]
+        return [
+            f"{layout.point_shard_dir(wildcards.dataset, wildcards.codec, wildcards.quality, shard)}/{name}"
+            for shard in shards
+        ]
 
     return shard_files
 
 
 def get_quality_shards(wildcards):
     return [
-        f"{RESULTS}/quality/{wildcards.dataset}/{wildcards.codec}/shard-{shard}.csv"
+        layout.ladder_quality_shard_table(wildcards.dataset, wildcards.codec, shard)
         for shard in shard_names(shard_count(wildcards.dataset))
     ]
-
-
-def get_ladder_rates(wildcards):
-    """Each ladder point's merged rate table (the row order of the merged metric table)."""
-    return get_ladder_point_files(wildcards)[::2]
 
 
 def task_dataset(wildcards):
@@ -180,19 +178,19 @@ def task_dataset(wildcards):
 
 def get_evaluation_shards(wildcards):
     return [
-        f"{RESULTS}/tasks/{wildcards.task}/{wildcards.train_variant}/shard-{shard}.csv"
+        layout.task_predictions_shard(wildcards.task, wildcards.train_variant, shard)
         for shard in shard_names(shard_count(task_dataset(wildcards)))
     ]
 
 
-def point_dir(dataset, codec, quality):
-    """The folder of one compression point (dataset may be a view such as 'digits-train')."""
-    return f"{RESULTS}/compressed/{dataset}/{codec}/{quality}"
+def task_manifest(wildcards):
+    """The manifest of a task's dataset."""
+    return layout.manifest(task_dataset(wildcards))
 
 
 def get_view_manifest(wildcards):
     """The manifest behind a compression job's dataset view ('digits-train' is digits' train split)."""
-    return f"{RESULTS}/datasets/{dataset_view(wildcards.dataset)[0]}/manifest.csv"
+    return layout.manifest(dataset_view(wildcards.dataset)[0])
 
 
 def get_point_tables(dataset, codec=None):
@@ -200,25 +198,28 @@ def get_point_tables(dataset, codec=None):
     all datasets."""
     pairs = dict.fromkeys((d, c) for d, c, _ in sweep_points(config))
     return [
-        f"{RESULTS}/quality/{d}/{c}.csv"
+        layout.ladder_quality_table(d, c)
         for d, c in pairs
         if dataset in (None, d) and codec in (None, c)
     ]
 
 
-def get_ladder_point_files(wildcards):
-    """Each ladder point's rate table and decoded folder, in ladder order (the quality_ladder job's input)."""
-    return [
-        f"{point_dir(wildcards.dataset, wildcards.codec, quality)}/{name}"
-        for quality in config["codecs"][wildcards.codec]["qualities"]
-        for name in ("rate.csv", "decoded")
-    ]
+def get_ladder_files(name):
+    """Input function: one file (``name``: rate.csv, decoded) of each point of a codec's ladder, in ladder order."""
+
+    def ladder_files(wildcards):
+        return [
+            f"{layout.point_dir(wildcards.dataset, wildcards.codec, quality)}/{name}"
+            for quality in config["codecs"][wildcards.codec]["qualities"]
+        ]
+
+    return ladder_files
 
 
 def get_model_dir(codec, model):
     """Where a trained model lives: its folder name carries the hash of its training settings."""
     settings_hash = config_hash(training_settings(config, codec, int(model)))[:12]
-    return f"{RESULTS}/models/codecs/{codec}/{model}-{settings_hash}"
+    return layout.codec_model_dir(codec, model, settings_hash)
 
 
 def model_threads(wanted):
@@ -279,15 +280,14 @@ def get_point_columns(wildcards):
 def get_target_point_tables(wildcards=None):
     """Per-point tables of every equal-rate (target bpp) point."""
     return [
-        f"{RESULTS}/quality/{d}/{c}/{label}.csv"
-        for d, c, label in target_points(config)
+        layout.target_quality_table(d, c, bpp) for d, c, bpp in target_points(config)
     ]
 
 
 def get_codec_jsons(dataset):
     """CompressAI-style JSON of every codec that runs on ``dataset``."""
     return [
-        f"{RESULTS}/tables/{dataset}/{codec}.json"
+        layout.codec_json(dataset, codec)
         for codec in config["codecs"]
         if dataset in codec_datasets(config, codec)
     ]
@@ -304,7 +304,7 @@ def metric_figure_outputs(kind, category, label):
     """
     outputs = {}
     for metric in get_rd_metrics():
-        path = f"{RESULTS}/figures/{{dataset}}/{kind}_{metric}"
+        path = layout.figure(f"{kind}_{metric}")
         outputs[f"{kind}_{metric}"] = report(
             f"{path}.png",
             caption=f"../report/{kind}.rst",
@@ -316,24 +316,26 @@ def metric_figure_outputs(kind, category, label):
     return outputs
 
 
+def get_dataset_points(dataset):
+    """Every (codec, quality) ladder point of ``dataset``."""
+    return [(c, q) for d, c, q in sweep_points(config) if d == dataset]
+
+
 def get_decoded_dirs(dataset):
-    """Every decoded-image folder of ``dataset`` (the comparison grid picks its tiles among them)."""
+    """Every decoded-image folder of ``dataset``, in get_dataset_points order (the comparison grid picks its tiles
+    among them)."""
     return [
-        f"{point_dir(d, c, q)}/decoded"
-        for d, c, q in sweep_points(config)
-        if d == dataset
+        f"{layout.point_dir(dataset, c, q)}/decoded"
+        for c, q in get_dataset_points(dataset)
     ]
 
 
 def get_dataset_figures(dataset):
-    figures = f"{RESULTS}/figures/{dataset}"
-    outputs = expand(f"{figures}/rd_{{metric}}.png", metric=get_rd_metrics())
-    outputs += expand(f"{figures}/spread_{{metric}}.png", metric=get_rd_metrics())
-    return outputs + [
-        f"{figures}/coding_time.png",
-        f"{figures}/bd_rate.png",
-        f"{figures}/grid.png",
+    names = [
+        f"{kind}_{metric}" for kind in ("rd", "spread") for metric in get_rd_metrics()
     ]
+    names += ["coding_time", "bd_rate", "grid"]
+    return [layout.figure(f"{name}.png", dataset) for name in names]
 
 
 def get_video_metrics():
@@ -348,7 +350,7 @@ def get_video_figures(dataset):
     a rate-quality metric to draw)."""
     if not is_video_dataset(config, dataset) or not get_video_metrics():
         return []
-    return [f"{RESULTS}/figures/{dataset}/{name}.png" for name in ("kbps", "traces")]
+    return [layout.figure(f"{name}.png", dataset) for name in ("kbps", "traces")]
 
 
 def get_train_variant_images(wildcards):
@@ -357,7 +359,7 @@ def get_train_variant_images(wildcards):
     if parsed is None:
         return []
     view = config["tasks"][wildcards.task]["dataset"] + TRAIN_VIEW_SUFFIX
-    return f"{point_dir(view, *parsed)}/decoded"
+    return f"{layout.point_dir(view, *parsed)}/decoded"
 
 
 # Task settings that may name a model file of the user's (a detector's weights, HED's two files): an input when the
@@ -378,7 +380,7 @@ def get_task_checkpoint(wildcards):
             for key in TASK_MODEL_FILE_KEYS
             if isinstance(entry.get(key), str) and os.path.isfile(entry[key])
         ]
-    return f"{RESULTS}/models/tasks/{wildcards.task}/{wildcards.train_variant}/checkpoint.pt"
+    return f"{layout.task_model_dir(wildcards.task, wildcards.train_variant)}/checkpoint.pt"
 
 
 def get_task_test_points(task):
@@ -390,38 +392,59 @@ def get_task_test_points(task):
     ]
 
 
-def get_task_test_files(task):
-    """Each compressed test point's decoded folder and rate table, in get_task_test_points order."""
-    dataset = config["tasks"][task]["dataset"]
-    return [
-        f"{point_dir(dataset, codec, quality)}/{name}"
-        for codec, quality in get_task_test_points(task)[1:]
-        for name in ("decoded", "rate.csv")
-    ]
+def get_task_test_files(name):
+    """Input function: one file (``name``: decoded, rate.csv) of each compressed test point of a task, in
+    get_task_test_points order (the uncompressed point has none)."""
+
+    def test_files(wildcards):
+        dataset = task_dataset(wildcards)
+        return [
+            f"{layout.point_dir(dataset, codec, quality)}/{name}"
+            for codec, quality in get_task_test_points(wildcards.task)[1:]
+        ]
+
+    return test_files
 
 
 def get_task_evaluations(task):
     return [
-        f"{RESULTS}/tasks/{task}/{variant}/predictions.csv"
+        layout.task_predictions(task, variant)
         for variant in train_variants(config, task)
     ]
 
 
-def get_task_trainings(task):
+def trained_variants(task):
+    """The training variants of a task that the pipeline trains (not a user's checkpoint nor a ready model)."""
     return [
-        f"{RESULTS}/models/tasks/{task}/{variant}/training.json"
+        variant
         for variant in train_variants(config, task)
         if variant not in (USER_CHECKPOINT, PRETRAINED_VARIANT)
     ]
 
 
+def get_task_trainings(task):
+    return [
+        f"{layout.task_model_dir(task, variant)}/training.json"
+        for variant in trained_variants(task)
+    ]
+
+
+def compressed_training_variants(task):
+    """The training variants of a task trained on a compressed train split."""
+    return [
+        variant
+        for variant in train_variants(config, task)
+        if parse_train_variant(variant) is not None
+    ]
+
+
 def get_task_training_rates(task):
-    """The rate tables of a task's compressed training sets (their bytes are the training sets' sizes)."""
+    """The rate tables of a task's compressed training sets (their bytes are the training sets' sizes), in
+    compressed_training_variants order."""
     view = config["tasks"][task]["dataset"] + TRAIN_VIEW_SUFFIX
     return [
-        f"{point_dir(view, *parsed)}/rate.csv"
-        for parsed in map(parse_train_variant, train_variants(config, task))
-        if parsed is not None
+        f"{layout.point_dir(view, *parse_train_variant(variant))}/rate.csv"
+        for variant in compressed_training_variants(task)
     ]
 
 
@@ -429,11 +452,11 @@ def get_task_outputs():
     outputs = []
     for task in config.get("tasks", {}):
         outputs += [
-            f"{RESULTS}/tables/tasks/{task}/{name}.csv"
+            layout.task_table(f"{name}.csv", task)
             for name in ("summary", "training_sets", "bd_rate")
         ]
         outputs += [
-            f"{RESULTS}/figures/tasks/{task}/{name}.png"
+            layout.task_figure(f"{name}.png", task)
             for name in (
                 "scores_bpp",
                 "train_test_accuracy",
@@ -444,24 +467,16 @@ def get_task_outputs():
             )
         ]
         if is_video_dataset(config, config["tasks"][task]["dataset"]):
-            outputs.append(f"{RESULTS}/figures/tasks/{task}/scores_kbps.png")
+            outputs.append(layout.task_figure("scores_kbps.png", task))
     return outputs
 
 
 def get_final_outputs():
-    tables = f"{RESULTS}/tables"
-    outputs = [
-        f"{tables}/quality.csv",
-        f"{tables}/quality.parquet",
-        f"{tables}/summary.csv",
-    ]
-    outputs += [
-        f"{tables}/bd_rate.csv",
-        f"{RESULTS}/provenance.json",
-        f"{RESULTS}/provenance.txt",
-    ]
+    names = ["quality.csv", "quality.parquet", "summary.csv", "bd_rate.csv"]
     if target_points(config):
-        outputs += [f"{tables}/equal_rate.csv", f"{tables}/equal_rate_summary.csv"]
+        names += ["equal_rate.csv", "equal_rate_summary.csv"]
+    outputs = [layout.table(name) for name in names]
+    outputs += [layout.provenance("json"), layout.provenance("txt")]
     measured = dict.fromkeys(
         d for d, _, _ in sweep_points(config)
     )  # training-only datasets have no results

@@ -8,19 +8,14 @@ rule compress:
         manifest=get_view_manifest,
         checkpoint=get_checkpoint,
     output:
-        rate=f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/rate.csv",
-        bitstreams=directory(
-            f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/bitstreams"
-        ),
-        decoded=directory(
-            f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/decoded"
-        ),
+        rate=f"{layout.point_dir()}/rate.csv",
+        bitstreams=directory(f"{layout.point_dir()}/bitstreams"),
+        decoded=directory(f"{layout.point_dir()}/decoded"),
     log:
-        f"{RESULTS}/logs/compress/{{dataset}}/{{codec}}/{{quality}}.log",
+        layout.log("compress", "{dataset}/{codec}/{quality}"),
     benchmark:
-        f"{RESULTS}/benchmarks/compress/{{dataset}}/{{codec}}/{{quality}}.tsv"
+        layout.benchmark("compress", "{dataset}/{codec}/{quality}")
     wildcard_constraints:
-        quality=LADDER_QUALITY,
         dataset=UNSHARDED_VIEWS,
     conda:
         "../envs/codecs.yaml"
@@ -32,6 +27,8 @@ rule compress:
     params:
         settings=lambda wildcards: codec_job_settings(config, wildcards.codec),
         extra=get_point_columns,
+        target_bpp=None,
+        shard=None,
     script:
         "../scripts/compress.py"
 
@@ -40,46 +37,25 @@ rule compress:
 # images, whole clips of a video), merged by compress_merge into the point's usual outputs, which every later rule
 # reads unchanged. The shard folders are temporary: the merge hard-links their files (one copy on disk, plain files
 # for readers).
-rule compress_shard:
-    input:
-        manifest=get_view_manifest,
-        checkpoint=get_checkpoint,
+use rule compress as compress_shard with:
     output:
-        rate=temp(
-            f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/shards/{{shard}}-of-{{shard_count}}/rate.csv"
-        ),
-        bitstreams=temp(
-            directory(
-                f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/shards/{{shard}}-of-{{shard_count}}/bitstreams"
-            )
-        ),
-        decoded=temp(
-            directory(
-                f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/shards/{{shard}}-of-{{shard_count}}/decoded"
-            )
-        ),
+        rate=temp(f"{layout.point_shard_dir()}/rate.csv"),
+        bitstreams=temp(directory(f"{layout.point_shard_dir()}/bitstreams")),
+        decoded=temp(directory(f"{layout.point_shard_dir()}/decoded")),
     log:
-        f"{RESULTS}/logs/compress/{{dataset}}/{{codec}}/{{quality}}/shard-{{shard}}-of-{{shard_count}}.log",
+        layout.log(
+            "compress", "{dataset}/{codec}/{quality}/shard-{shard}-of-{shard_count}"
+        ),
     benchmark:
-        f"{RESULTS}/benchmarks/compress/{{dataset}}/{{codec}}/{{quality}}/shard-{{shard}}-of-{{shard_count}}.tsv"
+        layout.benchmark(
+            "compress", "{dataset}/{codec}/{quality}/shard-{shard}-of-{shard_count}"
+        )
     wildcard_constraints:
-        quality=LADDER_QUALITY,
         dataset=SHARDED_VIEWS,
         shard=SHARD,
         shard_count=SHARD,
-    conda:
-        "../envs/codecs.yaml"
-    threads: get_codec_threads
-    resources:
-        gpu=get_codec_gpus,
-        mem_mb=1000,
-        runtime=60,
     params:
-        settings=lambda wildcards: codec_job_settings(config, wildcards.codec),
-        extra=get_point_columns,
         shard=shard_params,
-    script:
-        "../scripts/compress.py"
 
 
 rule compress_merge:
@@ -89,17 +65,12 @@ rule compress_merge:
         bitstreams=get_compress_shards("bitstreams"),
         decoded=get_compress_shards("decoded"),
     output:
-        rate=f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/rate.csv",
-        bitstreams=directory(
-            f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/bitstreams"
-        ),
-        decoded=directory(
-            f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/decoded"
-        ),
+        rate=f"{layout.point_dir()}/rate.csv",
+        bitstreams=directory(f"{layout.point_dir()}/bitstreams"),
+        decoded=directory(f"{layout.point_dir()}/decoded"),
     log:
-        f"{RESULTS}/logs/compress/{{dataset}}/{{codec}}/{{quality}}.log",
+        layout.log("compress", "{dataset}/{codec}/{quality}"),
     wildcard_constraints:
-        quality=LADDER_QUALITY,
         dataset=SHARDED_VIEWS,
     localrule: True
     conda:
@@ -116,19 +87,13 @@ rule compress_target:
     input:
         manifest=get_view_manifest,
     output:
-        rate=f"{RESULTS}/compressed/{{dataset}}/{{codec}}/target_{{bpp}}/rate.csv",
-        bitstreams=directory(
-            f"{RESULTS}/compressed/{{dataset}}/{{codec}}/target_{{bpp}}/bitstreams"
-        ),
-        decoded=directory(
-            f"{RESULTS}/compressed/{{dataset}}/{{codec}}/target_{{bpp}}/decoded"
-        ),
+        rate=f"{layout.target_point_dir()}/rate.csv",
+        bitstreams=directory(f"{layout.target_point_dir()}/bitstreams"),
+        decoded=directory(f"{layout.target_point_dir()}/decoded"),
     log:
-        f"{RESULTS}/logs/compress_target/{{dataset}}/{{codec}}/{{bpp}}.log",
+        layout.log("compress_target", "{dataset}/{codec}/{bpp}"),
     benchmark:
-        f"{RESULTS}/benchmarks/compress_target/{{dataset}}/{{codec}}/{{bpp}}.tsv"
-    wildcard_constraints:
-        bpp=r"[0-9]+(\.[0-9]+)?",
+        layout.benchmark("compress_target", "{dataset}/{codec}/{bpp}")
     conda:
         "../envs/codecs.yaml"
     threads: get_codec_threads
@@ -138,5 +103,8 @@ rule compress_target:
         runtime=120,
     params:
         settings=lambda wildcards: codec_job_settings(config, wildcards.codec),
+        extra={},
+        target_bpp=lambda wildcards: float(wildcards.bpp),
+        shard=None,
     script:
         "../scripts/compress.py"

@@ -6,12 +6,12 @@
 
 checkpoint prepare_dataset:
     output:
-        manifest=f"{RESULTS}/datasets/{{dataset}}/manifest.csv",
-        images=directory(f"{RESULTS}/datasets/{{dataset}}/images"),
+        manifest=layout.manifest(),
+        images=directory(f"{layout.dataset_dir()}/images"),
     log:
-        f"{RESULTS}/logs/prepare_dataset/{{dataset}}.log",
+        layout.log("prepare_dataset", "{dataset}"),
     benchmark:
-        f"{RESULTS}/benchmarks/prepare_dataset/{{dataset}}.tsv"
+        layout.benchmark("prepare_dataset", "{dataset}")
     # Before the compression jobs: each prepared dataset unlocks its jobs, the long training chains among them
     # (Snakemake's scheduler does not pass a rule's priority on to the jobs it depends on).
     priority: 20
@@ -28,6 +28,6 @@ checkpoint prepare_dataset:
         source_files=lambda wildcards: dataset_fingerprint(
             config["datasets"][wildcards.dataset]
         ),
-        downloads_dir=DOWNLOADS,
+        downloads_dir=layout.DOWNLOADS,
     script:
         "../scripts/prepare_dataset.py"

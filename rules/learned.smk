@@ -6,16 +6,16 @@
 
 rule train_codec:
     input:
-        manifest=lambda wildcards: f"{RESULTS}/datasets/{config['learned'][wildcards.codec]['dataset']}/manifest.csv",
-    output:
-        checkpoint=protected(
-            f"{RESULTS}/models/codecs/{{codec}}/{{model}}-{{settings_hash}}/checkpoint.pth.tar"
+        manifest=lambda wildcards: layout.manifest(
+            config["learned"][wildcards.codec]["dataset"]
         ),
-        curve=f"{RESULTS}/models/codecs/{{codec}}/{{model}}-{{settings_hash}}/train.csv",
+    output:
+        checkpoint=protected(f"{layout.codec_model_dir()}/checkpoint.pth.tar"),
+        curve=f"{layout.codec_model_dir()}/train.csv",
     log:
-        f"{RESULTS}/logs/train_codec/{{codec}}/{{model}}-{{settings_hash}}.log",
+        layout.log("train_codec", "{codec}/{model}-{settings_hash}"),
     benchmark:
-        f"{RESULTS}/benchmarks/train_codec/{{codec}}/{{model}}-{{settings_hash}}.tsv"
+        layout.benchmark("train_codec", "{codec}/{model}-{settings_hash}")
     wildcard_constraints:
         model=r"[0-9]+",
         settings_hash=r"[0-9a-f]{12}",

@@ -7,15 +7,17 @@
 
 rule quality_ladder:
     input:
-        manifest=f"{RESULTS}/datasets/{{dataset}}/manifest.csv",
-        points=get_ladder_point_files,
+        manifest=layout.manifest(),
+        # Each ladder point's rate table and decoded folder, both in ladder order (params qualities).
+        rates=get_ladder_files("rate.csv"),
+        decoded=get_ladder_files("decoded"),
     output:
-        table=f"{RESULTS}/quality/{{dataset}}/{{codec}}.csv",
-        compressai=f"{RESULTS}/tables/{{dataset}}/{{codec}}.json",
+        table=layout.ladder_quality_table(),
+        compressai=layout.codec_json(),
     log:
-        f"{RESULTS}/logs/quality/{{dataset}}/{{codec}}.log",
+        layout.log("quality", "{dataset}/{codec}"),
     benchmark:
-        f"{RESULTS}/benchmarks/quality/{{dataset}}/{{codec}}.tsv"
+        layout.benchmark("quality", "{dataset}/{codec}")
     wildcard_constraints:
         dataset=UNSHARDED_VIEWS,
     conda:
@@ -28,52 +30,39 @@ rule quality_ladder:
         metrics=config["metrics"],
         plugin_code=PLUGIN_CODE,
         qualities=lambda wildcards: config["codecs"][wildcards.codec]["qualities"],
+        shard=None,
+        write_compressai_json=True,  # a whole ladder's means; a shard's rows are not the codec's
     script:
-        "../scripts/quality.py"
+        "../scripts/quality_ladder.py"
 
 
 # A sharded dataset ('shards' or 'images_per_shard'): the ladder's metrics per shard of its images (whole clips
 # of a video, so that VMAF sees every frame of a clip), merged into the one table an unsharded job writes.
-rule quality_ladder_shard:
-    input:
-        manifest=f"{RESULTS}/datasets/{{dataset}}/manifest.csv",
-        points=get_ladder_point_files,
+use rule quality_ladder as quality_ladder_shard with:
     output:
-        temp(
-            f"{RESULTS}/quality/{{dataset}}/{{codec}}/shard-{{shard}}-of-{{shard_count}}.csv"
-        ),
+        table=temp(layout.ladder_quality_shard_table()),
     log:
-        f"{RESULTS}/logs/quality/{{dataset}}/{{codec}}/shard-{{shard}}-of-{{shard_count}}.log",
+        layout.log("quality", "{dataset}/{codec}/shard-{shard}-of-{shard_count}"),
     benchmark:
-        f"{RESULTS}/benchmarks/quality/{{dataset}}/{{codec}}/shard-{{shard}}-of-{{shard_count}}.tsv"
+        layout.benchmark("quality", "{dataset}/{codec}/shard-{shard}-of-{shard_count}")
     wildcard_constraints:
         dataset=SHARDED_VIEWS,
         shard=SHARD,
         shard_count=SHARD,
-    conda:
-        "../envs/metrics.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=120,
     params:
-        metrics=config["metrics"],
-        plugin_code=PLUGIN_CODE,
-        qualities=lambda wildcards: config["codecs"][wildcards.codec]["qualities"],
         shard=shard_params,
-    script:
-        "../scripts/quality.py"
+        write_compressai_json=False,
 
 
 rule quality_merge:
     input:
         shards=get_quality_shards,
-        rates=get_ladder_rates,
+        rates=get_ladder_files("rate.csv"),
     output:
-        table=f"{RESULTS}/quality/{{dataset}}/{{codec}}.csv",
-        compressai=f"{RESULTS}/tables/{{dataset}}/{{codec}}.json",
+        table=layout.ladder_quality_table(),
+        compressai=layout.codec_json(),
     log:
-        f"{RESULTS}/logs/quality/{{dataset}}/{{codec}}.log",
+        layout.log("quality", "{dataset}/{codec}"),
     wildcard_constraints:
         dataset=SHARDED_VIEWS,
     localrule: True
@@ -86,17 +75,15 @@ rule quality_merge:
 # Equal-rate points: one job each (few of them, each with its own chosen qualities).
 rule quality_target:
     input:
-        manifest=f"{RESULTS}/datasets/{{dataset}}/manifest.csv",
-        rate=f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/rate.csv",
-        decoded=f"{RESULTS}/compressed/{{dataset}}/{{codec}}/{{quality}}/decoded",
+        manifest=layout.manifest(),
+        rate=f"{layout.target_point_dir()}/rate.csv",
+        decoded=f"{layout.target_point_dir()}/decoded",
     output:
-        f"{RESULTS}/quality/{{dataset}}/{{codec}}/{{quality}}.csv",
+        layout.target_quality_table(),
     log:
-        f"{RESULTS}/logs/quality/{{dataset}}/{{codec}}/{{quality}}.log",
+        layout.log("quality", f"{{dataset}}/{{codec}}/{layout.target_label()}"),
     benchmark:
-        f"{RESULTS}/benchmarks/quality/{{dataset}}/{{codec}}/{{quality}}.tsv"
-    wildcard_constraints:
-        quality=r"target_[0-9]+(\.[0-9]+)?",
+        layout.benchmark("quality", f"{{dataset}}/{{codec}}/{layout.target_label()}")
     conda:
         "../envs/metrics.yaml"
     threads: 1
@@ -106,5 +93,6 @@ rule quality_target:
     params:
         metrics=config["metrics"],
         plugin_code=PLUGIN_CODE,
+        point=lambda wildcards: layout.target_label(wildcards.bpp),
     script:
-        "../scripts/quality.py"
+        "../scripts/quality_target.py"

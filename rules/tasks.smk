@@ -8,16 +8,16 @@
 
 rule train_task:
     input:
-        manifest=lambda wildcards: f"{RESULTS}/datasets/{config['tasks'][wildcards.task]['dataset']}/manifest.csv",
+        manifest=task_manifest,
         decoded=get_train_variant_images,
     output:
-        checkpoint=f"{RESULTS}/models/tasks/{{task}}/{{train_variant}}/checkpoint.pt",
-        curve=f"{RESULTS}/models/tasks/{{task}}/{{train_variant}}/train.csv",
-        info=f"{RESULTS}/models/tasks/{{task}}/{{train_variant}}/training.json",
+        checkpoint=f"{layout.task_model_dir()}/checkpoint.pt",
+        curve=f"{layout.task_model_dir()}/train.csv",
+        info=f"{layout.task_model_dir()}/training.json",
     log:
-        f"{RESULTS}/logs/train_task/{{task}}/{{train_variant}}.log",
+        layout.log("train_task", "{task}/{train_variant}"),
     benchmark:
-        f"{RESULTS}/benchmarks/train_task/{{task}}/{{train_variant}}.tsv"
+        layout.benchmark("train_task", "{task}/{train_variant}")
     # Training is the longest chain (train, then evaluate or compress, then the tables): start it first, so
     # that the short single-threaded jobs fill the cores around it instead of training running alone at the end.
     priority: 10
@@ -36,15 +36,17 @@ rule train_task:
 
 rule evaluate_task:
     input:
-        manifest=lambda wildcards: f"{RESULTS}/datasets/{config['tasks'][wildcards.task]['dataset']}/manifest.csv",
+        manifest=task_manifest,
         checkpoint=get_task_checkpoint,
-        points=lambda wildcards: get_task_test_files(wildcards.task),
+        # Each compressed test point's decoded folder and rate table, in params points order.
+        decoded=get_task_test_files("decoded"),
+        rates=get_task_test_files("rate.csv"),
     output:
-        f"{RESULTS}/tasks/{{task}}/{{train_variant}}/predictions.csv",
+        layout.task_predictions(),
     log:
-        f"{RESULTS}/logs/evaluate_task/{{task}}/{{train_variant}}.log",
+        layout.log("evaluate_task", "{task}/{train_variant}"),
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate_task/{{task}}/{{train_variant}}.tsv"
+        layout.benchmark("evaluate_task", "{task}/{train_variant}")
     wildcard_constraints:
         task=UNSHARDED_TASKS,
     conda:
@@ -58,53 +60,40 @@ rule evaluate_task:
         settings=lambda wildcards: task_job_settings(config, wildcards.task),
         points=lambda wildcards: get_task_test_points(wildcards.task),
         uncompressed=UNCOMPRESSED,
+        shard=None,
     script:
         "../scripts/evaluate_task.py"
 
 
 # A task on a sharded dataset ('shards' or 'images_per_shard'): one evaluation job per (model, shard of the test
 # images), merged into the predictions an unsharded job writes. Training stays one job per model.
-rule evaluate_task_shard:
-    input:
-        manifest=lambda wildcards: f"{RESULTS}/datasets/{task_dataset(wildcards)}/manifest.csv",
-        checkpoint=get_task_checkpoint,
-        points=lambda wildcards: get_task_test_files(wildcards.task),
+use rule evaluate_task as evaluate_task_shard with:
     output:
-        temp(
-            f"{RESULTS}/tasks/{{task}}/{{train_variant}}/shard-{{shard}}-of-{{shard_count}}.csv"
-        ),
+        temp(layout.task_predictions_shard()),
     log:
-        f"{RESULTS}/logs/evaluate_task/{{task}}/{{train_variant}}/shard-{{shard}}-of-{{shard_count}}.log",
+        layout.log(
+            "evaluate_task", "{task}/{train_variant}/shard-{shard}-of-{shard_count}"
+        ),
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate_task/{{task}}/{{train_variant}}/shard-{{shard}}-of-{{shard_count}}.tsv"
+        layout.benchmark(
+            "evaluate_task", "{task}/{train_variant}/shard-{shard}-of-{shard_count}"
+        )
     wildcard_constraints:
         task=SHARDED_TASKS,
         shard=SHARD,
         shard_count=SHARD,
-    conda:
-        "../envs/learned.yaml"
-    threads: model_threads(2)
-    resources:
-        gpu=1,
-        mem_mb=4000,
-        runtime=120,
     params:
-        settings=lambda wildcards: task_job_settings(config, wildcards.task),
-        points=lambda wildcards: get_task_test_points(wildcards.task),
-        uncompressed=UNCOMPRESSED,
         shard=shard_params,
-    script:
-        "../scripts/evaluate_task.py"
 
 
 rule evaluate_task_merge:
     input:
-        manifest=lambda wildcards: f"{RESULTS}/datasets/{task_dataset(wildcards)}/manifest.csv",
+        manifest=task_manifest,
         shards=get_evaluation_shards,
     output:
-        f"{RESULTS}/tasks/{{task}}/{{train_variant}}/predictions.csv",
+        layout.task_predictions(),
     log:
-        f"{RESULTS}/logs/evaluate_task/{{task}}/{{train_variant}}.log",
+        layout.log("evaluate_task", "{task}/{train_variant}"),
     wildcard_constraints:
         task=SHARDED_TASKS,
     localrule: True
@@ -116,23 +105,23 @@ rule evaluate_task_merge:
 
 rule task_tables:
     input:
-        manifest=lambda wildcards: f"{RESULTS}/datasets/{config['tasks'][wildcards.task]['dataset']}/manifest.csv",
+        manifest=task_manifest,
         evaluations=lambda wildcards: get_task_evaluations(wildcards.task),
         training=lambda wildcards: get_task_trainings(wildcards.task),
         train_rates=lambda wildcards: get_task_training_rates(wildcards.task),
     output:
-        predictions=f"{RESULTS}/tables/tasks/{{task}}/predictions.csv",
+        predictions=layout.task_table("predictions.csv"),
         summary=report(
-            f"{RESULTS}/tables/tasks/{{task}}/summary.csv",
+            layout.task_table("summary.csv"),
             caption="../report/task_summary.rst",
             category="Tasks",
             subcategory="{task}",
             labels={"task": "{task}", "table": "scores per point with CIs"},
         ),
-        per_class=f"{RESULTS}/tables/tasks/{{task}}/per_class.csv",
-        confusion=f"{RESULTS}/tables/tasks/{{task}}/confusion.csv",
+        per_class=layout.task_table("per_class.csv"),
+        confusion=layout.task_table("confusion.csv"),
         training_sets=report(
-            f"{RESULTS}/tables/tasks/{{task}}/training_sets.csv",
+            layout.task_table("training_sets.csv"),
             caption="../report/task_training_sets.rst",
             category="Tasks",
             subcategory="{task}",
@@ -142,7 +131,7 @@ rule task_tables:
             },
         ),
         bd=report(
-            f"{RESULTS}/tables/tasks/{{task}}/bd_rate.csv",
+            layout.task_table("bd_rate.csv"),
             caption="../report/task_bd.rst",
             category="Tasks",
             subcategory="{task}",
@@ -152,9 +141,9 @@ rule task_tables:
             },
         ),
     log:
-        f"{RESULTS}/logs/task_tables/{{task}}.log",
+        layout.log("task_tables", "{task}"),
     benchmark:
-        f"{RESULTS}/benchmarks/task_tables/{{task}}.tsv"
+        layout.benchmark("task_tables", "{task}")
     localrule: True
     conda:
         "../envs/tables.yaml"
@@ -164,57 +153,62 @@ rule task_tables:
         bd=config["bd"],
         anchor=config["anchor"],
         train_variants=lambda wildcards: train_variants(config, wildcards.task),
+        # The variants of the training and train_rates inputs, in their order.
+        trained_variants=lambda wildcards: trained_variants(wildcards.task),
+        compressed_training_variants=lambda wildcards: compressed_training_variants(
+            wildcards.task
+        ),
     script:
         "../scripts/task_tables.py"
 
 
 rule task_figures:
     input:
-        manifest=lambda wildcards: f"{RESULTS}/datasets/{config['tasks'][wildcards.task]['dataset']}/manifest.csv",
-        predictions=f"{RESULTS}/tables/tasks/{{task}}/predictions.csv",
-        points=lambda wildcards: get_task_test_files(wildcards.task),
-        summary=f"{RESULTS}/tables/tasks/{{task}}/summary.csv",
-        per_class=f"{RESULTS}/tables/tasks/{{task}}/per_class.csv",
-        training_sets=f"{RESULTS}/tables/tasks/{{task}}/training_sets.csv",
-        bd=f"{RESULTS}/tables/tasks/{{task}}/bd_rate.csv",
+        manifest=task_manifest,
+        predictions=layout.task_table("predictions.csv"),
+        decoded=get_task_test_files("decoded"),
+        summary=layout.task_table("summary.csv"),
+        per_class=layout.task_table("per_class.csv"),
+        training_sets=layout.task_table("training_sets.csv"),
+        bd=layout.task_table("bd_rate.csv"),
     output:
         scores=report(
-            f"{RESULTS}/figures/tasks/{{task}}/scores_bpp.png",
+            layout.task_figure("scores_bpp.png"),
             caption="../report/task_scores.rst",
             category="Tasks",
             subcategory="{task}",
             labels={"task": "{task}", "figure": "scores against rate"},
         ),
         heatmap=report(
-            f"{RESULTS}/figures/tasks/{{task}}/train_test_accuracy.png",
+            layout.task_figure("train_test_accuracy.png"),
             caption="../report/task_heatmap.rst",
             category="Tasks",
             subcategory="{task}",
             labels={"task": "{task}", "figure": "train variant x test variant"},
         ),
         flips=report(
-            f"{RESULTS}/figures/tasks/{{task}}/flips.png",
+            layout.task_figure("flips.png"),
             caption="../report/task_flips.rst",
             category="Tasks",
             subcategory="{task}",
             labels={"task": "{task}", "figure": "images improved / worsened"},
         ),
         per_class=report(
-            f"{RESULTS}/figures/tasks/{{task}}/per_class.png",
+            layout.task_figure("per_class.png"),
             caption="../report/task_per_class.rst",
             category="Tasks",
             subcategory="{task}",
             labels={"task": "{task}", "figure": "per-class change"},
         ),
         gallery=report(
-            f"{RESULTS}/figures/tasks/{{task}}/gallery.png",
+            layout.task_figure("gallery.png"),
             caption="../report/task_gallery.rst",
             category="Tasks",
             subcategory="{task}",
             labels={"task": "{task}", "figure": "examples improved / worsened"},
         ),
         training_sets=report(
-            f"{RESULTS}/figures/tasks/{{task}}/training_sets.png",
+            layout.task_figure("training_sets.png"),
             caption="../report/task_training_sets.rst",
             category="Tasks",
             subcategory="{task}",
@@ -224,7 +218,7 @@ rule task_figures:
             },
         ),
         svgs=multiext(
-            f"{RESULTS}/figures/tasks/{{task}}/",
+            layout.task_figure(""),
             "scores_bpp.svg",
             "train_test_accuracy.svg",
             "flips.svg",
@@ -232,13 +226,13 @@ rule task_figures:
             "training_sets.svg",
         ),
     log:
-        f"{RESULTS}/logs/task_figures/{{task}}.log",
+        layout.log("task_figures", "{task}"),
     localrule: True
     conda:
         "../envs/tables.yaml"
     params:
         task=lambda wildcards: config["tasks"][wildcards.task]["task"],
-        compressed=lambda wildcards: f"{RESULTS}/compressed/{config['tasks'][wildcards.task]['dataset']}",
+        points=lambda wildcards: get_task_test_points(wildcards.task),
         anchor=config["anchor"],
     script:
         "../scripts/task_figures.py"
@@ -247,20 +241,20 @@ rule task_figures:
 # A task on a video dataset: its headline score against kbit/s (clip bytes over clip duration).
 rule task_kbps_figure:
     input:
-        manifest=lambda wildcards: f"{RESULTS}/datasets/{config['tasks'][wildcards.task]['dataset']}/manifest.csv",
-        predictions=f"{RESULTS}/tables/tasks/{{task}}/predictions.csv",
-        summary=f"{RESULTS}/tables/tasks/{{task}}/summary.csv",
+        manifest=task_manifest,
+        predictions=layout.task_table("predictions.csv"),
+        summary=layout.task_table("summary.csv"),
     output:
         png=report(
-            f"{RESULTS}/figures/tasks/{{task}}/scores_kbps.png",
+            layout.task_figure("scores_kbps.png"),
             caption="../report/task_kbps.rst",
             category="Tasks",
             subcategory="{task}",
             labels={"task": "{task}", "figure": "headline score against kbit/s"},
         ),
-        svg=f"{RESULTS}/figures/tasks/{{task}}/scores_kbps.svg",
+        svg=layout.task_figure("scores_kbps.svg"),
     log:
-        f"{RESULTS}/logs/task_kbps_figure/{{task}}.log",
+        layout.log("task_kbps_figure", "{task}"),
     localrule: True
     conda:
         "../envs/tables.yaml"

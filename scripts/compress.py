@@ -15,7 +15,7 @@ def main(smk):
             torch.set_num_threads(smk.threads)
         settings = smk.params.settings
         codec, options = settings["codec"], dict(settings["options"])
-        target = float(smk.wildcards.bpp) if "bpp" in smk.wildcards.keys() else None
+        target = smk.params.target_bpp  # an equal-rate point's target; None for a ladder point
         if "model_quality" in settings:  # a trained codec: the point is one of its models, given as a checkpoint
             options["checkpoint"] = smk.input.checkpoint
             quality = settings["model_quality"]
@@ -30,7 +30,7 @@ def main(smk):
             decoded_dir=smk.output.decoded,
             rate_csv=smk.output.rate,
             target_bpp=target,
-            extra_columns=dict(getattr(smk.params, "extra", None) or {}),
+            extra_columns=dict(smk.params.extra),
             split=dataset_view(smk.wildcards.dataset)[1],
             shard=job_shard(smk),
         )

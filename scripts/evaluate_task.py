@@ -12,12 +12,11 @@ def main(smk):
 
         torch.set_num_threads(smk.threads)
         cv2.setNumThreads(smk.threads)  # edge detection and YOLO's pre-processing: the job's cores, not every core
-        # The input function lists each compressed point's decoded folder, then its rate table, in params order.
-        files = iter(smk.input.points)
-        points = [
-            (codec, quality, *((None, None) if codec == smk.params.uncompressed else (next(files), next(files))))
-            for codec, quality in smk.params.points
-        ]
+        # The uncompressed point first, then each compressed point with its decoded folder and rate table.
+        (uncompressed, *compressed) = smk.params.points
+        assert uncompressed[0] == smk.params.uncompressed
+        files = zip(compressed, smk.input.decoded, smk.input.rates, strict=True)
+        points = [(*uncompressed, None, None)] + [(codec, quality, d, r) for (codec, quality), d, r in files]
         keys = {"task": smk.wildcards.task, "train_variant": smk.wildcards.train_variant}
         checkpoint = smk.input.checkpoint or None  # none for a pretrained variant: the settings name the model
         evaluate_task_model(

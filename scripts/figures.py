@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from codecbench import figures
+from codecbench.config import normalise_quality
 from codecbench.io import read_rgb
 from codecbench.workflow import script_job
 
@@ -25,9 +26,12 @@ def grid_figure(smk, dataset, table, out):
     root = Path(smk.input.manifest).parent
     reference = read_rgb(root / "images" / f"{image_id}.png")
     tiles = [("reference", figures.centre_crop(reference, settings["crop_px"]), "original pixels")]
+    decoded_dirs = {
+        (codec, normalise_quality(quality)): folder
+        for (codec, quality), folder in zip(smk.params.points, smk.input.decoded, strict=True)
+    }
     for point in figures.select_grid_points(table, image_id, settings["bpp"]).itertuples():
-        decoded_path = Path(smk.params.compressed_dir, point.codec, str(point.quality), "decoded", f"{image_id}.png")
-        decoded = read_rgb(decoded_path)
+        decoded = read_rgb(Path(decoded_dirs[point.codec, normalise_quality(point.quality)], f"{image_id}.png"))
         caption = (
             f"{point.bpp:.3f} bpp, PSNR {point.psnr_rgb:.2f} dB" if "psnr_rgb" in table else f"{point.bpp:.3f} bpp"
         )

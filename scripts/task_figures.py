@@ -37,7 +37,9 @@ def main(smk):
         manifest = read_manifest(smk.input.manifest)
         images = {row.image_id: Path(smk.input.manifest).parent / row.file for row in manifest.itertuples()}
         title = f"{task}: examples"
-        plot_gallery(predictions, task_class, images, smk.params.compressed, title, smk.output.gallery)
+        compressed = smk.params.points[1:]  # the first is the uncompressed point, which has no folder
+        decoded_dirs = dict(zip(map(tuple, compressed), smk.input.decoded, strict=True))
+        plot_gallery(predictions, task_class, images, decoded_dirs, title, smk.output.gallery)
         sizes = pd.read_csv(smk.input.training_sets)
         plot_training_sets(sizes, f"{task}: training-set size", smk.output.training_sets, svgs["training_sets"])
 

@@ -10,8 +10,8 @@ def main(smk):
         write_task_tables(
             smk.params.task,
             smk.input.evaluations,
-            smk.input.training,
-            smk.input.train_rates,
+            dict(zip(smk.params.trained_variants, smk.input.training, strict=True)),
+            dict(zip(smk.params.compressed_training_variants, smk.input.train_rates, strict=True)),
             smk.input.manifest,
             list(smk.params.train_variants),
             smk.params.anchor,

@@ -212,7 +212,7 @@ def test_changing_the_metrics_reruns_metric_jobs_but_no_compression(tiny_run):
     jobs = planned_jobs(tiny_run, write_config(tiny_run, fewer, "metrics.yaml"))
     assert sorted(job for job in jobs if job.startswith(("quality_ladder", "quality_target"))) == [
         "quality_ladder[dataset=tiny, codec=jpeg]", "quality_ladder[dataset=tiny, codec=png]",
-        "quality_ladder[dataset=tiny, codec=webp]", "quality_target[dataset=tiny, codec=jpeg, quality=target_1]",
+        "quality_ladder[dataset=tiny, codec=webp]", "quality_target[dataset=tiny, codec=jpeg, bpp=1]",
     ]  # fmt: skip
     assert not [job for job in jobs if job.startswith(("compress", "prepare_dataset"))]
 

@@ -1,0 +1,143 @@
+"""Where every file of a run lives: the one place that knows the output layout under ``results/``.
+
+The rules' outputs, the input functions and the library ask these functions; nothing builds or parses these paths
+elsewhere. Each argument left out stays a Snakemake wildcard (``point_dir()`` is
+``results/compressed/{dataset}/{codec}/{quality}``), so a rule's output and an input function's concrete path come
+from the same function.
+
+=================================================  =============================================================
+``datasets/{dataset}/``                            ``manifest.csv`` and ``images/``: the prepared dataset
+``compressed/{dataset}/{codec}/{quality}/``        a ladder point: ``rate.csv``, ``bitstreams/``, ``decoded/``
+``compressed/{dataset}/{codec}/target_{bpp}/``     an equal-rate point, the same three
+``compressed/.../shards/{shard}-of-{shard_count}``  one shard of a point (temporary, merged into the point)
+``quality/{dataset}/{codec}.csv``                  the metrics of every ladder point of one codec
+``quality/{dataset}/{codec}/target_{bpp}.csv``      the metrics of one equal-rate point
+``tables/``, ``figures/``                          the tables and figures (``tasks/{task}/`` for a task's)
+``models/codecs/{codec}/{model}-{settings_hash}/``  a learned codec trained in the pipeline
+``models/tasks/{task}/{train_variant}/``           a task model trained in the pipeline
+``tasks/{task}/{train_variant}/predictions.csv``    one task model's predictions on every test point
+``logs/{rule}/...``, ``benchmarks/{rule}/...``      each job's log and Snakemake benchmark TSV
+=================================================  =============================================================
+
+A dataset may be a *view*: ``digits-train`` is the train split of dataset ``digits`` (its compression points feed
+the task models trained on compressed images).
+"""
+
+from __future__ import annotations
+
+RESULTS = "results"
+DOWNLOADS = "resources/downloads"
+TARGET_PREFIX = "target_"  # an equal-rate point's folder: target_<bpp>
+
+
+def _w(name: str) -> str:
+    return "{" + name + "}"
+
+
+def dataset_dir(dataset: str = _w("dataset")) -> str:
+    return f"{RESULTS}/datasets/{dataset}"
+
+
+def manifest(dataset: str = _w("dataset")) -> str:
+    return f"{dataset_dir(dataset)}/manifest.csv"
+
+
+def point_dir(dataset: str = _w("dataset"), codec: str = _w("codec"), quality: object = _w("quality")) -> str:
+    """A ladder point's folder (``quality`` as written in the config's ladder, e.g. 50, not 50.0)."""
+    return f"{RESULTS}/compressed/{dataset}/{codec}/{quality}"
+
+
+def target_point_dir(dataset: str = _w("dataset"), codec: str = _w("codec"), bpp: object = _w("bpp")) -> str:
+    """An equal-rate point's folder."""
+    return f"{RESULTS}/compressed/{dataset}/{codec}/{target_label(bpp)}"
+
+
+def target_label(bpp: float | str = _w("bpp")) -> str:
+    """An equal-rate point's name in the folders and in the tables' ``quality`` column: ``target_<bpp>`` (a number
+    in its shortest form: 0.5, 1, not 1.0; a string, such as the wildcard's value, as it is)."""
+    return f"{TARGET_PREFIX}{bpp if isinstance(bpp, str) else format(bpp, 'g')}"
+
+
+def point_shard_dir(
+    dataset: str = _w("dataset"),
+    codec: str = _w("codec"),
+    quality: object = _w("quality"),
+    shard: str = f"{_w('shard')}-of-{_w('shard_count')}",
+) -> str:
+    """One shard of a ladder point (``shard``: '<index>-of-<count>')."""
+    return f"{point_dir(dataset, codec, quality)}/shards/{shard}"
+
+
+def ladder_quality_table(dataset: str = _w("dataset"), codec: str = _w("codec")) -> str:
+    return f"{RESULTS}/quality/{dataset}/{codec}.csv"
+
+
+def ladder_quality_shard_table(
+    dataset: str = _w("dataset"), codec: str = _w("codec"), shard: str = f"{_w('shard')}-of-{_w('shard_count')}"
+) -> str:
+    return f"{RESULTS}/quality/{dataset}/{codec}/shard-{shard}.csv"
+
+
+def target_quality_table(dataset: str = _w("dataset"), codec: str = _w("codec"), bpp: object = _w("bpp")) -> str:
+    return f"{RESULTS}/quality/{dataset}/{codec}/{target_label(bpp)}.csv"
+
+
+def table(name: str) -> str:
+    """A run-wide table (``quality.csv``, ``summary.csv``, ...)."""
+    return f"{RESULTS}/tables/{name}"
+
+
+def codec_json(dataset: str = _w("dataset"), codec: str = _w("codec")) -> str:
+    """CompressAI's JSON of one codec's ladder on one dataset."""
+    return f"{RESULTS}/tables/{dataset}/{codec}.json"
+
+
+def figure(name: str, dataset: str = _w("dataset")) -> str:
+    """A dataset's figure file (``name`` with its extension)."""
+    return f"{RESULTS}/figures/{dataset}/{name}"
+
+
+def codec_model_dir(
+    codec: str = _w("codec"), model: object = _w("model"), settings_hash: str = _w("settings_hash")
+) -> str:
+    """A learned codec trained in the pipeline: its folder carries the hash of its training settings."""
+    return f"{RESULTS}/models/codecs/{codec}/{model}-{settings_hash}"
+
+
+def task_model_dir(task: str = _w("task"), train_variant: str = _w("train_variant")) -> str:
+    return f"{RESULTS}/models/tasks/{task}/{train_variant}"
+
+
+def task_predictions(task: str = _w("task"), train_variant: str = _w("train_variant")) -> str:
+    return f"{RESULTS}/tasks/{task}/{train_variant}/predictions.csv"
+
+
+def task_predictions_shard(
+    task: str = _w("task"),
+    train_variant: str = _w("train_variant"),
+    shard: str = f"{_w('shard')}-of-{_w('shard_count')}",
+) -> str:
+    return f"{RESULTS}/tasks/{task}/{train_variant}/shard-{shard}.csv"
+
+
+def task_table(name: str, task: str = _w("task")) -> str:
+    return f"{RESULTS}/tables/tasks/{task}/{name}"
+
+
+def task_figure(name: str, task: str = _w("task")) -> str:
+    return f"{RESULTS}/figures/tasks/{task}/{name}"
+
+
+def log(stage: str, name: str | None = None) -> str:
+    """A job's log: ``name`` is its wildcards' path (e.g. '{dataset}/{codec}/{quality}'); a stage of one job
+    has none."""
+    return f"{RESULTS}/logs/{stage}" + (f"/{name}.log" if name else ".log")
+
+
+def benchmark(stage: str, name: str | None = None) -> str:
+    """A job's Snakemake benchmark TSV, named like its log."""
+    return f"{RESULTS}/benchmarks/{stage}" + (f"/{name}.tsv" if name else ".tsv")
+
+
+def provenance(extension: str) -> str:
+    return f"{RESULTS}/provenance.{extension}"
