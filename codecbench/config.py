@@ -90,9 +90,11 @@ def load_schema(path: str | Path = DEFAULT_SCHEMA) -> dict:
     """The config schema: the YAML file, with the plug-in parts filled from the registries as they are now (a
     plug-in module registers before the config is validated)."""
     from . import metrics
+    from .datasets import sources
 
     schema = copy.deepcopy(_schema_file(path))
     metrics.fill_schema(schema)
+    sources.fill_schema(schema)
     return schema
 
 
@@ -127,45 +129,18 @@ def normalise_quality(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def _url_source_errors(dataset: str, entry: dict) -> list[str]:
-    """A url dataset is one download (url + sha256 [+ subdir]) or per-file downloads (base_url + files)."""
-    single, per_file = ("url", "sha256", "subdir"), ("base_url", "files")
-    uses_single, uses_per_file = any(k in entry for k in single), any(k in entry for k in per_file)
-    if uses_single and uses_per_file:
-        return [
-            f"datasets.{dataset}: give either url + sha256 (one archive or image) or base_url + files "
-            "(per-file checksums), not keys of both"
-        ]
-    needed = ("url", "sha256") if uses_single or not uses_per_file else per_file
-    missing = [key for key in needed if key not in entry]
-    return [f"datasets.{dataset}: source url needs {key!r} (with {' + '.join(needed)})" for key in missing]
-
-
 def _reference_errors(cfg: dict) -> list[str]:
     from .codecs import get_codec_class
-    from .datasets import BUILTIN_DATASETS
+    from .datasets.sources import get_source
 
     problems = []
     declared = set(cfg["datasets"])
     for dataset, entry in cfg["datasets"].items():
-        if entry["source"] in ("local", "folder", "video_folder") and not Path(entry["path"]).expanduser().is_dir():
-            problems.append(f"datasets.{dataset}.path: folder {entry['path']!r} does not exist (or is not a folder)")
-        if entry["source"] in ("mot17", "bsds500") and not (entry.get("sha256") or entry.get("path")):
-            problems.append(
-                f"datasets.{dataset}: source {entry['source']} needs sha256 (its publishers give no checksum: take "
-                "the sha256sum of the archive you trust) or path (a local copy of the archive)"
-            )
-        if entry["source"] == "url":
-            problems += _url_source_errors(dataset, entry)
+        problems += get_source(entry["source"]).problems(dataset, entry)  # the schema admits registered ones only
         if "shards" in entry and "images_per_shard" in entry:
             problems.append(
                 f"datasets.{dataset}: set either shards (a fixed count) or images_per_shard (a count from its size)"
             )
-        if entry["source"] == "builtin":
-            name = entry.get("name", dataset)
-            if name not in BUILTIN_DATASETS:
-                known = ", ".join(sorted(BUILTIN_DATASETS))
-                problems.append(f"datasets.{dataset}: unknown builtin dataset {name!r} (known: {known}); set 'name'")
     for codec, entry in cfg["codecs"].items():
         for dataset in entry.get("datasets", []):
             if dataset not in declared:
@@ -220,25 +195,29 @@ def _video_training_errors(cfg: dict, name: str, entry: dict) -> list[str]:
     return problems
 
 
-# What each task needs its dataset to be annotated with, and which sources give it (for error messages).
-ANNOTATION_KINDS = {
-    "classes": "class labels with a train/test split (builtin digits, source cifar10, source folder)",
-    "objects": "object boxes (builtin shapes, source coco, source yolo)",
-    "text": "text transcriptions (builtin plates, source folder with labels_file)",
-    "edges": "edge ground truth (builtin shapes and moving_shapes, source bsds500)",
+# What each task needs its dataset to be annotated with, in words for error messages (see annotation_words).
+ANNOTATION_NOUNS = {
+    "classes": "class labels with a train/test split",
+    "objects": "object boxes",
+    "text": "text transcriptions",
+    "edges": "edge ground truth",
 }
 
 
-def _has_train_split(dataset: dict, dataset_id: str) -> bool:
-    """Whether a dataset entry has train images: cifar10, class folders, YOLO folders (when they hold a train
-    split, which only preparing them tells: assumed) and the built-in sets registered with one."""
-    from .datasets.builtin import BUILTINS_WITH_TRAIN_SPLIT
+def annotation_words(kind: str) -> str:
+    """An annotation kind in words and which sources give it, as the registry says, e.g. "object boxes (builtin
+    shapes and moving_shapes, source coco, source yolo, source mot17)"."""
+    from .datasets.sources import offering
 
-    if dataset["source"] == "builtin":
-        return dataset.get("name", dataset_id) in BUILTINS_WITH_TRAIN_SPLIT
-    return dataset["source"] in ("cifar10", "yolo") or (
-        dataset["source"] == "folder" and not dataset.get("labels_file")
-    )
+    sources = offering(kind)
+    return f"{ANNOTATION_NOUNS[kind]} ({', '.join(sources)})" if sources else ANNOTATION_NOUNS[kind]
+
+
+def _has_train_split(dataset: dict, dataset_id: str) -> bool:
+    """Whether a dataset entry has train images, as its source declares it."""
+    from .datasets import has_train_split
+
+    return has_train_split(dataset, dataset_id)
 
 
 def _task_errors(cfg: dict, name: str, entry: dict, declared: set[str]) -> list[str]:
@@ -263,10 +242,10 @@ def _task_errors(cfg: dict, name: str, entry: dict, declared: set[str]) -> list[
             needed = task_class.annotation_kind  # the settings' own error is reported below
         kinds = annotation_kinds(dataset, entry["dataset"])
         if needed is not None and needed not in kinds:
-            has = " and ".join(text for kind, text in ANNOTATION_KINDS.items() if kind in kinds) or "no annotations"
+            has = " and ".join(annotation_words(kind) for kind in ANNOTATION_NOUNS if kind in kinds) or "no annotations"
             problems.append(
                 f"tasks.{name}.dataset: task {entry['task']!r} needs a dataset annotated with "
-                f"{ANNOTATION_KINDS[needed]}, but {entry['dataset']!r} has {has}"
+                f"{annotation_words(needed)}, but {entry['dataset']!r} has {has}"
             )
     ladders = {codec: codec_entry["qualities"] for codec, codec_entry in cfg["codecs"].items()}
     ladders |= {codec: list(range(1, len(e["lambdas"]) + 1)) for codec, e in cfg.get("learned", {}).items()}

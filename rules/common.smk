@@ -10,6 +10,7 @@ from snakemake.exceptions import WorkflowError
 
 from codecbench import layout
 from codecbench.datasets.fingerprint import dataset_fingerprint
+from codecbench.datasets.sources import get_source
 from codecbench.metrics import REGISTRY as METRIC_REGISTRY, rate_quality_metrics
 from codecbench.plugins import PluginError, load_plugins, plugin_fingerprint
 from codecbench.provenance import config_hash
@@ -186,6 +187,13 @@ def get_evaluation_shards(wildcards):
 def task_manifest(wildcards):
     """The manifest of a task's dataset."""
     return layout.manifest(task_dataset(wildcards))
+
+
+def get_source_plugin_code(wildcards):
+    """The plug-ins' code when a dataset's source is a plug-in's (an edit re-prepares the dataset); nothing for the
+    package's own sources."""
+    source = get_source(config["datasets"][wildcards.dataset]["source"])
+    return {} if source.read.__module__.startswith("codecbench.") else PLUGIN_CODE
 
 
 def get_view_manifest(wildcards):

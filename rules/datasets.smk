@@ -28,6 +28,7 @@ checkpoint prepare_dataset:
         source_files=lambda wildcards: dataset_fingerprint(
             config["datasets"][wildcards.dataset]
         ),
+        plugin_code=get_source_plugin_code,
         downloads_dir=layout.DOWNLOADS,
     script:
         "../scripts/prepare_dataset.py"

@@ -94,8 +94,8 @@ LAZY_EXCLUSIONS: dict[tuple[str, ...], dict[str, str]] = {
         "codecbench.compress:clip_metric": "metrics are measured by the quality rules",
     },
     _QUALITY_RULES + _TABLE_RULES: {
-        "codecbench.datasets:source_set": "dataset sources are read by prepare_dataset only",
-        "codecbench.datasets:_unannotated_images": "dataset sources are read by prepare_dataset only",
+        "codecbench.datasets.video:*": "dataset sources are read by prepare_dataset only",
+        "codecbench.datasets.bsds:*": "dataset sources are read by prepare_dataset only",
         "codecbench.datasets:prepare_dataset": "dataset preparation is prepare_dataset's",
         "codecbench.codecs.learned*:*": "learned codecs code and decode in compress (models in train_codec); "
         "quality reads the decoded PNGs",

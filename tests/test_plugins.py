@@ -1,5 +1,6 @@
-"""A user's metric, registered from outside the package and named under ``plugins``, through the schema, a real
-workflow run, its tables, JSON and figures; and the errors a broken plug-in gets."""
+"""A user's metric and dataset source, registered from outside the package in files named under ``plugins``,
+through the schema, a real workflow run, its tables, JSON, figures and reruns; and the errors a broken plug-in
+gets."""
 
 from __future__ import annotations
 
@@ -32,6 +33,37 @@ def psnr_green(reference, decoded):
     return psnr_from_mse(float(np.mean((reference[..., 1].astype(np.float64) - decoded[..., 1]) ** 2)))
 """
 TOY_NAMES = ("max_abs_error", "psnr_green")
+# A dataset source of the user's, with an entry key of its own: `count` gradient images, 64x48.
+TOY_SOURCE = """
+import numpy as np
+from codecbench.datasets import SourceImage, SourceSet, in_memory
+from codecbench.datasets.sources import DatasetSource, register_source
+
+
+def gradient(index):
+    ramp = np.linspace(0, 255, 64)[None, :, None]
+    return np.broadcast_to(ramp * [1.0, 0.5, 0.25] + 30 * index, (48, 64, 3)).clip(0, 255).astype(np.uint8)
+
+
+def gradients(dataset, entry, downloads_dir):
+    images = (SourceImage(f"g{i}", "test", "", in_memory(gradient(i), f"gradient {i}")) for i in range(entry["count"]))
+    return SourceSet(images)
+
+
+register_source(DatasetSource(
+    name="gradients", description="synthetic colour ramps: unlabelled test images", read=gradients,
+    options={"count": {"type": "integer", "minimum": 1, "description": "how many images"}},
+))
+"""
+
+
+def toy_gradient(index: int) -> np.ndarray:
+    """The plug-in source's image ``index``, computed here independently of it."""
+    ramp = np.linspace(0, 255, 64)
+    image = np.empty((48, 64, 3))
+    for channel, weight in enumerate((1.0, 0.5, 0.25)):
+        image[..., channel] = ramp[None, :] * weight + 30 * index
+    return np.clip(image, 0, 255).astype(np.uint8)
 
 
 @pytest.fixture
@@ -91,15 +123,16 @@ def test_a_broken_plugin_is_named(tmp_path, monkeypatch):
 
 
 @pytest.mark.workflow
-def test_a_plugin_metric_runs_through_the_workflow(tmp_path, photo):
+def test_a_plugin_metric_and_dataset_source_run_through_the_workflow(tmp_path, photo):
     from test_workflow import make_project_copy, planned_jobs, run_snakemake, write_config
 
     workdir = make_project_copy(tmp_path, photo)
     (workdir / "plugins").mkdir()
     (workdir / "plugins" / "toy_metrics.py").write_text(TOY_METRICS)
+    (workdir / "plugins" / "toy_source.py").write_text(TOY_SOURCE)
     cfg = {
-        "plugins": ["plugins/toy_metrics.py"],
-        "datasets": {"tiny": {"source": "local", "path": "input"}},
+        "plugins": ["plugins/toy_metrics.py", "plugins/toy_source.py"],
+        "datasets": {"tiny": {"source": "local", "path": "input"}, "ramps": {"source": "gradients", "count": 3}},
         "codecs": {"jpeg": {"qualities": [30, 70]}, "webp": {"qualities": [20, 60]}},
         "metrics": ["psnr_rgb", "max_abs_error", "psnr_green"],
         "statistics": {"n_boot": 100},
@@ -108,7 +141,14 @@ def test_a_plugin_metric_runs_through_the_workflow(tmp_path, photo):
     run_snakemake(workdir, "--configfile", configfile)
 
     table = pd.read_csv(workdir / "results/tables/quality.csv", dtype={"image_id": str})
-    assert len(table) == 8
+    manifest = pd.read_csv(workdir / "results/datasets/ramps/manifest.csv")
+    assert list(manifest.image_id) == ["g0", "g1", "g2"]
+    assert list(manifest.source) == ["gradient 0", "gradient 1", "gradient 2"]
+    for row in table[table.dataset == "ramps"].itertuples():
+        stream = workdir / f"results/compressed/ramps/{row.codec}/{row.quality}/bitstreams"
+        decoded = np.asarray(Image.open(next(stream.glob(f"{row.image_id}.*"))).convert("RGB"), np.int64)
+        assert row.max_abs_error == np.abs(toy_gradient(int(row.image_id[1:])).astype(np.int64) - decoded).max()
+    table = table[table.dataset == "tiny"]
     for row in table.itertuples():
         suffix = "png" if row.image_id == "astronaut" else "jpg"
         original = np.asarray(Image.open(workdir / f"input/{row.image_id}.{suffix}").convert("RGB"), np.int64)
@@ -124,16 +164,30 @@ def test_a_plugin_metric_runs_through_the_workflow(tmp_path, photo):
     summary = pd.read_csv(workdir / "results/tables/summary.csv")
     assert {"max_abs_error", "max_abs_error_ci_low", "psnr_green_ci_high"} <= set(summary.columns)
     bd = pd.read_csv(workdir / "results/tables/bd_rate.csv")
-    assert sorted(bd.metric) == ["psnr_green", "psnr_rgb"]
+    assert sorted(bd[bd.dataset == "tiny"].metric) == ["psnr_green", "psnr_rgb"]
     figures = workdir / "results/figures/tiny"
     assert (figures / "rd_psnr_green.png").is_file() and not (figures / "rd_max_abs_error.png").exists()
     assert "PSNR of the green channel (dB)" in (figures / "rd_psnr_green.svg").read_text()
     assert planned_jobs(workdir, configfile) == []  # the plug-in is imported by the dry run as by the jobs
-    # Editing the plug-in reruns what runs its code (the metrics; its labels are only drawn by the figures).
+    # Editing a plug-in reruns what runs plug-in code: the metric jobs, and the preparing of the dataset whose source
+    # is a plug-in's (its images are then compared by content: a dry run cannot know yet that they are the same).
     with (workdir / "plugins" / "toy_metrics.py").open("a") as handle:
         handle.write("# edited\n")
     planned = planned_jobs(workdir, configfile)
-    assert [job for job in planned if job.startswith("quality_ladder")] == [
-        "quality_ladder[dataset=tiny, codec=jpeg]", "quality_ladder[dataset=tiny, codec=webp]"
+    assert [job for job in planned if job.startswith(("quality_ladder", "prepare_dataset"))] == [
+        "prepare_dataset[dataset=ramps]",
+        "quality_ladder[dataset=ramps, codec=jpeg]", "quality_ladder[dataset=ramps, codec=webp]",
+        "quality_ladder[dataset=tiny, codec=jpeg]", "quality_ladder[dataset=tiny, codec=webp]",
     ]  # fmt: skip
-    assert not [job for job in planned if job.startswith(("compress", "prepare_dataset"))]
+    assert not [job for job in planned if job.startswith("compress") and "dataset=tiny" in job]
+
+
+def test_a_source_option_that_clashes_with_the_schema_is_named():
+    from codecbench.datasets.sources import DatasetSource, registered_source
+
+    clash = DatasetSource("clash", "a source redefining path", read=None, options={"path": {"type": "integer"}})
+    with registered_source(clash), pytest.raises(ValueError, match="dataset source 'clash': option 'path' is already"):
+        load_schema()
+    assert (
+        "clash" not in load_schema()["properties"]["datasets"]["additionalProperties"]["properties"]["source"]["enum"]
+    )

@@ -29,6 +29,10 @@ are renumbered from 0). Options of video sources: ``clips`` (the names of the cl
 and ``max_frames`` (the first N frames of each clip); ``max_images`` still keeps the first N frames of each split.
 
 ``manifest.csv`` is written last, so a dataset with a manifest is complete.
+
+Each source is a :class:`~.sources.DatasetSource` in the registry of :mod:`.sources`, declared beside its reader:
+what it reads and what its entries are annotated with, whether they are video or have a train split, and how an
+entry is checked all come from there.
 """
 
 from __future__ import annotations
@@ -56,16 +60,18 @@ from .builtin import (
     BUILTIN_DATASETS,
     BUILTIN_EXTRA_KINDS,
     BUILTIN_KINDS,
+    BUILTINS_WITH_TRAIN_SPLIT,
+    VIDEO_BUILTINS,
     BuiltinImage,
     ObjectBox,
 )
 from .download import archive_limits, fetch
 from .edges import EDGES_DIR, write_edges
 from .normalize import ImageFileError, ImageOptions, image_options, load_normalized
+from .sources import DatasetSource, check_path_is_folder, find_source, register_source, source_names
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("builtin", "local", "url", "cifar10", "folder", "coco", "yolo", "mot17", "video_folder", "bsds500")
 SPLITS = ("train", "test")
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".pnm", ".gif"}
@@ -235,115 +241,192 @@ def _builtin_images(name: str) -> Iterator[SourceImage]:
         )
 
 
+# ---- the sources read here: builtin, local and url (the others are declared beside their readers) ----------------
+
+
+def _builtin_name(entry: dict[str, Any], dataset: str) -> str:
+    return entry.get("name", dataset)
+
+
+def _builtin_set(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> SourceSet:
+    name = _builtin_name(cfg, dataset)
+    if name not in BUILTIN_DATASETS:
+        known = ", ".join(sorted(BUILTIN_DATASETS))
+        raise DatasetError(f"dataset {dataset!r}: unknown builtin {name!r} (known: {known})")
+    classes = list(BUILTIN_CLASSES[name]) if BUILTIN_KINDS[name] == "objects" else None
+    return SourceSet(_builtin_images(name), classes)
+
+
+def _builtin_annotations(entry: dict[str, Any], dataset: str) -> tuple[str, ...]:
+    """A built-in set's kind and extra kinds, as it registered them (none for an unknown name: the config check
+    reports it)."""
+    name = _builtin_name(entry, dataset)
+    primary = BUILTIN_KINDS.get(name)
+    return ((primary,) if primary else ()) + tuple(BUILTIN_EXTRA_KINDS.get(name, ()))
+
+
+def _builtin_offers() -> dict[str, str]:
+    """Kind -> the built-in sets that have it, e.g. "builtin shapes and moving_shapes"."""
+    offers = {}
+    for kind in ANNOTATION_KINDS:
+        names = [name for name in BUILTIN_DATASETS if kind in _builtin_annotations({}, name)]
+        if names:
+            listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+            offers[kind] = f"builtin {listed}"
+    return offers
+
+
+def _builtin_problems(dataset: str, entry: dict[str, Any]) -> list[str]:
+    name = _builtin_name(entry, dataset)
+    if name in BUILTIN_DATASETS:
+        return []
+    known = ", ".join(sorted(BUILTIN_DATASETS))
+    return [f"datasets.{dataset}: unknown builtin dataset {name!r} (known: {known}); set 'name'"]
+
+
+register_source(
+    DatasetSource(
+        name="builtin",
+        description="a set shipped with the installed packages or drawn by codecbench (name: which one)",
+        read=_builtin_set,
+        annotations=_builtin_annotations,
+        video=lambda entry, dataset: _builtin_name(entry, dataset) in VIDEO_BUILTINS,
+        train_split=lambda entry, dataset: _builtin_name(entry, dataset) in BUILTINS_WITH_TRAIN_SPLIT,
+        check=_builtin_problems,
+        offers=_builtin_offers,
+    )
+)
+
+
+def _local_set(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> SourceSet:
+    folder = Path(cfg["path"]).expanduser()
+    if not folder.is_dir():
+        raise DatasetError(f"dataset {dataset!r}: local path {folder} is not a folder; fix datasets.{dataset}.path")
+    return SourceSet(_unlabelled_folder(dataset, folder, cfg))
+
+
+register_source(
+    DatasetSource(
+        name="local",
+        description="a folder of image files, searched recursively: unlabelled test images",
+        read=_local_set,
+        check=check_path_is_folder,
+    )
+)
+
+
+def _url_problems(dataset: str, entry: dict[str, Any]) -> list[str]:
+    """A url dataset is one download (url + sha256 [+ subdir]) or per-file downloads (base_url + files)."""
+    single, per_file = ("url", "sha256", "subdir"), ("base_url", "files")
+    uses_single, uses_per_file = any(k in entry for k in single), any(k in entry for k in per_file)
+    if uses_single and uses_per_file:
+        return [
+            f"datasets.{dataset}: give either url + sha256 (one archive or image) or base_url + files "
+            "(per-file checksums), not keys of both"
+        ]
+    needed = ("url", "sha256") if uses_single or not uses_per_file else per_file
+    missing = [key for key in needed if key not in entry]
+    return [f"datasets.{dataset}: source url needs {key!r} (with {' + '.join(needed)})" for key in missing]
+
+
+def _url_set(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> SourceSet:
+    if "files" in cfg:
+        entries = _downloaded_files(dataset, cfg, downloads_dir)
+        return SourceSet(file_images(dataset, entries, image_options(dataset, cfg)))
+    root = fetch(cfg["url"], cfg["sha256"], downloads_dir, limits=archive_limits(dataset, cfg))
+    subdir = cfg.get("subdir") or ""
+    # Resolved (links followed) and confined to the download: only what the sha256 checked may be read.
+    folder = root / subdir
+    if not folder.resolve().is_relative_to(root.resolve()):
+        raise DatasetError(
+            f"dataset {dataset!r}: subdir {subdir!r} leads outside the download from {cfg['url']} (to "
+            f"{folder.resolve()}); set datasets.{dataset}.subdir to a folder inside the archive, as a relative "
+            "path without '..'"
+        )
+    if not folder.is_dir():
+        raise DatasetError(f"dataset {dataset!r}: subdir {subdir!r} is not in the download from {cfg['url']}")
+    return SourceSet(_unlabelled_folder(dataset, folder, cfg, within=root))
+
+
+register_source(
+    DatasetSource(
+        name="url",
+        description="a download (an archive or image by url + sha256, or files by base_url + their sha256): "
+        "unlabelled test images",
+        read=_url_set,
+        check=_url_problems,
+    )
+)
+
+
+# ---- what the registry says about a config entry ----------------------------------------------------------------
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    # SOURCES and VIDEO_SOURCES are read from the registry when asked for: a source registered after this package
+    # was imported is among them.
+    if name == "SOURCES":
+        return source_names()
+    if name == "VIDEO_SOURCES":  # the sources whose every entry is video
+        return tuple(source for source in source_names() if find_source(source).video is True)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _entry_source(dataset_cfg: dict[str, Any]) -> DatasetSource | None:
+    return find_source(dataset_cfg["source"])
+
+
 def annotation_kind(dataset_cfg: dict[str, Any], dataset_id: str) -> str | None:
     """What a dataset config entry's images are annotated with (their primary kind; see :func:`annotation_kinds`
-    for all of them), from the entry alone (nothing is read or fetched): "classes" (cifar10, folder with class
-    sub-folders, builtin digits), "objects" (builtin shapes and moving_shapes, coco, yolo, mot17), "text" (builtin
-    plates, folder with ``labels_file``), "edges" (bsds500) or None (unlabelled: photos, science, local, url,
-    video_folder, and unknown builtins, which config validation reports on its own)."""
-    source = dataset_cfg["source"]
-    if source == "builtin":
-        return BUILTIN_KINDS.get(dataset_cfg.get("name", dataset_id))
-    if source == "cifar10":
-        return "classes"
-    if source == "folder":
-        return "text" if dataset_cfg.get("labels_file") else "classes"
-    if source in ("coco", "yolo", "mot17"):
-        return "objects"
-    if source == "bsds500":
-        return "edges"
-    return None
+    for all of them), from the entry alone (nothing is read or fetched), as its source declares it (see
+    :mod:`.sources`): "classes" (cifar10, folder with class sub-folders, builtin digits), "objects" (builtin shapes
+    and moving_shapes, coco, yolo, mot17), "text" (builtin plates, folder with ``labels_file``), "edges" (bsds500) or
+    None (unlabelled: photos, science, local, url, video_folder, and unknown builtins or sources, which config
+    validation reports on its own)."""
+    kinds = _kinds_primary_first(dataset_cfg, dataset_id)
+    return kinds[0] if kinds else None
+
+
+def _kinds_primary_first(dataset_cfg: dict[str, Any], dataset_id: str) -> tuple[str, ...]:
+    source = _entry_source(dataset_cfg)
+    return source.annotation_kinds(dataset_cfg, dataset_id) if source is not None else ()
 
 
 def annotation_kinds(dataset_cfg: dict[str, Any], dataset_id: str) -> frozenset[str]:
     """All the kinds a dataset config entry's images are annotated with, from the entry alone: its primary kind
     (:func:`annotation_kind`) and its extra ones (builtin shapes and moving_shapes: "objects" and "edges"); empty
     for unlabelled sets."""
-    primary = annotation_kind(dataset_cfg, dataset_id)
-    kinds = {primary} if primary else set()
-    if dataset_cfg["source"] == "builtin":
-        kinds.update(BUILTIN_EXTRA_KINDS.get(dataset_cfg.get("name", dataset_id), ()))
-    return frozenset(kinds)
-
-
-VIDEO_SOURCES = ("mot17", "video_folder")
+    return frozenset(_kinds_primary_first(dataset_cfg, dataset_id))
 
 
 def is_video_source(dataset_cfg: dict[str, Any], dataset_id: str) -> bool:
     """Whether a dataset config entry gives video (clips of frames, with frames.csv), from the entry alone."""
-    from .builtin import VIDEO_BUILTINS
+    source = _entry_source(dataset_cfg)
+    return source is not None and source.is_video(dataset_cfg, dataset_id)
 
-    if dataset_cfg["source"] == "builtin":
-        return dataset_cfg.get("name", dataset_id) in VIDEO_BUILTINS
-    return dataset_cfg["source"] in VIDEO_SOURCES
+
+def has_train_split(dataset_cfg: dict[str, Any], dataset_id: str) -> bool:
+    """Whether a dataset config entry has train images, from the entry alone: cifar10, class folders, YOLO folders
+    (when they hold a train split, which only preparing them tells: assumed) and the built-in sets registered with
+    one."""
+    source = _entry_source(dataset_cfg)
+    return source is not None and source.has_train_split(dataset_cfg, dataset_id)
 
 
 def source_set(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> SourceSet:
     """The images of a dataset config entry, in id order within each split, not yet read, with their classes if
-    they are annotated with objects."""
-    from .annotated import coco_set, text_folder_images, yolo_set  # imported here: they build on this module
-    from .bsds import bsds500_images
-    from .video import mot17_set, video_folder_images
-
-    source = cfg["source"]
-    if source == "builtin":
-        name = cfg.get("name", dataset)
-        if name not in BUILTIN_DATASETS:
-            known = ", ".join(sorted(BUILTIN_DATASETS))
-            raise DatasetError(f"dataset {dataset!r}: unknown builtin {name!r} (known: {known})")
-        classes = list(BUILTIN_CLASSES[name]) if BUILTIN_KINDS[name] == "objects" else None
-        return SourceSet(_builtin_images(name), classes)
-    if source == "coco":
-        return coco_set(dataset, cfg, downloads_dir)
-    if source == "yolo":
-        return yolo_set(dataset, cfg)
-    if source == "mot17":
-        return mot17_set(dataset, cfg, downloads_dir)
-    if source == "video_folder":
-        return SourceSet(video_folder_images(dataset, cfg))
-    if source == "bsds500":
-        return SourceSet(bsds500_images(dataset, cfg, downloads_dir))
-    if source == "folder" and cfg.get("labels_file"):
-        return SourceSet(text_folder_images(dataset, cfg))
-    return SourceSet(_unannotated_images(dataset, cfg, downloads_dir))
+    they are annotated with objects: what its source reads."""
+    source = _entry_source(cfg)
+    if source is None:
+        raise DatasetError(
+            f"dataset {dataset!r}: unknown source {cfg['source']!r} (known: {', '.join(source_names())})"
+        )
+    return source.read(dataset, cfg, downloads_dir)
 
 
 def iter_source_images(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> Iterable[SourceImage]:
     """The images of a dataset config entry, in id order within each split, not yet read."""
     return source_set(dataset, cfg, downloads_dir).images
-
-
-def _unannotated_images(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> Iterable[SourceImage]:
-    """Images of the sources without boxes or text: local, url, cifar10 and class folders."""
-    from .labelled import cifar10_images, folder_images  # imported here: they build on this module's helpers
-
-    source = cfg["source"]
-    if source == "local":
-        folder = Path(cfg["path"]).expanduser()
-        if not folder.is_dir():
-            raise DatasetError(f"dataset {dataset!r}: local path {folder} is not a folder; fix datasets.{dataset}.path")
-        return _unlabelled_folder(dataset, folder, cfg)
-    if source == "url" and "files" in cfg:
-        return file_images(dataset, _downloaded_files(dataset, cfg, downloads_dir), image_options(dataset, cfg))
-    if source == "url":
-        root = fetch(cfg["url"], cfg["sha256"], downloads_dir, limits=archive_limits(dataset, cfg))
-        subdir = cfg.get("subdir") or ""
-        # Resolved (links followed) and confined to the download: only what the sha256 checked may be read.
-        folder = root / subdir
-        if not folder.resolve().is_relative_to(root.resolve()):
-            raise DatasetError(
-                f"dataset {dataset!r}: subdir {subdir!r} leads outside the download from {cfg['url']} (to "
-                f"{folder.resolve()}); set datasets.{dataset}.subdir to a folder inside the archive, as a relative "
-                "path without '..'"
-            )
-        if not folder.is_dir():
-            raise DatasetError(f"dataset {dataset!r}: subdir {subdir!r} is not in the download from {cfg['url']}")
-        return _unlabelled_folder(dataset, folder, cfg, within=root)
-    if source == "cifar10":
-        return cifar10_images(dataset, cfg, downloads_dir)
-    if source == "folder":
-        return folder_images(dataset, cfg)
-    raise DatasetError(f"dataset {dataset!r}: unknown source {source!r} (known: {', '.join(SOURCES)})")
 
 
 def _first_per_split(dataset: str, images: Iterable[SourceImage], limit: int | None) -> Iterator[SourceImage]:
@@ -645,12 +728,16 @@ __all__ = [
     "OBJECT_COLUMNS",
     "ObjectBox",
     "SOURCES",
+    "DatasetSource",
     "SPLITS",
     "SourceImage",
     "SourceSet",
     "annotation_kind",
     "is_video_source",
     "annotation_kinds",
+    "has_train_split",
+    "register_source",
+    "source_set",
     "image_files",
     "prepare_dataset",
     "read_classes",
@@ -659,3 +746,7 @@ __all__ = [
     "read_objects",
     "read_split",
 ]
+
+# The reader modules declare the other sources; imported in this order, which is the registry's (and so the order
+# the config schema lists the sources in). Last: they build on this module.
+from . import labelled, annotated, video, bsds  # noqa: E402, F401, I001

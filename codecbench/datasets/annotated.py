@@ -48,6 +48,7 @@ from . import (
 )
 from .download import ArchiveLimits, BoundedZipFile, archive_limits, fetch
 from .normalize import ImageOptions, image_options, load_normalized
+from .sources import DatasetSource, register_source
 
 COCO_IMAGES_URL = "http://images.cocodataset.org/zips/val2017.zip"
 COCO_ANNOTATIONS_URL = "http://images.cocodataset.org/annotations/annotations_trainval2017.zip"
@@ -423,3 +424,32 @@ def text_folder_images(dataset: str, cfg: dict[str, Any]) -> list[SourceImage]:
         )
     entries = sorted((path.relative_to(root), path, "test", text) for path, (_, text) in texts.items())
     return file_images(dataset, entries, image_options(dataset, cfg))
+
+
+# ---- the sources (folder with labels_file, read above, is the folder source's: see .labelled) ------------------
+
+
+register_source(
+    DatasetSource(
+        name="coco",
+        description="COCO val2017 images and their boxes (80 classes), test split",
+        read=coco_set,
+        annotations=("objects",),
+    )
+)
+
+
+def _yolo_set(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> SourceSet:
+    return yolo_set(dataset, cfg)
+
+
+register_source(
+    DatasetSource(
+        name="yolo",
+        description="a YOLO-format folder (images/ and labels/ with train, val and/or test; val and test are the test "
+        "split) and its boxes",
+        read=_yolo_set,
+        annotations=("objects",),
+        train_split=True,  # when the folder holds a train split, which only reading it tells: assumed
+    )
+)

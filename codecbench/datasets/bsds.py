@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from . import SPLITS, DatasetError, ImageRead, SourceImage
+from . import SPLITS, DatasetError, ImageRead, SourceImage, SourceSet
 from .download import ArchiveBudget, archive_limits
 from .normalize import ImageOptions, image_options, load_normalized
+from .sources import DatasetSource, check_sha256_or_path, register_source
 from .video import archive_where, verified_archive
 
 BSDS500_URL = "http://www.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/BSR/BSR_bsds500.tgz"
@@ -135,3 +136,18 @@ def bsds500_images(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> It
         read = functools.partial(_read, f"{image_name} in {name}", image_data, options)
         edges = functools.partial(_edges, dataset, f"{truth[0]} in {name}", truth[1])
         yield SourceImage(stem, our_split, "", read, edges=edges)
+
+
+def _bsds500_set(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> SourceSet:
+    return SourceSet(bsds500_images(dataset, cfg, downloads_dir))
+
+
+register_source(
+    DatasetSource(
+        name="bsds500",
+        description="the Berkeley segmentation benchmark BSDS500: photographs and every annotator's boundary maps",
+        read=_bsds500_set,
+        annotations=("edges",),
+        check=check_sha256_or_path,
+    )
+)

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from . import DatasetError, SourceImage, file_images, image_files, in_memory
+from . import DatasetError, SourceImage, SourceSet, file_images, image_files, in_memory
 from .download import archive_limits, fetch
 from .normalize import image_options
+from .sources import DatasetSource, check_path_is_folder, register_source
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
@@ -184,3 +185,48 @@ def folder_images(dataset: str, cfg: dict[str, Any]) -> list[SourceImage]:
     entries.sort(key=lambda entry: entry[0])  # id order: by path below the folder
     entries_below = [(path.relative_to(root), path, split, label) for path, split, label in entries]
     return file_images(dataset, entries_below, image_options(dataset, cfg))
+
+
+# ---- the sources --------------------------------------------------------------------------------------------------
+
+
+def _cifar10_set(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> SourceSet:
+    return SourceSet(cifar10_images(dataset, cfg, downloads_dir))
+
+
+register_source(
+    DatasetSource(
+        name="cifar10",
+        description="the official CIFAR-10 python archive: 50,000 train and 10,000 test images with class labels",
+        read=_cifar10_set,
+        annotations=("classes",),
+        train_split=True,
+    )
+)
+
+
+def _is_text_folder(entry: dict[str, Any]) -> bool:
+    return bool(entry.get("labels_file"))
+
+
+def _folder_set(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> SourceSet:
+    if _is_text_folder(cfg):
+        # Imported here: at the top it would register coco and yolo before the sources of this module.
+        from .annotated import text_folder_images
+
+        return SourceSet(text_folder_images(dataset, cfg))
+    return SourceSet(folder_images(dataset, cfg))
+
+
+register_source(
+    DatasetSource(
+        name="folder",
+        description="one sub-folder per class (given or seeded train/test splits); with labels_file: test images "
+        "labelled with their text (OCR)",
+        read=_folder_set,
+        annotations=lambda entry, _dataset: ("text",) if _is_text_folder(entry) else ("classes",),
+        train_split=lambda entry, _dataset: not _is_text_folder(entry),
+        check=check_path_is_folder,
+        offers={"classes": "source folder", "text": "source folder with labels_file"},
+    )
+)

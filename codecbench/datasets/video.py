@@ -38,6 +38,7 @@ import numpy as np
 from . import DatasetError, ImageRead, ObjectBox, SourceImage, SourceSet, image_files, image_id_for, in_memory
 from .download import ArchiveLimits, BoundedZipFile, archive_limits, fetch
 from .normalize import ImageOptions, image_options, load_normalized
+from .sources import DatasetSource, check_path_is_folder, check_sha256_or_path, register_source
 
 MOT17_URL = "https://motchallenge.net/data/MOT17.zip"
 MOT17_SEQUENCES = ("MOT17-02-FRCNN",)
@@ -364,3 +365,33 @@ def _clip_frames(
             yield from _folder_frames(dataset, path, clip, fps, options)
         else:
             yield from _video_frames(dataset, path, clip, max_frames)
+
+
+# ---- the sources --------------------------------------------------------------------------------------------------
+
+
+register_source(
+    DatasetSource(
+        name="mot17",
+        description="MOTChallenge MOT17 train sequences: clips of frames with pedestrian boxes, test split",
+        read=mot17_set,
+        annotations=("objects",),
+        video=True,
+        check=check_sha256_or_path,
+    )
+)
+
+
+def _video_folder_set(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> SourceSet:
+    return SourceSet(video_folder_images(dataset, cfg))
+
+
+register_source(
+    DatasetSource(
+        name="video_folder",
+        description="video files and/or sub-folders of frame images, one clip each: unlabelled test frames",
+        read=_video_folder_set,
+        video=True,
+        check=check_path_is_folder,
+    )
+)
