@@ -21,6 +21,13 @@ class Registry(dict[str, type[T]]):
         self[cls.name] = cls
         return cls
 
+    def unregister(self, name: str) -> type[T]:
+        """Remove the class registered as ``name`` and return it (a test's own plug-in, once it is done with it);
+        KeyError listing the known names otherwise."""
+        cls = self.get_class(name)
+        del self[name]
+        return cls
+
     def get_class(self, name: str) -> type[T]:
         """The class registered as ``name``; KeyError listing the known names otherwise."""
         try:

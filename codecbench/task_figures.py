@@ -9,18 +9,16 @@ import pandas as pd
 
 from .config import ORIGINAL_VARIANT, UNCOMPRESSED, normalise_quality
 from .figures import RATE_LABEL, _pyplot, codec_style, save_figure
-
-SCORE_LABELS = {
-    "accuracy": "accuracy", "macro_f1": "macro-F1", "cohen_kappa": "Cohen's kappa",
-    "map50_95": "mAP@0.5:0.95", "map50": "mAP@0.5", "precision": "precision", "recall": "recall",
-    "cer": "character error rate", "wer": "word error rate", "exact_match": "exact-match accuracy",
-    "mean_confidence": "mean confidence", "ods_f": "boundary F (ODS)", "ois_f": "boundary F (OIS)",
-    "ap": "boundary AP", "ods_precision": "boundary precision (ODS)", "ods_recall": "boundary recall (ODS)",
-}  # fmt: skip
+from .tasks import TASKS
 
 
 def score_label(score: str) -> str:
-    return SCORE_LABELS.get(score, score.replace("_", " "))
+    """The axis label of a score column: the one a registered task declares in ``score_labels`` (the first such
+    task), else the column's name with '_' shown as ' '."""
+    for task in TASKS.values():
+        if score in task.score_labels:
+            return task.score_labels[score]
+    return score.replace("_", " ")
 
 
 def reference_variant(summary: pd.DataFrame) -> str:

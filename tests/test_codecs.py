@@ -1,17 +1,28 @@
-"""Codec round trips, real bitstream formats, quality knobs and the registry/schema agreement."""
+"""Codec round trips, real bitstream formats, quality knobs, and the config schema's codec entries that the codec
+classes make."""
 
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from codecbench.codecs import CODECS, CodecError, get_codec_class, make_codec
+from codecbench.codecs import (
+    CODECS,
+    Codec,
+    CodecError,
+    get_codec_class,
+    make_codec,
+    register_codec,
+    schema_ref,
+    unregister_codec,
+)
 from codecbench.codecs.imagecodecs_codecs import jxl_distance_from_quality
 from codecbench.compress import bits_per_pixel
-from codecbench.config import load_schema
+from codecbench.config import ConfigError, load_schema, validate_config
 from codecbench.metrics import psnr_rgb
 
 # A mid-ladder quality per codec, and the PSNR-RGB (dB) it must at least reach on the test photo.
@@ -174,31 +185,205 @@ def test_decoded_pillow_images_are_rgb(photo):
         assert im.mode == "RGB" and im.size == (photo.shape[1], photo.shape[0])
 
 
-def _codec_schema(name):
-    return load_schema()["properties"]["codecs"]["properties"][name]
+# ---- the config schema's codec entries, made from the codec classes --------------------------------------------
+
+# Today's codecs with equal-rate points (target_bpp): the lossy image codecs; not lossless, learned or video ones.
+EQUAL_RATE_CODECS = {"jpeg", "jpeg2000", "webp", "avif", "jpegxl", "h264", "hevc", "av1", "vp9"}
 
 
-def test_schema_lists_exactly_the_registered_codecs():
-    assert set(load_schema()["properties"]["codecs"]["properties"]) == set(CODECS)
+def _config(codec: str, entry: dict) -> dict:
+    return {"datasets": {"photos": {"source": "builtin"}}, "codecs": {codec: entry}}
+
+
+def _refusal(config: dict) -> str:
+    with pytest.raises(ConfigError) as error:
+        validate_config(config)
+    return str(error.value)
+
+
+def test_the_schema_lists_the_registered_codecs_image_codecs_first():
+    listed = list(load_schema()["properties"]["codecs"]["properties"])
+    assert listed == list(CODECS)
+    message = _refusal(_config("jpg", {"qualities": [5]}))
+    assert "codecs: Additional properties are not allowed ('jpg' was unexpected)" in message
+    assert "(allowed: original, png, jpeg, jpeg2000, webp, avif, jpegxl, h264, hevc, av1, vp9, h264_video," in message
 
 
 @pytest.mark.parametrize("name", sorted(CODECS))
-def test_schema_range_and_option_defaults_match_the_codec_class(name):
-    cls = CODECS[name]
-    entry = _codec_schema(name)
-    # Video codecs' ladders depend on their rate control: the CRF/QP range is the schema's "else" branch.
-    qualities = entry.get("else", entry)["properties"]["qualities"]
-    items = qualities["items"]
-    assert (items["minimum"], items["maximum"]) == (cls.quality_min, cls.quality_max)
-    defs = load_schema()["$defs"]
+def test_the_config_takes_exactly_the_qualities_the_codec_takes(name):
+    cls = get_codec_class(name)
+    low, high = cls.quality_min, cls.quality_max
+    cfg = validate_config(_config(name, {"qualities": sorted({low, high})}))
+    assert cfg["codecs"][name]["qualities"] == sorted({low, high})
+    key = re.escape(f"codecs.{name}.qualities")
+    above = _refusal(_config(name, {"qualities": [low, high + 1]}))
+    assert re.search(rf"{key}\[1\]: {high + 1} is greater than the maximum of {high}\b", above), above
+    below = _refusal(_config(name, {"qualities": [low - 1]}))
+    assert re.search(rf"{key}\[0\]: {low - 1} is less than the minimum of {low}\b", below), below
+    with pytest.raises(ValueError, match=rf"codec '{re.escape(name)}': quality {high + 1} outside {low}\.\.{high}"):
+        make_codec(name, high + 1)  # the codec itself refuses the same value
 
-    def resolve(spec):
-        return defs[spec["$ref"].split("/")[-1]] if "$ref" in spec else spec
 
-    options = entry["properties"].get("options", {})
-    specs = {}
-    for part in options.get("allOf", []):  # shared option sets, then the codec's own overrides
-        specs.update({key: dict(resolve(spec)) for key, spec in resolve(part)["properties"].items()})
-    for key, spec in options.get("properties", {}).items():
-        specs[key] = {**specs.get(key, {}), **resolve(spec)}
-    assert {key: spec["default"] for key, spec in specs.items()} == cls.default_options
+@pytest.mark.parametrize(("name", "low", "high"), [("jpeg2000", 15, 80), ("cheng2020-attn", 1, 6), ("cae", 1, 4)])
+def test_a_quality_outside_the_range_is_named_with_the_range(name, low, high):
+    message = _refusal(_config(name, {"qualities": [high + 1, low - 1]}))
+    assert f"codecs.{name}.qualities[0]: {high + 1} is greater than the maximum of {high}" in message
+    assert f"codecs.{name}.qualities[1]: {low - 1} is less than the minimum of {low}" in message
+
+
+def test_a_video_codecs_bitrate_ladder_is_in_kbit_per_second():
+    entry = {"qualities": [0, 1, 1_000_000, 1_000_001], "options": {"rate_control": "bitrate"}}
+    message = _refusal(_config("hevc_video", entry))
+    assert "codecs.hevc_video.qualities[0]: 0 is less than the minimum of 1" in message
+    assert "codecs.hevc_video.qualities[3]: 1000001 is greater than the maximum of 1000000" in message
+    assert "qualities[1]" not in message and "qualities[2]" not in message
+    assert "codecs.vp9_video.qualities[0]: 64 is greater than the maximum of 63" in _refusal(
+        _config("vp9_video", {"qualities": [64], "options": {"rate_control": "qp"}})
+    )
+
+
+@pytest.mark.parametrize("name", sorted(CODECS))
+def test_an_unknown_option_is_refused_listing_the_codecs_options(name):
+    cls = get_codec_class(name)
+    message = _refusal(_config(name, {"qualities": [cls.quality_max], "options": {"no_such_option": 1}}))
+    if cls.default_options:
+        allowed = ", ".join(cls.default_options)
+        expected = f"codecs.{name}.options: Additional properties are not allowed ('no_such_option' was unexpected) "
+        assert f"{expected}(allowed: {allowed})" in message
+    else:
+        expected = f"codecs.{name}: Additional properties are not allowed ('options' was unexpected) "
+        assert f"{expected}(allowed: qualities, datasets)" in message
+
+
+@pytest.mark.parametrize("name", sorted(CODECS))
+def test_only_codecs_with_equal_rate_points_take_target_bpp(name):
+    cls = get_codec_class(name)
+    config = _config(name, {"qualities": [cls.quality_max], "target_bpp": [0.5]})
+    assert cls.supports_target_bpp == (name in EQUAL_RATE_CODECS)
+    if name in EQUAL_RATE_CODECS:
+        assert validate_config(config)["codecs"][name]["target_bpp"] == [0.5]
+    else:
+        assert f"codecs.{name}: Additional properties are not allowed ('target_bpp' was unexpected)" in _refusal(config)
+
+
+LEARNED_DEFAULTS = {"metric": "mse", "pretrained": True, "checkpoint": None, "device": "auto", "on_mismatch": "fail"}
+VIDEO_DEFAULTS = {"rate_control": "crf", "gop": 30, "pix_fmt": "yuv420p", "lossless": False}
+
+
+@pytest.mark.parametrize(
+    ("name", "given", "filled"),
+    [
+        ("original", None, {}),
+        ("jpeg", {"optimize": True}, {"subsampling": None, "optimize": True, "progressive": False}),
+        ("h264", {}, {"preset": "medium", "pix_fmt": "yuv420p"}),  # both from fragments shared under $defs
+        ("av1", {"pix_fmt": "yuv444p"}, {"cpu_used": 6, "pix_fmt": "yuv444p"}),
+        ("vp9_video", {"gop": 12}, {**VIDEO_DEFAULTS, "gop": 12, "cpu_used": 4, "deadline": "good"}),
+        ("av1_video", None, {**VIDEO_DEFAULTS, "encoder": "libsvtav1", "preset": 8, "cpu_used": 6}),
+        ("bmshj2018-factorized", {"device": "cpu"}, {**LEARNED_DEFAULTS, "device": "cpu"}),
+        ("cae", None, {**LEARNED_DEFAULTS, "pretrained": False}),  # the shared learned options, amended
+        ("ssf2020", None, {"checkpoint": None, "pretrained": True, "device": "auto", "gop": 12, "on_mismatch": "fail"}),
+    ],
+)
+def test_validation_fills_in_every_option_default(name, given, filled):
+    entry = {"qualities": [get_codec_class(name).quality_max]} | ({} if given is None else {"options": given})
+    assert validate_config(_config(name, entry))["codecs"][name]["options"] == filled
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("webp", {"method": 7}, "codecs.webp.options.method: 7 is greater than the maximum of 6 [effort, 6 = slowest]"),
+        ("h264", {"preset": "fastest"}, "codecs.h264.options.preset: 'fastest' is not one of ['ultrafast',"),
+        ("jpeg", {"subsampling": "4:1:1"}, "codecs.jpeg.options.subsampling: '4:1:1' is not one of [None, '4:4:4',"),
+        ("mbt2018", {"metric": "psnr"}, "codecs.mbt2018.options.metric: 'psnr' is not one of ['mse', 'ms-ssim']"),
+        ("ssf2020", {"on_mismatch": "ignore"}, "codecs.ssf2020.options.on_mismatch: 'ignore' is not one of ['fail',"),
+        ("h264_video", {"gop": 0}, "codecs.h264_video.options.gop: 0 is less than the minimum of 1"),
+    ],
+)  # fmt: skip
+def test_a_bad_option_value_is_named_with_what_is_allowed(name, options, message):
+    assert message in _refusal(_config(name, {"qualities": [get_codec_class(name).quality_max], "options": options}))
+
+
+class ToyCodec(Codec):
+    """A test's own codec, registered by the toy_codec fixture: raw bytes, its knob a mere label."""
+
+    name = "toy"
+    extension = "raw"
+    quality_min, quality_max = 2, 7
+    quality_doc = "a label 2..7"
+    description = "a test's toy codec; quality = a label 2..7"
+    supports_target_bpp = True
+    option_schemas = {
+        "strength": {"type": "integer", "minimum": 0, "maximum": 3, "default": 1, "description": "how hard"},
+        "pix_fmt": schema_ref("pix_fmt"),
+    }
+
+    def encode(self, image: np.ndarray) -> bytes:
+        return image.tobytes()
+
+    def decode(self, data: bytes, size: tuple[int, int] | None = None) -> np.ndarray:
+        return np.frombuffer(data, np.uint8).reshape(*size, 3)
+
+    @classmethod
+    def version(cls) -> str:
+        return "toy 1"
+
+
+@pytest.fixture
+def toy_codec():
+    register_codec(ToyCodec)
+    try:
+        yield ToyCodec
+    finally:
+        unregister_codec(ToyCodec.name)
+
+
+def test_a_registered_codec_class_is_its_schema_entry(toy_codec):
+    entry = load_schema()["properties"]["codecs"]["properties"]["toy"]
+    assert list(load_schema()["properties"]["codecs"]["properties"])[-1] == "toy"
+    assert entry["description"] == "a test's toy codec; quality = a label 2..7"
+    assert entry["properties"]["qualities"]["items"] == {"type": "integer", "minimum": 2, "maximum": 7}
+    options = entry["properties"]["options"]
+    assert options["additionalProperties"] is False
+    assert options["properties"]["strength"] == {
+        "type": "integer", "minimum": 0, "maximum": 3, "default": 1, "description": "how hard",
+    }  # fmt: skip
+    assert options["properties"]["pix_fmt"] == {"$ref": "#/$defs/pix_fmt"}
+    assert toy_codec.default_options == {"strength": 1, "pix_fmt": "yuv420p"}  # pix_fmt's from the shared fragment
+
+    cfg = validate_config(_config("toy", {"qualities": [2, 7], "target_bpp": [0.5], "options": {"strength": 3}}))
+    assert cfg["codecs"]["toy"] == {
+        "qualities": [2, 7], "target_bpp": [0.5], "options": {"strength": 3, "pix_fmt": "yuv420p"},
+    }  # fmt: skip
+    assert cfg["anchor"] == "toy"
+    message = _refusal(_config("toy", {"qualities": [8], "options": {"strength": 4, "pix_fmt": "rgb24"}}))
+    assert "codecs.toy.qualities[0]: 8 is greater than the maximum of 7" in message
+    assert "codecs.toy.options.strength: 4 is greater than the maximum of 3 [how hard]" in message
+    assert "codecs.toy.options.pix_fmt: 'rgb24' is not one of ['yuv420p', 'yuv422p', 'yuv444p']" in message
+    image = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    codec = make_codec("toy", 7, cfg["codecs"]["toy"]["options"])
+    assert np.array_equal(codec.decode(codec.encode(image), size=(2, 3)), image)
+
+
+def test_an_unregistered_codec_leaves_the_schema():
+    register_codec(ToyCodec)
+    assert "toy" in load_schema()["properties"]["codecs"]["properties"]
+    assert unregister_codec("toy") is ToyCodec
+    assert "toy" not in load_schema()["properties"]["codecs"]["properties"] and "toy" not in CODECS
+    assert "('toy' was unexpected)" in _refusal(_config("toy", {"qualities": [2]}))
+    with pytest.raises(KeyError, match=r"unknown codec 'toy' \(known: .*jpeg"):
+        unregister_codec("toy")
+
+
+def test_option_defaults_come_only_from_the_option_schemas():
+    with pytest.raises(TypeError, match=r"codec class Stubborn: give each option's default in option_schemas"):
+
+        class Stubborn(ToyCodec):
+            default_options = {"strength": 2}
+
+    class Undecided(ToyCodec):
+        name = "undecided"
+        option_schemas = {"strength": {"type": "integer"}}
+
+    with pytest.raises(TypeError, match=r"codec 'undecided': option 'strength' has no default"):
+        Undecided.default_options  # noqa: B018 (the attribute is computed on access)

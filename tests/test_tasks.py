@@ -126,6 +126,37 @@ def test_registry():
         get_task_class("segmentation")
 
 
+@pytest.mark.parametrize(
+    ("score", "label"),
+    [
+        ("macro_f1", "macro-F1"),
+        ("cohen_kappa", "Cohen's kappa"),
+        ("map50_95", "mAP@0.5:0.95"),
+        ("cer", "character error rate"),
+        ("mean_confidence", "mean confidence"),  # an OCR aggregate, not one of its summary scores
+        ("ods_recall", "boundary recall (ODS)"),
+        ("ap50_95", "ap50 95"),  # no task labels it: its name, '_' shown as ' '
+        ("f1", "f1"),
+    ],
+)
+def test_figure_labels_of_scores(score, label):
+    from codecbench.task_figures import score_label
+
+    assert score_label(score) == label
+
+
+def test_a_score_label_is_the_one_its_task_class_declares(monkeypatch):
+    from codecbench.task_figures import score_label
+    from codecbench.tasks.detection import Detection
+
+    monkeypatch.setitem(Detection.score_labels, "f1", "F1 at IoU 0.5")
+    assert score_label("f1") == "F1 at IoU 0.5"
+    labels: dict[str, str] = {}
+    for task in TASKS.values():  # one score name, one label: score_label does not know the task
+        for score, label in task.score_labels.items():
+            assert labels.setdefault(score, label) == label, f"{task.name} labels {score!r} differently"
+
+
 def test_settings_defaults_and_merge():
     task = Classification({"augment": {"hflip": True}, "checkpoint": Path("m.pt")})
     assert task.settings["augment"] == {"hflip": True, "pad_crop": 2}  # nested settings merge key by key

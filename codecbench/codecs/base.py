@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -22,14 +24,64 @@ class LearnedCodecError(CodecError):
     """A learned codec cannot get its model (weights missing, bad checkpoint, no CUDA) or cannot code an image."""
 
 
+def schema_ref(definition: str) -> dict[str, str]:
+    """A reference to ``definition``, a fragment that several codecs share, defined once under ``$defs`` in
+    ``schemas/config.schema.yaml`` (e.g. ``pix_fmt``)."""
+    return {"$ref": f"#/$defs/{definition}"}
+
+
+def _resolved(fragment: dict[str, Any]) -> dict[str, Any]:
+    """``fragment`` with its ``$ref`` (if any) replaced by the shared definition, the fragment's own keys winning."""
+    if "$ref" not in fragment:
+        return fragment
+    from ..config import DEFAULT_SCHEMA, _schema_file
+
+    definition = fragment["$ref"].removeprefix("#/$defs/")
+    own = {key: value for key, value in fragment.items() if key != "$ref"}
+    return {**_resolved(_schema_file(DEFAULT_SCHEMA)["$defs"][definition]), **own}
+
+
+@functools.cache
+def _option_defaults(cls: type[Codec]) -> dict[str, Any]:
+    """Option -> default of a codec class: its shared option set's (if any), amended by its own fragments."""
+    options: dict[str, dict[str, Any]] = {}
+    if cls.shared_options is not None:
+        options.update(_resolved(schema_ref(cls.shared_options))["properties"])
+    for option, fragment in cls.option_schemas.items():
+        options[option] = {**_resolved(options.get(option, {})), **fragment}
+    defaults = {}
+    for option, fragment in options.items():
+        spec = _resolved(fragment)
+        if "default" not in spec:
+            raise TypeError(
+                f"codec {cls.name!r}: option {option!r} has no default (a config names only what it changes)"
+            )
+        defaults[option] = spec["default"]
+    return defaults
+
+
+class _OptionDefaults:
+    """``Codec.default_options``: the ``default`` of each option's schema fragment, read on first use (a shared
+    fragment's default is in the schema file, which is then loaded once)."""
+
+    def __get__(self, instance: Codec | None, owner: type[Codec]) -> dict[str, Any]:
+        return copy.deepcopy(_option_defaults(owner))
+
+
 class Codec(ABC):
     """One codec at one quality.
 
     Subclasses declare their registry ``name``, the file ``extension`` of their bitstream, the valid range of
     their native ``quality`` knob (``quality_min``..``quality_max``, integers unless ``quality_type`` is
     float) and what it means (``quality_doc``; ``higher_is_better`` says in which direction it improves).
-    ``options`` are the codec's other settings from the config (e.g. ``method`` for WebP); every option has a
-    default in ``default_options`` so a config only names what it changes.
+    ``options`` are the codec's other settings from the config (e.g. ``method`` for WebP).
+
+    The same attributes make the codec's entry in the config schema (:meth:`schema_entry`): ``description`` is
+    its text; ``option_schemas`` gives each option as a JSON-schema fragment (type, enum or range,
+    description) with its ``default``, or as :func:`schema_ref` to a fragment shared by several codecs;
+    ``shared_options`` names a ``$defs`` entry holding a whole set of options shared by a family of codecs
+    (``learned_options``), which ``option_schemas`` then only amends; ``supports_target_bpp`` allows equal-rate
+    points. ``default_options`` is derived from these fragments, so that a config names only what it changes.
     """
 
     name: ClassVar[str]
@@ -39,8 +91,49 @@ class Codec(ABC):
     quality_type: ClassVar[type] = int
     higher_is_better: ClassVar[bool] = True
     quality_doc: ClassVar[str]
-    default_options: ClassVar[dict[str, Any]] = {}
+    description: ClassVar[str]
+    option_schemas: ClassVar[dict[str, dict[str, Any]]] = {}
+    shared_options: ClassVar[str | None] = None
+    supports_target_bpp: ClassVar[bool] = False
+    default_options: ClassVar[dict[str, Any]] = _OptionDefaults()  # type: ignore[assignment]
     device: ClassVar[str] = "cpu"  # where encode/decode run; learned codecs report "cuda" when they use it
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "default_options" in cls.__dict__:
+            raise TypeError(
+                f"codec class {cls.__name__}: give each option's default in option_schemas, not in default_options "
+                "(derived from them)"
+            )
+
+    @classmethod
+    def ladder_items(cls) -> dict[str, Any]:
+        """The schema of one point of the quality ladder: the knob's type and range."""
+        kind = "integer" if cls.quality_type is int else "number"
+        return {"type": kind, "minimum": cls.quality_min, "maximum": cls.quality_max}
+
+    @classmethod
+    def schema_entry(cls) -> dict[str, Any]:
+        """The codec's entry under ``codecs`` in the config schema: its ladder, datasets, equal-rate points (when
+        supported) and options; :func:`codecbench.codecs.fill_schema` puts it there."""
+        properties: dict[str, Any] = {
+            "qualities": {**schema_ref("ladder"), "items": cls.ladder_items()},
+            "datasets": schema_ref("dataset_refs"),
+        }
+        if cls.supports_target_bpp:
+            properties["target_bpp"] = schema_ref("target_bpp")
+        own = copy.deepcopy(cls.option_schemas)
+        if cls.shared_options is not None:
+            properties["options"] = {"allOf": [schema_ref(cls.shared_options)], "properties": own}
+        elif own:
+            properties["options"] = {"type": "object", "additionalProperties": False, "properties": own}
+        return {
+            "description": cls.description,
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["qualities"],
+            "properties": properties,
+        }
 
     def __init__(self, quality: float, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.default_options))

@@ -23,7 +23,7 @@ from PIL import Image
 
 from ..io import check_rgb
 from . import register_codec
-from .base import Codec, CodecError
+from .base import Codec, CodecError, schema_ref
 
 _SWS_FLAGS = "accurate_rnd+full_chroma_int+full_chroma_inp+bitexact"
 _TO_YUV = "scale=out_color_matrix=bt601:out_range=full:flags=" + _SWS_FLAGS
@@ -60,6 +60,7 @@ class FfmpegIntraCodec(Codec):
     decoder: ClassVar[str]
     stream_format: ClassVar[str]  # ffmpeg muxer/demuxer of the raw elementary stream
     higher_is_better = False
+    supports_target_bpp = True
 
     @abstractmethod
     def encoder_args(self) -> list[str]:
@@ -115,7 +116,7 @@ class X26xCodec(FfmpegIntraCodec):
     """x264 and x265 share their knobs: a CRF and a speed preset."""
 
     quality_min, quality_max = 0, 51
-    default_options = {"preset": "medium", "pix_fmt": "yuv420p"}
+    option_schemas = {"preset": schema_ref("x26x_preset"), "pix_fmt": schema_ref("pix_fmt")}
     extra_args: ClassVar[list[str]] = []
 
     def encoder_args(self) -> list[str]:
@@ -128,6 +129,7 @@ class H264(X26xCodec):
     extension = "h264"
     encoder, decoder, stream_format = "libx264", "h264", "h264"
     quality_doc = "x264 CRF 0..51, lower is better (0 = lossless in Y'CbCr)"
+    description = "ffmpeg libx264, one intra frame; quality = CRF 0..51, lower is better"
 
 
 @register_codec
@@ -136,6 +138,7 @@ class Hevc(X26xCodec):
     extension = "hevc"
     encoder, decoder, stream_format = "libx265", "hevc", "hevc"
     quality_doc = "x265 CRF 0..51, lower is better"
+    description = "ffmpeg libx265, one intra frame; quality = CRF 0..51, lower is better"
     extra_args = ["-x265-params", "log-level=error"]
 
 
@@ -146,7 +149,11 @@ class Av1(FfmpegIntraCodec):
     encoder, decoder, stream_format = "libaom-av1", "libdav1d", "obu"
     quality_min, quality_max = 0, 63
     quality_doc = "libaom CRF 0..63 in still-picture mode, lower is better"
-    default_options = {"cpu_used": 6, "pix_fmt": "yuv420p"}
+    description = "ffmpeg libaom-av1 still picture (decoded by dav1d); quality = CRF 0..63, lower is better"
+    option_schemas = {
+        "cpu_used": {"type": "integer", "minimum": 0, "maximum": 8, "default": 6, "description": "0 = slowest, best"},
+        "pix_fmt": schema_ref("pix_fmt"),
+    }
 
     def encoder_args(self) -> list[str]:
         return [
@@ -168,7 +175,13 @@ class Vp9(FfmpegIntraCodec):
     encoder, decoder, stream_format = "libvpx-vp9", "vp9", "ivf"
     quality_min, quality_max = 0, 63
     quality_doc = "libvpx-vp9 CRF 0..63 (constant quality), lower is better"
-    default_options = {"cpu_used": 4, "pix_fmt": "yuv420p"}
+    description = (
+        "ffmpeg libvpx-vp9 intra frame (WebM's codec; the bare frame is stored); quality = CRF 0..63, lower is better"
+    )
+    option_schemas = {
+        "cpu_used": {"type": "integer", "minimum": 0, "maximum": 8, "default": 4, "description": "0 = slowest, best"},
+        "pix_fmt": schema_ref("pix_fmt"),
+    }
 
     def encoder_args(self) -> list[str]:
         return [

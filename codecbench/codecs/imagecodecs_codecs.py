@@ -24,7 +24,9 @@ class JpegXl(Codec):
     extension = "jxl"
     quality_min, quality_max = 0, 100
     quality_doc = "cjxl-style quality 0..100 mapped to a Butteraugli distance as libjxl does (90 = distance 1)"
-    default_options = {"effort": 7}
+    description = "imagecodecs JPEG XL (libjxl); quality 0..100 mapped to a distance as cjxl does"
+    supports_target_bpp = True
+    option_schemas = {"effort": {"type": "integer", "minimum": 1, "maximum": 10, "default": 7}}
 
     def encode(self, image: np.ndarray) -> bytes:
         import imagecodecs

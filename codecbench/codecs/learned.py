@@ -252,7 +252,8 @@ class LearnedCodec(ModelSource, Codec):
 
     extension = "cbl"
     higher_is_better = True
-    default_options = {"metric": "mse", "pretrained": True, "checkpoint": None, "device": "auto", "on_mismatch": "fail"}
+    shared_options = "learned_options"  # metric, pretrained, checkpoint, device, on_mismatch
+    option_schemas = {"pretrained": {"default": True}}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -395,6 +396,7 @@ class Bmshj2018Factorized(LearnedCodec):
     """Balle et al. 2018, factorized prior (one EntropyBottleneck on the latents)."""
 
     name = "bmshj2018-factorized"
+    description = "CompressAI zoo, Balle et al. 2018 factorized prior; quality = the zoo's quality index 1..8"
 
 
 @register_codec
@@ -402,6 +404,7 @@ class Bmshj2018Hyperprior(LearnedCodec):
     """Balle et al. 2018, scale hyperprior."""
 
     name = "bmshj2018-hyperprior"
+    description = "CompressAI zoo, Balle et al. 2018 scale hyperprior; quality = the zoo's quality index 1..8"
 
 
 @register_codec
@@ -409,6 +412,7 @@ class Mbt2018Mean(LearnedCodec):
     """Minnen et al. 2018, mean-scale hyperprior."""
 
     name = "mbt2018-mean"
+    description = "CompressAI zoo, Minnen et al. 2018 mean-scale hyperprior; quality = the zoo's quality index 1..8"
 
 
 @register_codec
@@ -416,6 +420,9 @@ class Mbt2018(LearnedCodec):
     """Minnen et al. 2018, joint autoregressive and hierarchical priors (sequential decoding: slow)."""
 
     name = "mbt2018"
+    description = (
+        "CompressAI zoo, Minnen et al. 2018 joint autoregressive + hyperprior; quality = the zoo's quality index 1..8"
+    )
 
 
 @register_codec
@@ -423,6 +430,7 @@ class Cheng2020Anchor(LearnedCodec):
     """Cheng et al. 2020, anchor (residual blocks, autoregressive context: slow)."""
 
     name = "cheng2020-anchor"
+    description = "CompressAI zoo, Cheng et al. 2020 anchor; quality = the zoo's quality index 1..6"
 
 
 @register_codec
@@ -430,6 +438,7 @@ class Cheng2020Attention(LearnedCodec):
     """Cheng et al. 2020, with attention blocks (autoregressive context: slow)."""
 
     name = "cheng2020-attn"
+    description = "CompressAI zoo, Cheng et al. 2020 with attention; quality = the zoo's quality index 1..6"
 
 
 @register_codec
@@ -437,7 +446,8 @@ class CompressiveAutoencoder(LearnedCodec):
     """Theis et al. 2017's compressive autoencoder (``cae``): needs a checkpoint, or random weights for tests."""
 
     name = CAE
-    default_options = {**LearnedCodec.default_options, "pretrained": False}
+    description = "compressive autoencoder after Theis et al. 2017 (EntropyBottleneck rate); quality = size preset 1..4"
+    option_schemas = {"pretrained": {"default": False}}  # no published weights
 
 
 LEARNED_CODECS: tuple[type[LearnedCodec], ...] = (

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..io import check_rgb
 from . import register_codec
-from .base import CodecError, EncodedSequence, SequenceCodec
+from .base import CodecError, EncodedSequence, SequenceCodec, schema_ref
 from .learned import ModelSource, _Loaded, _read_varint, _to_levels, _write_varint
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,30 @@ class ScaleSpaceFlowCodec(ModelSource, SequenceCodec):
         "CompressAI zoo quality index 1..9 (ssf2020, mse weights): one pretrained model per rate-distortion "
         "trade-off, 1 = fewest bits; with checkpoint: <file> the quality is only a label"
     )
-    default_options = {"checkpoint": None, "pretrained": True, "device": "auto", "gop": 12, "on_mismatch": "fail"}
+    description = (
+        "learned video codec: CompressAI's scale-space flow (Agustsson et al. 2020), each clip one self-contained "
+        ".cbv stream; quality = zoo quality 1..9 (weights only from the torch hub cache, never downloaded), or with "
+        "checkpoint a label of your own model"
+    )
+    option_schemas = {
+        "checkpoint": {
+            "type": ["string", "null"],
+            "default": None,
+            "description": "a model trained by codecbench.learned.train_video (or your own in that format)",
+        },
+        "pretrained": {
+            "type": "boolean",
+            "default": True,
+            "description": "zoo weights from the torch hub cache; false = random weights, only useful for tests",
+        },
+        "device": {
+            "enum": ["auto", "cpu", "cuda"],
+            "default": "auto",
+            "description": "auto = CUDA when present, else CPU",
+        },
+        "gop": {"type": "integer", "minimum": 1, "default": 12, "description": "a key (intra) frame every gop frames"},
+        "on_mismatch": schema_ref("on_mismatch"),
+    }
 
     def __init__(self, quality: float, **options: Any) -> None:
         super().__init__(quality, **options)

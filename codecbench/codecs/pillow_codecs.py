@@ -63,6 +63,7 @@ class Original(PillowCodec):
     pillow_format = "PPM"
     quality_min, quality_max = 0, 0
     quality_doc = "no knob: use the single quality 0"
+    description = "lossless passthrough (binary PPM), the reference point; its only quality is 0"
 
 
 @register_codec
@@ -73,6 +74,7 @@ class Png(PillowCodec):
     pillow_feature = "zlib"
     quality_min, quality_max = 0, 9
     quality_doc = "zlib compress_level 0 (none) .. 9 (smallest); lossless at every level"
+    description = "Pillow PNG; quality = zlib compress_level 0..9 (lossless at every level)"
 
     def save_kwargs(self) -> dict[str, Any]:
         return {"compress_level": self.quality}
@@ -85,9 +87,18 @@ class Jpeg(PillowCodec):
     pillow_format = "JPEG"
     pillow_feature = "jpg"
     quality_min, quality_max = 1, 100
-
     quality_doc = "libjpeg quality factor 1..100 (Pillow's default 4:2:0 chroma subsampling below 100)"
-    default_options = {"subsampling": None, "optimize": False, "progressive": False}
+    description = "Pillow JPEG (libjpeg-turbo); quality = libjpeg quality factor 1..100"
+    supports_target_bpp = True
+    option_schemas = {
+        "subsampling": {
+            "enum": [None, "4:4:4", "4:2:2", "4:2:0"],
+            "default": None,
+            "description": "chroma subsampling; null = Pillow's default (4:2:0 below quality 100)",
+        },
+        "optimize": {"type": "boolean", "default": False, "description": "optimised Huffman tables"},
+        "progressive": {"type": "boolean", "default": False},
+    }
 
     @classmethod
     def version(cls) -> str:
@@ -110,7 +121,12 @@ class Jpeg2000(PillowCodec):
     pillow_feature = "jpg_2000"
     quality_min, quality_max = 15, 80
     quality_doc = "target PSNR in dB of OpenJPEG's fixed-quality mode (quality_mode='dB'), 15..80"
-    default_options = {"irreversible": True, "mct": True}
+    description = "Pillow JPEG 2000 (OpenJPEG), raw codestream; quality = target PSNR in dB, 15..80"
+    supports_target_bpp = True
+    option_schemas = {
+        "irreversible": {"type": "boolean", "default": True, "description": "9/7 wavelet (true) or 5/3 (false)"},
+        "mct": {"type": "boolean", "default": True, "description": "RGB -> YCbCr component transform before coding"},
+    }
 
     def save_kwargs(self) -> dict[str, Any]:
         # A raw J2K codestream (no JP2 box wrapper): the bytes are the coded image alone. Pillow leaves the
@@ -132,7 +148,11 @@ class Webp(PillowCodec):
     pillow_feature = "webp"
     quality_min, quality_max = 0, 100
     quality_doc = "libwebp lossy quality 0..100"
-    default_options = {"method": 4}
+    description = "Pillow WebP (libwebp), lossy; quality 0..100"
+    supports_target_bpp = True
+    option_schemas = {
+        "method": {"type": "integer", "minimum": 0, "maximum": 6, "default": 4, "description": "effort, 6 = slowest"}
+    }
 
     def save_kwargs(self) -> dict[str, Any]:
         return {"quality": self.quality, "method": self.options["method"], "lossless": False}
@@ -146,7 +166,12 @@ class Avif(PillowCodec):
     pillow_feature = "avif"
     quality_min, quality_max = 0, 100
     quality_doc = "libavif quality 0..100 (100 = lossless in Pillow's mapping)"
-    default_options = {"speed": 6, "subsampling": "4:2:0"}
+    description = "Pillow AVIF (libavif); quality 0..100"
+    supports_target_bpp = True
+    option_schemas = {
+        "speed": {"type": "integer", "minimum": 0, "maximum": 10, "default": 6, "description": "0 = slowest, best"},
+        "subsampling": {"enum": ["4:4:4", "4:2:2", "4:2:0", "4:0:0"], "default": "4:2:0"},
+    }
 
     def save_kwargs(self) -> dict[str, Any]:
         return {

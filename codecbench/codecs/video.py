@@ -37,7 +37,7 @@ import numpy as np
 
 from ..io import check_rgb
 from . import register_codec
-from .base import CodecError, EncodedSequence, SequenceCodec
+from .base import CodecError, EncodedSequence, SequenceCodec, schema_ref
 from .ffmpeg import _TO_RGB, _TO_YUV, ffmpeg_exe, ffmpeg_version, run_ffmpeg
 
 RATE_CONTROLS = ("crf", "qp", "bitrate")
@@ -132,12 +132,26 @@ class FfmpegVideoCodec(SequenceCodec):
     lossless_pix_fmt: ClassVar[str | None] = "gbrp"  # None: cannot be bit-exact in RGB
     higher_is_better = False
     # The options every video codec has; subclasses add their speed settings.
-    common_options: ClassVar[dict[str, Any]] = {
-        "rate_control": "crf",
-        "gop": 30,
-        "pix_fmt": "yuv420p",
-        "lossless": False,
+    option_schemas = {
+        "rate_control": schema_ref("rate_control"),
+        "gop": schema_ref("gop"),
+        "pix_fmt": schema_ref("pix_fmt"),
+        "lossless": schema_ref("lossless"),
     }
+
+    @classmethod
+    def schema_entry(cls) -> dict[str, Any]:
+        """A codec's entry whose ladder depends on ``rate_control``: CRFs or QPs in the class's range, or target
+        kbit/s in :data:`BITRATE_RANGE_KBPS` with ``rate_control: bitrate``; no equal-rate points."""
+        entry = super().schema_entry()
+        entry["properties"]["qualities"] = schema_ref("video_ladder")
+        bitrate = {"properties": {"rate_control": {"const": "bitrate"}}, "required": ["rate_control"]}
+        low, high = BITRATE_RANGE_KBPS
+        kbps = {"type": "integer", "minimum": low, "maximum": high}
+        entry["if"] = {"required": ["options"], "properties": {"options": bitrate}}
+        entry["then"] = {"properties": {"qualities": {"items": kbps}}}
+        entry["else"] = {"properties": {"qualities": {"items": cls.ladder_items()}}}
+        return entry
 
     def __init__(self, quality: float, **options: Any) -> None:
         rate_control = options.get("rate_control", self.default_options["rate_control"])
@@ -289,7 +303,7 @@ class X26xVideo(FfmpegVideoCodec):
     codes 320x240 at real-time speed or better, so the benchmark's short clips take seconds)."""
 
     quality_min, quality_max = 0, 51
-    default_options = {**FfmpegVideoCodec.common_options, "preset": "medium"}
+    option_schemas = {**FfmpegVideoCodec.option_schemas, "preset": schema_ref("x26x_preset")}
 
     def check_options(self, given: set[str]) -> None:
         super().check_options(given)
@@ -312,6 +326,10 @@ class H264Video(X26xVideo):
         "x264 (MP4): rate_control crf (default) or qp: 0..51, lower is better; bitrate: target kbit/s. "
         "lossless=true: x264 RGB at QP 0, bit-exact, quality ignored"
     )
+    description = (
+        "video codec: ffmpeg libx264, each clip one MP4 (on an image dataset: its images as one clip); "
+        "quality = CRF (or QP) 0..51, lower is better, or target kbit/s"
+    )
 
     def encoder_args(self) -> list[str]:
         rate = ["-qp", "0"] if self.options["lossless"] else self.rate_args()
@@ -330,6 +348,9 @@ class HevcVideo(X26xVideo):
     quality_doc = (
         "x265 (MP4): rate_control crf (default) or qp: 0..51, lower is better; bitrate: target kbit/s. "
         "lossless=true: x265 lossless on planar RGB, bit-exact, quality ignored"
+    )
+    description = (
+        "video codec: ffmpeg libx265, each clip one MP4; quality = CRF (or QP) 0..51, lower is better, or kbit/s"
     )
 
     def encoder_args(self) -> list[str]:
@@ -356,7 +377,14 @@ class Vp9Video(FfmpegVideoCodec):
         "libvpx-vp9 (WebM): rate_control crf (default) or qp: 0..63, lower is better; bitrate: target kbit/s. "
         "lossless=true: VP9 lossless on planar RGB (profile 1), bit-exact, quality ignored"
     )
-    default_options = {**FfmpegVideoCodec.common_options, "cpu_used": 4, "deadline": "good"}
+    description = (
+        "video codec: ffmpeg libvpx-vp9, each clip one WebM; quality = CRF (or QP) 0..63, lower is better, or kbit/s"
+    )
+    option_schemas = {
+        **FfmpegVideoCodec.option_schemas,
+        "cpu_used": {"type": "integer", "minimum": -8, "maximum": 8, "default": 4, "description": "speed; 0 = slowest"},
+        "deadline": {"enum": ["good", "best", "realtime"], "default": "good"},
+    }
 
     def check_options(self, given: set[str]) -> None:
         super().check_options(given)
@@ -400,7 +428,28 @@ class Av1Video(FfmpegVideoCodec):
         "AV1 (MP4) by SVT-AV1 (default) or libaom: rate_control crf (default) or qp: 0..63, lower is better; "
         "bitrate: target kbit/s. lossless=true (libaom only): lossless on planar RGB, bit-exact, quality ignored"
     )
-    default_options = {**FfmpegVideoCodec.common_options, "encoder": "libsvtav1", "preset": 8, "cpu_used": 6}
+    description = (
+        "video codec: AV1 by ffmpeg's libsvtav1 (default) or libaom-av1, each clip one MP4; quality = CRF (or QP) "
+        "0..63, lower is better, or kbit/s"
+    )
+    option_schemas = {
+        **FfmpegVideoCodec.option_schemas,
+        "encoder": {"enum": list(AV1_ENCODERS), "default": "libsvtav1"},
+        "preset": {
+            "type": "integer",
+            "minimum": -1,
+            "maximum": 13,
+            "default": 8,
+            "description": "SVT-AV1 speed preset; -1 = slowest",
+        },
+        "cpu_used": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 8,
+            "default": 6,
+            "description": "libaom speed; 0 = slowest",
+        },
+    }
 
     def __init__(self, quality: float, **options: Any) -> None:
         encoder = options.get("encoder", self.default_options["encoder"])

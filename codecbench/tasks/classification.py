@@ -153,6 +153,7 @@ class Classification(Task):
     name = "classification"
     annotation_kind = "classes"
     scores = ("accuracy", "macro_f1", "cohen_kappa")
+    score_labels = {"accuracy": "accuracy", "macro_f1": "macro-F1", "cohen_kappa": "Cohen's kappa"}
     sample_quality, sample_quality_label = "correct", "accuracy"
     text_columns = ("label", "predicted")
     default_settings = {

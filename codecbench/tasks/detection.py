@@ -538,6 +538,7 @@ class Detection(Task):
     name = "detection"
     annotation_kind = "objects"
     scores = ("map50", "map50_95", "precision", "recall", "f1")
+    score_labels = {"map50_95": "mAP@0.5:0.95", "map50": "mAP@0.5", "precision": "precision", "recall": "recall"}
     # per image: 2 tp / (2 tp + fp + fn) at IoU 0.5 and count_confidence; 1 where nothing is there and nothing found
     sample_quality, sample_quality_label = "f1_50", "f1_50"  # per-image F1 at IoU 0.5, count_confidence
     text_columns = ("detections", "objects")

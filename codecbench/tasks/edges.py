@@ -108,6 +108,13 @@ class Edges(Task):
     name = "edges"
     annotation_kind = "edges"
     scores = ("ods_f", "ois_f", "ap", "ods_precision", "ods_recall")
+    score_labels = {
+        "ods_f": "boundary F (ODS)",
+        "ois_f": "boundary F (OIS)",
+        "ap": "boundary AP",
+        "ods_precision": "boundary precision (ODS)",
+        "ods_recall": "boundary recall (ODS)",
+    }
     sample_quality, sample_quality_label = "ois_f", "ois_f"  # the image's best F over thresholds
     text_columns = ("counts",)
     default_settings = {

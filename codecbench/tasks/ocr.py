@@ -124,6 +124,12 @@ class OCR(Task):
     name = "ocr"
     annotation_kind = "text"
     scores = ("cer", "wer", "exact_match")
+    score_labels = {
+        "cer": "character error rate",
+        "wer": "word error rate",
+        "exact_match": "exact-match accuracy",
+        "mean_confidence": "mean confidence",
+    }
     lower_is_better = frozenset({"cer", "wer"})
     sample_quality, sample_quality_label = "char_accuracy", "char_accuracy"  # 1 - CER of the image
     text_columns = ("label", "text")
