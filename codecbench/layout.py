@@ -16,7 +16,7 @@ from the same function.
 ``models/codecs/{codec}/{model}-{settings_hash}/``  a learned codec trained in the pipeline
 ``models/tasks/{task}/{train_variant}/``           a task model trained in the pipeline
 ``tasks/{task}/{train_variant}/predictions.csv``    one task model's predictions on every test point
-``logs/{rule}/...``, ``benchmarks/{rule}/...``      each job's log and Snakemake benchmark TSV
+``logs/{stage}/...``, ``benchmarks/{stage}/...``    each job's log and Snakemake benchmark TSV
 =================================================  =============================================================
 
 A dataset may be a *view*: ``digits-train`` is the train split of dataset ``digits`` (its compression points feed
@@ -97,11 +97,23 @@ def figure(name: str, dataset: str = _w("dataset")) -> str:
     return f"{RESULTS}/figures/{dataset}/{name}"
 
 
+def run_figure(name: str) -> str:
+    """A figure of the whole run (``name`` with its extension)."""
+    return f"{RESULTS}/figures/{name}"
+
+
+def codec_model_name(
+    codec: str = _w("codec"), model: object = _w("model"), settings_hash: str = _w("settings_hash")
+) -> str:
+    """A trained codec model's name in its folder, log and benchmark paths: '<codec>/<model>-<settings hash>'."""
+    return f"{codec}/{model}-{settings_hash}"
+
+
 def codec_model_dir(
     codec: str = _w("codec"), model: object = _w("model"), settings_hash: str = _w("settings_hash")
 ) -> str:
     """A learned codec trained in the pipeline: its folder carries the hash of its training settings."""
-    return f"{RESULTS}/models/codecs/{codec}/{model}-{settings_hash}"
+    return f"{RESULTS}/models/codecs/{codec_model_name(codec, model, settings_hash)}"
 
 
 def task_model_dir(task: str = _w("task"), train_variant: str = _w("train_variant")) -> str:

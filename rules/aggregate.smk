@@ -108,3 +108,30 @@ rule provenance:
         config_sha256=config_hash(config),
     script:
         "../scripts/provenance.py"
+
+
+# What each stage cost: every benchmarked job's wall and CPU time and peak memory, summed per stage.
+rule stage_costs:
+    input:
+        unpack(get_stage_benchmarks),
+    output:
+        table=report(
+            layout.table("stage_costs.csv"),
+            caption="../report/stage_costs.rst",
+            category="Stage costs",
+            labels={"table": "wall, CPU, memory and jobs per stage"},
+        ),
+        png=report(
+            layout.run_figure("stage_costs.png"),
+            caption="../report/stage_costs.rst",
+            category="Stage costs",
+            labels={"figure": "wall and CPU time per stage"},
+        ),
+        svg=layout.run_figure("stage_costs.svg"),
+    log:
+        layout.log("stage_costs"),
+    localrule: True
+    conda:
+        "../envs/tables.yaml"
+    script:
+        "../scripts/stage_costs.py"

@@ -224,10 +224,14 @@ def get_ladder_files(name):
     return ladder_files
 
 
+def model_settings_hash(codec, model):
+    """The hash of one trained model's settings, which its folder name carries."""
+    return config_hash(training_settings(config, codec, int(model)))[:12]
+
+
 def get_model_dir(codec, model):
     """Where a trained model lives: its folder name carries the hash of its training settings."""
-    settings_hash = config_hash(training_settings(config, codec, int(model)))[:12]
-    return layout.codec_model_dir(codec, model, settings_hash)
+    return layout.codec_model_dir(codec, model, model_settings_hash(codec, model))
 
 
 def model_threads(wanted):
@@ -485,6 +489,7 @@ def get_final_outputs():
         names += ["equal_rate.csv", "equal_rate_summary.csv"]
     outputs = [layout.table(name) for name in names]
     outputs += [layout.provenance("json"), layout.provenance("txt")]
+    outputs += [layout.table("stage_costs.csv"), layout.run_figure("stage_costs.png")]
     measured = dict.fromkeys(
         d for d, _, _ in sweep_points(config)
     )  # training-only datasets have no results
@@ -492,3 +497,58 @@ def get_final_outputs():
         outputs += get_codec_jsons(dataset) + get_dataset_figures(dataset)
         outputs += get_video_figures(dataset)
     return outputs + get_task_outputs()
+
+
+# ---- stage costs: the benchmark TSV of every job with one, per stage -------------------------------------------
+def job_names(name, view, codec=None):
+    """A job's log/benchmark name (``name``, wildcards' path), or those of its shard jobs on a sharded view."""
+    if not is_sharded(config, view):
+        return [name]
+    return [f"{name}/shard-{shard}" for shard in shard_names(shard_count(view, codec))]
+
+
+def get_stage_benchmarks(wildcards):
+    """Stage -> the benchmark TSVs of its jobs in this run, in DAG order (unpacked into the stage_costs input)."""
+    points = sweep_points(config) + training_set_points(config)
+    pairs = dict.fromkeys((d, c) for d, c, _ in sweep_points(config))
+    learned = config.get("learned", {})
+    tasks = config.get("tasks", {})
+    prepared = dict.fromkeys(
+        [dataset_view(d)[0] for d, _, _ in points]
+        + [entry["dataset"] for entry in learned.values()]
+        + [entry["dataset"] for entry in tasks.values()]
+    )
+    names = {
+        "prepare_dataset": list(prepared),
+        "train_codec": [
+            layout.codec_model_name(codec, model, model_settings_hash(codec, model))
+            for codec, entry in learned.items()
+            for model in range(1, len(entry["lambdas"]) + 1)
+        ],
+        "compress": [
+            job for d, c, q in points for job in job_names(f"{d}/{c}/{q}", d, c)
+        ],
+        "compress_target": [f"{d}/{c}/{bpp:g}" for d, c, bpp in target_points(config)],
+        "quality": [job for d, c in pairs for job in job_names(f"{d}/{c}", d)]
+        + [
+            f"{d}/{c}/{layout.target_label(bpp)}" for d, c, bpp in target_points(config)
+        ],
+        "train_task": [
+            f"{task}/{variant}" for task in tasks for variant in trained_variants(task)
+        ],
+        "evaluate_task": [
+            job
+            for task, entry in tasks.items()
+            for variant in train_variants(config, task)
+            for job in job_names(f"{task}/{variant}", entry["dataset"])
+        ],
+        "task_tables": list(tasks),
+    }
+    benchmarks = {
+        stage: [layout.benchmark(stage, name) for name in jobs]
+        for stage, jobs in names.items()
+    }
+    return benchmarks | {
+        "summary": [layout.benchmark("summary")],
+        "bd_rate": [layout.benchmark("bd_rate")],
+    }

@@ -305,3 +305,21 @@ def test_evaluate_a_folder_in_one_process(tmp_path, photo, capsys):
         streams = tmp_path / "out" / "compressed" / quality / "bitstreams"
         per_image = [(streams / f"{name}.jpg").stat().st_size * 8 / (h * w) for name, (h, w) in sides.items()]
         assert bpp == pytest.approx(np.mean(per_image))
+
+
+def test_a_file_that_is_no_benchmark_is_named(tmp_path):
+    from codecbench.stage_costs import stage_cost_table
+
+    good, bad = tmp_path / "good.tsv", tmp_path / "bad.tsv"
+    good.write_text("s\th:m:s\tmax_rss\tcpu_time\n2.5\t0:00:02\t100.0\t2.0\n")
+    bad.write_text("seconds\n1\n")
+    table = stage_cost_table({"compress": [good, good], "summary": [good]})
+    assert table.to_dict("list") == {
+        "stage": ["compress", "summary"], "jobs": [2, 1], "wall_s": [5.0, 2.5], "cpu_s": [4.0, 2.0],
+        "mean_wall_s": [2.5, 2.5], "max_wall_s": [2.5, 2.5], "peak_rss_mb": [100.0, 100.0],
+        "wall_share_pct": [66.667, 33.333], "cpu_share_pct": [66.667, 33.333],
+    }  # fmt: skip
+    with pytest.raises(
+        ValueError, match=r"bad\.tsv: not a Snakemake benchmark TSV \(missing \['cpu_time', 'max_rss', 's'\]\)"
+    ):
+        stage_cost_table({"compress": [bad]})

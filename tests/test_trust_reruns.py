@@ -31,6 +31,7 @@ AGGREGATES = [
     "dataset_figures[dataset=other]",
     "provenance",
     "quality_table",
+    "stage_costs",
     "summary",
 ]
 MINE_POINT = [

@@ -39,8 +39,11 @@ TINY = {
     "bd": {"metrics": ["psnr_rgb", "ms_ssim"]},
     "statistics": {"n_boot": 200},
 }
-# Jobs that follow any change of a point: tables, statistics, provenance and every figure of the dataset.
-AGGREGATES = ["all", "bd_rate", "dataset_figures[dataset=tiny]", "provenance", "quality_table", "summary"]
+# Jobs that follow any change of a point: tables, statistics, provenance, every figure of the dataset and the
+# stage costs (the point's jobs' benchmarks are new).
+AGGREGATES = [
+    "all", "bd_rate", "dataset_figures[dataset=tiny]", "provenance", "quality_table", "stage_costs", "summary",
+]  # fmt: skip
 
 
 def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -162,6 +165,25 @@ def test_figures_logs_and_benchmarks_are_written(tiny_run):
     compress_log = (tiny_run / "results/logs/compress/tiny/jpeg/30.log").read_text()
     assert "Pillow" in compress_log and "jpeg quality=30" in compress_log
     assert (tiny_run / "results/benchmarks/compress/tiny/webp/50.tsv").read_text().startswith("s\t")
+
+
+def test_stage_costs_sum_every_jobs_benchmark(tiny_run):
+    costs = pd.read_csv(tiny_run / "results/tables/stage_costs.csv").set_index("stage")
+    # The tiny run's jobs with a benchmark, stage by stage (its benchmark folder holds nothing else).
+    assert costs.jobs.to_dict() == {
+        "prepare_dataset": 1, "compress": 4, "compress_target": 1, "quality": 4, "summary": 1, "bd_rate": 1,
+    }  # fmt: skip
+    for stage in costs.index:
+        folder = tiny_run / "results/benchmarks" / stage
+        files = sorted(folder.rglob("*.tsv")) if folder.is_dir() else [folder.with_suffix(".tsv")]
+        jobs = pd.concat([pd.read_csv(path, sep="\t") for path in files])
+        assert costs.loc[stage, "wall_s"] == pytest.approx(jobs.s.sum(), abs=1e-3)
+        assert costs.loc[stage, "cpu_s"] == pytest.approx(jobs.cpu_time.sum(), abs=1e-3)
+        assert costs.loc[stage, "peak_rss_mb"] == pytest.approx(jobs.max_rss.max(), abs=1e-3)
+    assert costs.wall_share_pct.sum() == pytest.approx(100, abs=0.01)
+    with Image.open(tiny_run / "results/figures/stage_costs.png") as im:
+        assert im.size[0] > 400
+    assert "4 jobs, peak" in (tiny_run / "results/figures/stage_costs.svg").read_text()
 
 
 def test_nothing_is_written_to_home_and_the_default_experiment_does_not_leak(tiny_run):
