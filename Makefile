@@ -1,4 +1,5 @@
-# codecbench: `make run` runs the default experiment, `make test` the test suite. Both create .venv first.
+# codecbench: `make run` runs the default experiment, `make test` the test suite, `make docs` writes the reference
+# pages in docs/. All create .venv first.
 
 PYTHON ?= python3
 VENV := .venv
@@ -13,7 +14,7 @@ export TORCH_HOME := $(CURDIR)/.cache/torch
 export YOLO_CONFIG_DIR := $(CURDIR)/.cache/ultralytics
 export PIP_CACHE_DIR := $(CURDIR)/.cache/pip
 
-.PHONY: setup setup-paddle run report dry-run test lint format bench lock clean
+.PHONY: setup setup-paddle run report dry-run test lint format docs bench lock clean
 
 setup: $(STAMP)
 
@@ -73,6 +74,10 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 	$(BIN)/snakefmt Snakefile rules
+
+# The reference pages in docs/, rendered from the plug-in registries (tests/test_docs.py checks they are current).
+docs: $(STAMP)
+	$(BIN)/python -m codecbench.docs
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/jpeg_vs_compressai.py $(or $(IMAGES),../shared/data/kodak)
