@@ -180,11 +180,12 @@ def executed_rules(proc: subprocess.CompletedProcess) -> list[str]:
 
 
 def is_timing(column: str) -> bool:
-    """Whether a table column (or JSON key) times the run or names its machine, and so differs between any two
-    runs: test_sharding.TIMING_COLUMNS (encode_s, decode_s, host), any other ``*_s`` measure, their bootstrap
-    bounds (``encode_s_ci_low``), and CompressAI's JSON names for the coding times (``encoding_time``)."""
+    """Whether a table column (or JSON key) measures the run itself or names its machine, and so differs between
+    any two runs: test_sharding.TIMING_COLUMNS (encode_s, decode_s, host), any other ``*_s`` measure, their
+    bootstrap bounds (``encode_s_ci_low``), CompressAI's JSON names for the coding times (``encoding_time``), and
+    the stage costs' memory and time shares (``peak_rss_mb``, ``wall_share_pct``)."""
     base = re.sub(r"_ci_(low|high)$", "", column)
-    return base in TIMING_COLUMNS or base.endswith("_s") or base.endswith("_time")
+    return base in TIMING_COLUMNS or base.endswith(("_s", "_time", "_mb", "_share_pct"))
 
 
 def _files(root: Path) -> set[str]:
