@@ -34,6 +34,16 @@ def _w(name: str) -> str:
     return "{" + name + "}"
 
 
+def shard_label(index: object = _w("shard"), count: object = _w("shard_count")) -> str:
+    """One shard of a sharded job in its paths: '<index>-of-<count>'."""
+    return f"{index}-of-{count}"
+
+
+def shard_job_name(name: str, shard: str = shard_label()) -> str:
+    """The log and benchmark name of a shard job of the job named ``name``."""
+    return f"{name}/shard-{shard}"
+
+
 def dataset_dir(dataset: str = _w("dataset")) -> str:
     return f"{RESULTS}/datasets/{dataset}"
 
@@ -62,7 +72,7 @@ def point_shard_dir(
     dataset: str = _w("dataset"),
     codec: str = _w("codec"),
     quality: object = _w("quality"),
-    shard: str = f"{_w('shard')}-of-{_w('shard_count')}",
+    shard: str = shard_label(),
 ) -> str:
     """One shard of a ladder point (``shard``: '<index>-of-<count>')."""
     return f"{point_dir(dataset, codec, quality)}/shards/{shard}"
@@ -73,7 +83,7 @@ def ladder_quality_table(dataset: str = _w("dataset"), codec: str = _w("codec"))
 
 
 def ladder_quality_shard_table(
-    dataset: str = _w("dataset"), codec: str = _w("codec"), shard: str = f"{_w('shard')}-of-{_w('shard_count')}"
+    dataset: str = _w("dataset"), codec: str = _w("codec"), shard: str = shard_label()
 ) -> str:
     return f"{RESULTS}/quality/{dataset}/{codec}/shard-{shard}.csv"
 
@@ -127,7 +137,7 @@ def task_predictions(task: str = _w("task"), train_variant: str = _w("train_vari
 def task_predictions_shard(
     task: str = _w("task"),
     train_variant: str = _w("train_variant"),
-    shard: str = f"{_w('shard')}-of-{_w('shard_count')}",
+    shard: str = shard_label(),
 ) -> str:
     return f"{RESULTS}/tasks/{task}/{train_variant}/shard-{shard}.csv"
 

@@ -150,7 +150,7 @@ def shard_params(wildcards):
 
 def shard_names(count):
     """The path labels of the shards of ``count``: '<index>-of-<count>'."""
-    return [f"{k}-of-{count}" for k in range(count)]
+    return [layout.shard_label(k, count) for k in range(count)]
 
 
 def get_compress_shards(name):
@@ -504,7 +504,10 @@ def job_names(name, view, codec=None):
     """A job's log/benchmark name (``name``, wildcards' path), or those of its shard jobs on a sharded view."""
     if not is_sharded(config, view):
         return [name]
-    return [f"{name}/shard-{shard}" for shard in shard_names(shard_count(view, codec))]
+    return [
+        layout.shard_job_name(name, shard)
+        for shard in shard_names(shard_count(view, codec))
+    ]
 
 
 def get_stage_benchmarks(wildcards):

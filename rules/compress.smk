@@ -43,12 +43,10 @@ use rule compress as compress_shard with:
         bitstreams=temp(directory(f"{layout.point_shard_dir()}/bitstreams")),
         decoded=temp(directory(f"{layout.point_shard_dir()}/decoded")),
     log:
-        layout.log(
-            "compress", "{dataset}/{codec}/{quality}/shard-{shard}-of-{shard_count}"
-        ),
+        layout.log("compress", layout.shard_job_name("{dataset}/{codec}/{quality}")),
     benchmark:
         layout.benchmark(
-            "compress", "{dataset}/{codec}/{quality}/shard-{shard}-of-{shard_count}"
+            "compress", layout.shard_job_name("{dataset}/{codec}/{quality}")
         )
     wildcard_constraints:
         dataset=SHARDED_VIEWS,

@@ -42,9 +42,9 @@ use rule quality_ladder as quality_ladder_shard with:
     output:
         table=temp(layout.ladder_quality_shard_table()),
     log:
-        layout.log("quality", "{dataset}/{codec}/shard-{shard}-of-{shard_count}"),
+        layout.log("quality", layout.shard_job_name("{dataset}/{codec}")),
     benchmark:
-        layout.benchmark("quality", "{dataset}/{codec}/shard-{shard}-of-{shard_count}")
+        layout.benchmark("quality", layout.shard_job_name("{dataset}/{codec}"))
     wildcard_constraints:
         dataset=SHARDED_VIEWS,
         shard=SHARD,

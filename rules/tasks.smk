@@ -71,12 +71,10 @@ use rule evaluate_task as evaluate_task_shard with:
     output:
         temp(layout.task_predictions_shard()),
     log:
-        layout.log(
-            "evaluate_task", "{task}/{train_variant}/shard-{shard}-of-{shard_count}"
-        ),
+        layout.log("evaluate_task", layout.shard_job_name("{task}/{train_variant}")),
     benchmark:
         layout.benchmark(
-            "evaluate_task", "{task}/{train_variant}/shard-{shard}-of-{shard_count}"
+            "evaluate_task", layout.shard_job_name("{task}/{train_variant}")
         )
     wildcard_constraints:
         task=SHARDED_TASKS,

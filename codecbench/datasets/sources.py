@@ -82,8 +82,7 @@ class DatasetSource:
         return dict(self.offers() if callable(self.offers) else self.offers)
 
 
-_REGISTRY: dict[str, DatasetSource] = {}
-_NAMES: list[str] = []  # in registration order
+_REGISTRY: dict[str, DatasetSource] = {}  # in registration order
 
 
 def register_source(source: DatasetSource) -> DatasetSource:
@@ -99,7 +98,6 @@ def register_source(source: DatasetSource) -> DatasetSource:
                 f"dataset source {source.name!r}: annotation kinds {unknown} are not among {ANNOTATION_KINDS}"
             )
     _REGISTRY[source.name] = source
-    _NAMES.append(source.name)
     return source
 
 
@@ -107,7 +105,6 @@ def unregister_source(name: str) -> DatasetSource:
     """Remove the source ``name`` from the registry and return it (tests register sources of their own)."""
     source = get_source(name)
     del _REGISTRY[name]
-    _NAMES.remove(name)
     return source
 
 
@@ -123,7 +120,7 @@ def registered_source(source: DatasetSource) -> Iterator[DatasetSource]:
 
 def source_names() -> tuple[str, ...]:
     """The registered sources' names, in registration order."""
-    return tuple(_NAMES)
+    return tuple(_REGISTRY)
 
 
 def find_source(name: str) -> DatasetSource | None:
@@ -135,7 +132,7 @@ def get_source(name: str) -> DatasetSource:
     """The source registered as ``name``; KeyError naming the known ones when there is none."""
     source = _REGISTRY.get(name)
     if source is None:
-        raise KeyError(f"unknown dataset source {name!r} (known: {', '.join(_NAMES)})")
+        raise KeyError(f"unknown dataset source {name!r} (known: {', '.join(_REGISTRY)})")
     return source
 
 
@@ -148,7 +145,7 @@ def fill_schema(schema: dict) -> dict:
     """The registry's part of the config schema: the ``datasets.*.source`` names, and the entry keys that sources
     declare in their ``options`` (a key the schema has already must be declared identically). Returns the schema."""
     properties = schema["properties"]["datasets"]["additionalProperties"]["properties"]
-    properties["source"]["enum"] = list(_NAMES)
+    properties["source"]["enum"] = list(_REGISTRY)
     for source in _REGISTRY.values():
         for key, fragment in source.options.items():
             if properties.setdefault(key, fragment) != fragment:
