@@ -77,7 +77,7 @@ format: $(STAMP)
 
 # The reference pages in docs/, rendered from the plug-in registries (tests/test_docs.py checks they are current).
 docs: $(STAMP)
-	$(BIN)/python -m codecbench.docs
+	$(BIN)/python -m codecbench.report.docs
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/jpeg_vs_compressai.py $(or $(IMAGES),../shared/data/kodak)

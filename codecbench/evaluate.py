@@ -29,10 +29,11 @@ def evaluate_folder(
     out_dir: str | Path,
 ) -> dict:
     """Prepare ``images``, code them with ``codec`` at each quality, measure ``metrics``; return the JSON dict."""
-    from .aggregate import write_codec_json
     from .codecs import get_codec_class
-    from .compress import compress_dataset, measure_quality
     from .datasets import prepare_dataset
+    from .stages.aggregate import write_codec_json
+    from .stages.compress import compress_dataset
+    from .stages.quality import measure_quality
 
     out_dir = Path(out_dir)
     prepare_dataset("folder", {"source": "local", "path": str(images)}, out_dir / "dataset", out_dir / "downloads")

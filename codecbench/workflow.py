@@ -48,7 +48,7 @@ def job_log(log_path: str | os.PathLike) -> Iterator[logging.Logger]:
 def script_job(smk) -> Iterator[logging.Logger]:
     """A script's job: :func:`job_log` of its log, with the config's plug-ins imported first (a metric or dataset
     source of the user's: the job must know it as the planning did)."""
-    from .plugins import load_plugins
+    from .config.plugins import load_plugins
 
     with job_log(smk.log[0]) as log:
         load_plugins(smk.config.get("plugins", []))

@@ -12,11 +12,9 @@ from codecbench import layout
 from codecbench.datasets.fingerprint import dataset_fingerprint
 from codecbench.datasets.sources import get_source
 from codecbench.metrics import REGISTRY as METRIC_REGISTRY, rate_quality_metrics
-from codecbench.plugins import PluginError, load_plugins, plugin_fingerprint
-from codecbench.provenance import config_hash
-from codecbench.config import (
-    ConfigError,
-    check_config_files,
+from codecbench.config.plugins import PluginError, load_plugins, plugin_fingerprint
+from codecbench.report.provenance import config_hash
+from codecbench.config.plan import (
     codec_datasets,
     TRAIN_VIEW_SUFFIX,
     UNCOMPRESSED,
@@ -39,8 +37,8 @@ from codecbench.config import (
     train_variants,
     training_set_points,
     training_settings,
-    validate_config,
 )
+from codecbench.config.validate import ConfigError, check_config_files, validate_config
 
 # Every cache inside the project, never in $HOME (matplotlib, torch hub, pooch/XDG users).
 for _variable, _folder in [
@@ -137,7 +135,7 @@ def _prepared_shard_count(manifest, modified, split, per_shard, sequence_codec):
     """count_shards of a prepared split, read once per manifest version (``modified``): every merge job's input
     functions ask for it (a compression point three times)."""
     from codecbench.datasets import read_split
-    from codecbench.shards import count_shards
+    from codecbench.stages.shards import count_shards
 
     rows = read_split(manifest, split)
     return count_shards(manifest, rows, per_shard, sequence_codec=sequence_codec)

@@ -1,6 +1,6 @@
 """Rule bd_rate: BD-rate and BD-quality of every codec against the anchor, with bootstrap CIs."""
 
-from codecbench.aggregate import write_bd_table
+from codecbench.stages.aggregate import write_bd_table
 from codecbench.workflow import script_job
 
 

@@ -2,8 +2,8 @@
 codec at one quality (or target bpp)."""
 
 from codecbench.codecs import get_codec_class
-from codecbench.compress import compress_dataset
-from codecbench.config import dataset_view
+from codecbench.config.plan import dataset_view
+from codecbench.stages.compress import compress_dataset
 from codecbench.workflow import job_shard, script_job
 
 

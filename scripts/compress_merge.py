@@ -1,10 +1,10 @@
 """Rule compress_merge: a sharded point's usual outputs from its shards: the rate table with the rows in the order
 an unsharded job writes them, and the bitstream and decoded folders holding every shard's files (hard links)."""
 
-from codecbench.config import dataset_view
+from codecbench.config.plan import dataset_view
 from codecbench.datasets import read_split
 from codecbench.io import write_csv_atomic
-from codecbench.shards import coding_order, merge_folders, merge_shard_tables, read_shard_table
+from codecbench.stages.shards import coding_order, merge_folders, merge_shard_tables, read_shard_table
 from codecbench.workflow import script_job
 
 

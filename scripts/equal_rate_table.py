@@ -1,6 +1,6 @@
 """Rule equal_rate_table: every codec at the same target rates, per image and as means with bootstrap CIs."""
 
-from codecbench.aggregate import write_equal_rate_tables
+from codecbench.stages.aggregate import write_equal_rate_tables
 from codecbench.workflow import script_job
 
 

@@ -1,7 +1,7 @@
 """Rules evaluate_task and evaluate_task_shard: one task model on the test split (or one shard of it), uncompressed
 and at every point of the task's codecs."""
 
-from codecbench.task_stage import evaluate_task_model
+from codecbench.stages.tasks import evaluate_task_model
 from codecbench.workflow import job_shard, script_job
 
 

@@ -3,7 +3,7 @@ writes (points in their order, each point's rows in the test split's manifest or
 
 from codecbench.datasets import read_split
 from codecbench.io import write_csv_atomic
-from codecbench.shards import merge_shard_tables, read_shard_table
+from codecbench.stages.shards import merge_shard_tables, read_shard_table
 from codecbench.workflow import script_job
 
 

@@ -1,5 +1,5 @@
 """Rule dataset_figures: every figure of one dataset (rate-quality curves and per-image spreads per metric,
-coding time, BD-rates, the visual comparison grid). Each plotting function of codecbench.figures writes a PNG and
+coding time, BD-rates, the visual comparison grid). Each plotting function of codecbench.report.figures writes a PNG and
 an SVG; the tables are read once.
 """
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from codecbench import figures
-from codecbench.config import normalise_quality
+from codecbench.config.plan import normalise_quality
 from codecbench.io import read_rgb
+from codecbench.report import figures
 from codecbench.workflow import script_job
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from codecbench.io import write_text_atomic
-from codecbench.provenance import collect_provenance, provenance_line
+from codecbench.report.provenance import collect_provenance, provenance_line
 from codecbench.workflow import script_job
 
 

@@ -2,10 +2,10 @@
 (dataset, codec) (or of one shard of its images) as tidy rows; a whole ladder also as CompressAI's JSON of
 per-quality means."""
 
-from codecbench.aggregate import write_codec_json
-from codecbench.compress import measure_ladder
-from codecbench.config import normalise_quality
+from codecbench.config.plan import normalise_quality
 from codecbench.metrics import limit_threads
+from codecbench.stages.aggregate import write_codec_json
+from codecbench.stages.quality import measure_ladder
 from codecbench.workflow import job_shard, script_job
 
 

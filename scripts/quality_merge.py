@@ -3,9 +3,9 @@
 
 import pandas as pd
 
-from codecbench.aggregate import write_codec_json
 from codecbench.io import write_csv_atomic
-from codecbench.shards import merge_shard_tables, read_shard_table
+from codecbench.stages.aggregate import write_codec_json
+from codecbench.stages.shards import merge_shard_tables, read_shard_table
 from codecbench.workflow import script_job
 
 

@@ -1,6 +1,6 @@
 """Rule quality_table: one tidy table (CSV and Parquet) of every (dataset, codec, quality, image) measurement."""
 
-from codecbench.aggregate import write_quality_table
+from codecbench.stages.aggregate import write_quality_table
 from codecbench.workflow import script_job
 
 

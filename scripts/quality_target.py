@@ -1,7 +1,7 @@
 """Rule quality_target: per-image quality metrics of one equal-rate point as tidy rows."""
 
-from codecbench.compress import measure_quality
 from codecbench.metrics import limit_threads
+from codecbench.stages.quality import measure_quality
 from codecbench.workflow import script_job
 
 

@@ -1,7 +1,7 @@
 """Rule stage_costs: wall and CPU time, peak memory and job count per stage, from the jobs' benchmark TSVs (the
 rule's inputs, named by stage)."""
 
-from codecbench.stage_costs import write_stage_costs
+from codecbench.report.stage_costs import write_stage_costs
 from codecbench.workflow import script_job
 
 

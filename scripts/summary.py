@@ -1,6 +1,6 @@
 """Rule summary: per-point means of every measurement with paired-bootstrap confidence intervals."""
 
-from codecbench.aggregate import write_summary
+from codecbench.stages.aggregate import write_summary
 from codecbench.workflow import script_job
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from codecbench.datasets import read_manifest
-from codecbench.task_figures import (
+from codecbench.report.task_figures import (
     plot_changes,
     plot_gallery,
     plot_per_class_change,
@@ -14,7 +14,7 @@ from codecbench.task_figures import (
     plot_train_test_accuracy,
     plot_training_sets,
 )
-from codecbench.task_tables import read_evaluations
+from codecbench.stages.task_tables import read_evaluations
 from codecbench.tasks import get_task_class
 from codecbench.workflow import script_job
 

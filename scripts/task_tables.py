@@ -1,7 +1,7 @@
 """Rule task_tables: a task's per-point scores with CIs, improved/worsened shares, per-class and confusion tables,
 training-set sizes against the headline score and BD-rate on the task's per-image quality."""
 
-from codecbench.task_tables import write_task_tables
+from codecbench.stages.task_tables import write_task_tables
 from codecbench.workflow import script_job
 
 

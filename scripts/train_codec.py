@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from codecbench.config import LEARNED_VIDEO_CODECS
+from codecbench.config.plan import LEARNED_VIDEO_CODECS
 from codecbench.datasets import read_manifest
 from codecbench.io import read_rgb
 from codecbench.workflow import script_job
@@ -11,7 +11,7 @@ from codecbench.workflow import script_job
 def train_video_codec(smk, settings, log):
     """ssf2020: groups of consecutive frames of the dataset's clips (its train split, else all of it)."""
     from codecbench.learned.train_video import train_ssf
-    from codecbench.sequences import split_clips
+    from codecbench.stages.sequences import split_clips
 
     manifest = read_manifest(smk.input.manifest)
     rows = manifest[manifest.split == "train"]

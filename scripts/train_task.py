@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from codecbench.task_stage import train_task_variant
+from codecbench.stages.tasks import train_task_variant
 from codecbench.workflow import script_job
 
 

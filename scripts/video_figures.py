@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from codecbench import video_figures
 from codecbench.datasets import read_frames
-from codecbench.figures import metric_label
-from codecbench.task_figures import reference_variant, score_label
-from codecbench.task_tables import read_evaluations
+from codecbench.report import video_figures
+from codecbench.report.figures import metric_label
+from codecbench.report.task_figures import reference_variant, score_label
+from codecbench.stages.task_tables import read_evaluations
 from codecbench.tasks import get_task_class
 from codecbench.workflow import script_job
 

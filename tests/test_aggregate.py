@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from codecbench.aggregate import compressai_results, write_codec_json, write_quality_table
-from codecbench.figures import (
+from codecbench.report.figures import (
     centre_crop,
     codec_style,
     plot_bd_bars,
@@ -20,6 +19,7 @@ from codecbench.figures import (
     plot_spread,
     select_grid_points,
 )
+from codecbench.stages.aggregate import compressai_results, write_codec_json, write_quality_table
 
 
 def point_table(tmp_path, codec, quality, rows, dataset="d"):
@@ -247,7 +247,7 @@ def test_grid_leaves_out_codecs_that_only_reproduce_the_image():
 
 
 def test_bd_table_with_only_the_anchor_has_a_header_and_no_rows(tmp_path):
-    from codecbench.aggregate import BD_TABLE_COLUMNS, write_bd_table
+    from codecbench.stages.aggregate import BD_TABLE_COLUMNS, write_bd_table
 
     table = write_quality_table(
         [point_table(tmp_path, "jpeg", 5, [("a", 7, 25.0)])], tmp_path / "q.csv", tmp_path / "q.parquet"
@@ -278,7 +278,7 @@ def test_atomic_writes_leave_ordinary_permissions(tmp_path):
 def test_every_registered_codec_has_a_fixed_style_slot():
     import codecbench.codecs.learned  # noqa: F401 (registers the learned codecs)
     from codecbench.codecs import CODECS
-    from codecbench.figures import STYLE_ORDER
+    from codecbench.report.figures import STYLE_ORDER
 
     assert sorted(CODECS) == sorted(STYLE_ORDER)  # a new codec is appended to STYLE_ORDER, keeping old colours
     styles = {(codec_style(name)["color"], codec_style(name)["marker"]) for name in STYLE_ORDER}
@@ -308,7 +308,7 @@ def test_evaluate_a_folder_in_one_process(tmp_path, photo, capsys):
 
 
 def test_a_file_that_is_no_benchmark_is_named(tmp_path):
-    from codecbench.stage_costs import stage_cost_table
+    from codecbench.report.stage_costs import stage_cost_table
 
     good, bad = tmp_path / "good.tsv", tmp_path / "bad.tsv"
     good.write_text("s\th:m:s\tmax_rss\tcpu_time\n2.5\t0:00:02\t100.0\t2.0\n")

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from sklearn.isotonic import IsotonicRegression
 
-from codecbench.bd import bd_metrics, bootstrap_bd, bootstrap_means, paired_bootstrap_indices
+from codecbench.stats.bd import bd_metrics, bootstrap_bd
+from codecbench.stats.bootstrap import bootstrap_means, paired_bootstrap_indices
 
 METHODS = ["pchip", "akima", "cubic"]
 RATES = np.array([0.25, 0.5, 1.0, 2.0, 4.0])
@@ -399,7 +400,7 @@ def assert_replicates_equal(fast, slow):
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("n_points", [4, 5, 6])
 def test_vectorised_replicates_equal_bjontegaard_on_random_curves(method, n_points):
-    from codecbench.bd import _bootstrap_replicates, _bootstrap_replicates_loop
+    from codecbench.stats.bd import _bootstrap_replicates, _bootstrap_replicates_loop
 
     rng = np.random.default_rng(n_points)
     for noise in (0.01, 0.15, 0.5):  # from clean monotone curves to many isotonic fits and lost overlaps
@@ -413,7 +414,7 @@ def test_vectorised_replicates_equal_bjontegaard_on_random_curves(method, n_poin
 
 @pytest.mark.parametrize("method", METHODS)
 def test_vectorised_replicates_handle_ties_gaps_and_disjoint_curves(method):
-    from codecbench.bd import _bootstrap_replicates, _bootstrap_replicates_loop, _prepare_curve
+    from codecbench.stats.bd import _bootstrap_replicates, _bootstrap_replicates_loop, _prepare_curve
 
     rng = np.random.default_rng(11)
     rate_a, quality_a = random_curve_matrices(rng, 400, 5, 0.05)
@@ -439,7 +440,7 @@ def test_vectorised_replicates_handle_ties_gaps_and_disjoint_curves(method):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_vectorised_replicates_of_two_and_three_point_curves(method):
-    from codecbench.bd import _bootstrap_replicates, _bootstrap_replicates_loop
+    from codecbench.stats.bd import _bootstrap_replicates, _bootstrap_replicates_loop
 
     rng = np.random.default_rng(3)
     for n_points in (2, 3):
@@ -451,7 +452,7 @@ def test_vectorised_replicates_of_two_and_three_point_curves(method):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_bootstrap_bd_is_unchanged_against_the_per_replicate_path(method, monkeypatch):
-    import codecbench.bd
+    import codecbench.stats.bd
 
     table = synthetic_table(n_images=30, seed=4)
     # A realistic table with a few awkward images: a lossless point, a missing measurement, a noisy codec.
@@ -463,7 +464,7 @@ def test_bootstrap_bd_is_unchanged_against_the_per_replicate_path(method, monkey
     for codec in ("test", "noisy"):
         fast = bootstrap_bd(table, "anchor", codec, "psnr_rgb", method=method, n_boot=300, seed=5)
         with monkeypatch.context() as patch:
-            patch.setattr(codecbench.bd, "_bootstrap_replicates", codecbench.bd._bootstrap_replicates_loop)
+            patch.setattr(codecbench.stats.bd, "_bootstrap_replicates", codecbench.stats.bd._bootstrap_replicates_loop)
             slow = bootstrap_bd(table, "anchor", codec, "psnr_rgb", method=method, n_boot=300, seed=5)
         assert fast.keys() == slow.keys() and fast["n_boot_valid"] == slow["n_boot_valid"] > 0
         for key in fast:

@@ -21,9 +21,9 @@ from codecbench.codecs import (
     unregister_codec,
 )
 from codecbench.codecs.imagecodecs_codecs import jxl_distance_from_quality
-from codecbench.compress import bits_per_pixel
-from codecbench.config import ConfigError, load_schema, validate_config
+from codecbench.config.validate import ConfigError, load_schema, validate_config
 from codecbench.metrics import psnr_rgb
+from codecbench.stages.compress import bits_per_pixel
 
 # A mid-ladder quality per codec, and the PSNR-RGB (dB) it must at least reach on the test photo.
 MID_QUALITY = {
@@ -112,7 +112,7 @@ def test_an_independent_decoder_reads_our_bitstream(name, decode, photo):
 
 
 def test_vp9_frame_is_stored_bare_and_libvpx_decodes_it(photo):
-    from codecbench.codecs.ffmpeg import run_ffmpeg
+    from codecbench.codecs.ffmpeg import piped_output
 
     codec = make_codec("vp9", 35)
     data = codec.encode(photo)
@@ -121,7 +121,7 @@ def test_vp9_frame_is_stored_bare_and_libvpx_decodes_it(photo):
     # libvpx's own decoder (not ffmpeg's native one, which the codec uses) reads the same picture.
     def planes(decoder: str) -> bytes:
         args = ["-c:v", decoder, "-f", "ivf", "-i", "pipe:", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "yuv420p"]
-        return run_ffmpeg([*args, "pipe:"], codec.wrap(data), decoder)
+        return piped_output([*args, "pipe:"], codec.wrap(data), decoder)
 
     assert planes("libvpx-vp9") == planes("vp9")
 

@@ -7,7 +7,8 @@ import copy
 import pytest
 import yaml
 
-from codecbench.config import ConfigError, codec_job_settings, sweep_points, validate_config
+from codecbench.config.plan import codec_job_settings, sweep_points
+from codecbench.config.validate import ConfigError, validate_config
 
 GOOD = {
     "datasets": {"photos": {"source": "builtin"}},
@@ -134,7 +135,7 @@ def test_a_learned_codec_becomes_a_codec_with_one_point_per_lambda():
 
 
 def test_changing_one_lambda_changes_only_that_models_settings():
-    from codecbench.config import training_settings
+    from codecbench.config.plan import training_settings
 
     first = validate_config(LEARNED)
     changed = copy.deepcopy(LEARNED)
@@ -196,7 +197,7 @@ def test_kodak_config_checks_every_image_against_the_published_copies(project):
 
 
 def test_task_settings_in_the_schema_match_the_task_classes(project):
-    from codecbench.config import load_schema
+    from codecbench.config.validate import load_schema
     from codecbench.tasks import TASKS
 
     spec = load_schema(project / "schemas" / "config.schema.yaml")["properties"]["tasks"]["additionalProperties"]
@@ -269,7 +270,7 @@ def test_a_task_that_trains_needs_train_images_and_a_pretrained_one_no_train_on(
 
 
 def test_task_defaults_and_variants():
-    from codecbench.config import task_job_settings, train_variants, training_set_points
+    from codecbench.config.plan import task_job_settings, train_variants, training_set_points
 
     cfg = with_change("tasks.t", {**TASK, "train_on": ["original", "jpeg/25"], "epochs": 3})
     cfg["datasets"]["digits"] = {"source": "builtin"}

@@ -12,7 +12,7 @@ import yaml
 from PIL import Image
 
 import codecbench.datasets as datasets
-from codecbench.config import DEFAULT_SCHEMA, ConfigError, load_schema, validate_config
+from codecbench.config.validate import DEFAULT_SCHEMA, ConfigError, load_schema, validate_config
 from codecbench.datasets import (
     SOURCES,
     DatasetError,

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from codecbench.detection_metrics import (
+from codecbench.tasks.detection_metrics import (
     IOU_THRESHOLDS,
     average_precision,
     box_iou,
@@ -210,7 +210,7 @@ def test_integer_weights_equal_duplicated_images(seed):
 
 
 def test_chunked_replicates_equal_one_pass(monkeypatch):
-    import codecbench.detection_metrics as dm
+    import codecbench.tasks.detection_metrics as dm
 
     matches = match_images(*_random_case(30)[:2], _random_case(30)[2])
     weights = np.random.default_rng(0).poisson(1.0, size=(7, matches.n_images)).astype(float)

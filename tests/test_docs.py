@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from codecbench import docs
-from codecbench.config import load_schema
+from codecbench.config.validate import load_schema
 from codecbench.metrics import register_metric, unregister_metric
+from codecbench.report import docs
 
 
 def _row(page: str, key: str) -> str:

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from codecbench import edge_metrics as em
 from codecbench.datasets.edges import write_edges
+from codecbench.tasks import edge_metrics as em
 from codecbench.tasks import get_task_class
 from codecbench.tasks.edges import HED_PROTOTXT_URL, HED_WEIGHTS_URL, Edges, auto_canny_thresholds
 

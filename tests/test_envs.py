@@ -86,13 +86,8 @@ LAZY_EXCLUSIONS: dict[tuple[str, ...], dict[str, str]] = {
     _CODING_RULES + _QUALITY_RULES + _TABLE_RULES: {
         "codecbench.tasks.*:*": "task models (torchvision, ultralytics, rapidocr, OpenCV) run in train_task and "
         "evaluate_task only; other rules read a task class's score names and labels",
-        "codecbench.text_metrics:*": "OCR scoring runs in evaluate_task only",
-        "codecbench.edge_metrics:*": "edge scoring runs in evaluate_task only",
-        "codecbench.config:*": "config checks and completion run in the Snakefile; jobs get settings as params",
-    },
-    _CODING_RULES: {
-        "codecbench.compress:_measure_points": "metrics are measured by the quality rules",
-        "codecbench.compress:clip_metric": "metrics are measured by the quality rules",
+        "codecbench.config.*:*": "config checks, completion and planning run in the Snakefile; jobs get settings as "
+        "params",
     },
     _QUALITY_RULES + _TABLE_RULES: {
         "codecbench.datasets.video:*": "dataset sources are read by prepare_dataset only",
@@ -111,9 +106,9 @@ LAZY_EXCLUSIONS: dict[tuple[str, ...], dict[str, str]] = {
     },
     _QUALITY_RULES: {
         "codecbench.codecs.imagecodecs_codecs:*": "JPEG XL codes in compress only; quality reads decoded PNGs",
-        "codecbench.aggregate:write_summary": "quality rules write a codec's JSON only: bootstrap CIs are summary's",
-        "codecbench.aggregate:write_bd_table": "BD-rates are bd_rate's",
-        "codecbench.aggregate:write_equal_rate_tables": "equal-rate tables are equal_rate_table's",
+        "codecbench.stages.aggregate:write_summary": "quality rules write a codec's JSON only: bootstrap CIs are summary's",
+        "codecbench.stages.aggregate:write_bd_table": "BD-rates are bd_rate's",
+        "codecbench.stages.aggregate:write_equal_rate_tables": "equal-rate tables are equal_rate_table's",
     },
 }
 
@@ -327,7 +322,9 @@ def _rule_scripts(rules) -> list[tuple[str, Path, Path]]:
         if not norun and script and env is not None and env.is_file():
             found.append((name, (rule_file.parent / script).resolve(), env))
     # The OCR task's paddleocr engine: codecbench/tasks/ocr.py runs this file in $CODECBENCH_PADDLE_PYTHON.
-    found.append(("<paddleocr worker of evaluate_task>", PROJECT / "codecbench" / "ocr_paddle_worker.py", PADDLE_ENV))
+    found.append(
+        ("<paddleocr worker of evaluate_task>", PROJECT / "codecbench" / "tasks" / "ocr_paddle_worker.py", PADDLE_ENV)
+    )
     return found
 
 

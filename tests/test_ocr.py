@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from codecbench import text_metrics
-from codecbench.tasks import get_task_class
+from codecbench.tasks import get_task_class, text_metrics
 from codecbench.tasks.ocr import OCR, default_paddle_python, join_readings, order_lines
 
 PLATES = ["ABC 1234", "KX 207", "MZ 9981", "RTW 56"]

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from codecbench.config import ConfigError, load_schema, validate_config
+from codecbench.config.plugins import PluginError, load_plugins
+from codecbench.config.validate import ConfigError, load_schema, validate_config
 from codecbench.metrics import REGISTRY, compute_metrics, unregister_metric
-from codecbench.plugins import PluginError, load_plugins
 
 # One file, as a user writes it: a lower-is-better metric, and a higher-is-better one with a CompressAI key (so it
 # gets rate-quality and spread figures, and BD-rates).

@@ -6,7 +6,7 @@ import subprocess
 
 import pandas as pd
 
-from codecbench.provenance import collect_provenance, config_hash, git_state, provenance_line
+from codecbench.report.provenance import collect_provenance, config_hash, git_state, provenance_line
 
 
 def test_config_hash_ignores_key_order_but_not_values():

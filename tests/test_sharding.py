@@ -11,16 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from codecbench.config import (
-    ConfigError,
-    dataset_job_settings,
-    dataset_shards,
-    images_per_shard,
-    is_sharded,
-    validate_config,
-)
+from codecbench.config.plan import dataset_job_settings, dataset_shards, images_per_shard, is_sharded
+from codecbench.config.validate import ConfigError, validate_config
 from codecbench.datasets import FRAME_COLUMNS, MANIFEST_COLUMNS
-from codecbench.shards import (
+from codecbench.stages.shards import (
     assign_shards,
     coding_order,
     count_shards,
@@ -187,8 +181,8 @@ def test_sharding_by_size_applies_to_every_dataset_without_its_own_setting():
 def test_sharded_compression_of_clips_merges_to_the_unsharded_rate_table(tmp_path):
     """The library path of compress_shard + compress_merge on a video dataset with a video codec: each clip is
     one file in one shard; the merged rate table and folders equal one unsharded job's."""
-    from codecbench.compress import compress_dataset
     from codecbench.datasets import prepare_dataset, read_split
+    from codecbench.stages.compress import compress_dataset
 
     settings = {"source": "builtin", "name": "moving_shapes", "clips": ["test_00", "test_01"], "max_frames": 3}
     prepare_dataset("moving", settings, tmp_path / "moving", tmp_path / "downloads")

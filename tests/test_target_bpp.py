@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from codecbench.codecs import make_codec
-from codecbench.compress import bits_per_pixel
-from codecbench.target_bpp import find_quality_for_bpp
+from codecbench.stages.compress import bits_per_pixel
+from codecbench.stages.target_bpp import find_quality_for_bpp
 
 
 def all_rates(name, image, qualities, options=None):

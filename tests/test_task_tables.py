@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, f1_score
 
-from codecbench.task_tables import (
+from codecbench.stages.task_tables import (
     bd_on_task,
     confusion_counts,
     per_class_scores,

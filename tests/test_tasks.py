@@ -140,13 +140,13 @@ def test_registry():
     ],
 )
 def test_figure_labels_of_scores(score, label):
-    from codecbench.task_figures import score_label
+    from codecbench.report.task_figures import score_label
 
     assert score_label(score) == label
 
 
 def test_a_score_label_is_the_one_its_task_class_declares(monkeypatch):
-    from codecbench.task_figures import score_label
+    from codecbench.report.task_figures import score_label
     from codecbench.tasks.detection import Detection
 
     monkeypatch.setitem(Detection.score_labels, "f1", "F1 at IoU 0.5")

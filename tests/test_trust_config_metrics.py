@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 
 from codecbench.codecs import CodecError, get_codec_class
-from codecbench.compress import compress_dataset, measure_quality
-from codecbench.config import ConfigError, check_config_files
+from codecbench.config.validate import ConfigError, check_config_files
 from codecbench.datasets import FRAME_COLUMNS, FRAMES_FILE, MANIFEST_COLUMNS
 from codecbench.io import read_rgb, write_rgb_png
 from codecbench.metrics import METRICS, MIN_SIDE, SEQUENCE_METRICS, MetricError, compute_metrics
+from codecbench.stages.compress import compress_dataset
+from codecbench.stages.quality import measure_quality
 
 # A ladder whose second 'qualities' would silently replace the first (line 6 repeats line 5).
 DUPLICATE_LADDER = """\

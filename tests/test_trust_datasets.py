@@ -21,7 +21,7 @@ import test_datasets
 import yaml
 from PIL import Image
 
-from codecbench.config import ConfigError, validate_config
+from codecbench.config.validate import ConfigError, validate_config
 from codecbench.datasets import DatasetError, prepare_dataset
 from codecbench.datasets.download import DownloadError, fetch
 from codecbench.datasets.normalize import ImageFileError

@@ -22,11 +22,11 @@ import torch
 from PIL import Image
 
 from codecbench.codecs import CodecError, learned_video, make_codec
-from codecbench.compress import compress_dataset
 from codecbench.datasets import prepare_dataset
 from codecbench.learned import models
 from codecbench.learned.train import partial_path, train_codec
 from codecbench.learned.train_video import CHECKPOINT_NAME, build_ssf, save_ssf_checkpoint, train_ssf
+from codecbench.stages.compress import compress_dataset
 from codecbench.tasks.classification import Classification, _build_network, imagenet_weights_file
 
 

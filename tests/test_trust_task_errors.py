@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from codecbench import task_stage
-from codecbench.config import UNCOMPRESSED
+from codecbench.config.plan import UNCOMPRESSED
 from codecbench.datasets import prepare_dataset
+from codecbench.stages import tasks as task_stage
 
 
 class FailsOnOneImage:

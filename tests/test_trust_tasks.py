@@ -325,7 +325,7 @@ def test_timeouts_are_checked_settings():
 
 
 def test_the_worker_names_the_image_it_failed_on():
-    from codecbench import ocr_paddle_worker
+    from codecbench.tasks import ocr_paddle_worker
 
     def read_one(path):
         if path == "b.png":
@@ -342,7 +342,7 @@ def test_the_worker_names_the_image_it_failed_on():
 def test_parallel_workers_set_up_the_same_models_safely(tmp_path, monkeypatch):
     """Two workers preparing the same model folder at once (each link made at the same moment) both get the one
     complete folder."""
-    from codecbench import ocr_paddle_worker
+    from codecbench.tasks import ocr_paddle_worker
 
     models = tmp_path / "models"
     rec = models / "ch_PP-OCRv4_rec_infer"

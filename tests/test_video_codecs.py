@@ -8,7 +8,7 @@ import pytest
 from codecbench.codecs import CODECS, CodecError, SequenceCodec, kilobits_per_second, make_codec
 from codecbench.codecs.video import frame_rate
 from codecbench.metrics import psnr_rgb
-from codecbench.vmaf import vmaf_model_version, vmaf_per_frame
+from codecbench.metrics.vmaf import vmaf_model_version, vmaf_per_frame
 
 # (codec, options) for every video codec and both AV1 encoders, with a mid CRF.
 CODECS_UNDER_TEST = {

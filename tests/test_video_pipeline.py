@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from codecbench.video_figures import point_rates, quality_points, with_frames
+from codecbench.report.video_figures import point_rates, quality_points, with_frames
 
 
 def test_point_rates_are_clip_bytes_over_clip_durations():
@@ -65,8 +65,8 @@ def _image_dataset(root, images):
 
 
 def test_a_video_codec_reads_an_image_dataset_as_one_clip(tmp_path, photo):
-    from codecbench.compress import compress_dataset
     from codecbench.io import read_rgb
+    from codecbench.stages.compress import compress_dataset
 
     # Three crops sliding over the photo: the seed's "CIFAR-10 as WebM", one clip at 25 fps.
     manifest = _image_dataset(tmp_path / "data", [photo[i * 4 : i * 4 + 48, :64] for i in range(3)])
@@ -81,7 +81,7 @@ def test_a_video_codec_reads_an_image_dataset_as_one_clip(tmp_path, photo):
 
 
 def test_a_video_codec_on_images_of_different_sizes_names_them(tmp_path, photo):
-    from codecbench.compress import compress_dataset
+    from codecbench.stages.compress import compress_dataset
 
     manifest = _image_dataset(tmp_path / "data", [photo[:48, :64], photo[:40, :64]])
     with pytest.raises(ValueError, match=r"differ in size \(64x48 and 64x40"):
@@ -89,8 +89,8 @@ def test_a_video_codec_on_images_of_different_sizes_names_them(tmp_path, photo):
 
 
 def test_each_clip_of_a_video_dataset_is_one_file_in_frame_order(tmp_path):
-    from codecbench.compress import compress_dataset
     from codecbench.datasets import prepare_dataset, read_frames
+    from codecbench.stages.compress import compress_dataset
 
     cfg = {"source": "builtin", "name": "moving_shapes", "max_frames": 5}
     prepare_dataset("moving", cfg, tmp_path / "moving", tmp_path / "downloads")
@@ -109,8 +109,8 @@ def test_each_clip_of_a_video_dataset_is_one_file_in_frame_order(tmp_path):
 
 
 def test_the_train_split_of_a_video_dataset_is_coded_clip_by_clip(tmp_path):
-    from codecbench.compress import compress_dataset
     from codecbench.datasets import prepare_dataset
+    from codecbench.stages.compress import compress_dataset
 
     cfg = {"source": "builtin", "name": "moving_shapes", "clips": ["train_00", "train_01", "test_00"], "max_frames": 3}
     prepare_dataset("moving", cfg, tmp_path / "moving", tmp_path / "downloads")
@@ -123,8 +123,8 @@ def test_the_train_split_of_a_video_dataset_is_coded_clip_by_clip(tmp_path):
 
 
 def test_edges_against_the_detectors_own_uncompressed_reading_end_to_end(tmp_path, photo):
-    from codecbench.compress import compress_dataset
-    from codecbench.task_stage import evaluate_task_model
+    from codecbench.stages.compress import compress_dataset
+    from codecbench.stages.tasks import evaluate_task_model
 
     manifest = _image_dataset(tmp_path / "data", [photo[:64, :96], photo[64:128, :96]])
     point = tmp_path / "jpeg5"

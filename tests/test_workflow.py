@@ -301,7 +301,7 @@ def chromium(executable: str, profile: Path, url: str, *args: str) -> subprocess
 
 
 def colour_pixels(image: np.ndarray, codec: str) -> int:
-    from codecbench.figures import codec_style
+    from codecbench.report.figures import codec_style
 
     colour = np.round(np.array(codec_style(codec)["color"]) * 255).astype(int)
     return int((np.abs(image[..., :3].astype(int) - colour).sum(axis=2) < 12).sum())

@@ -34,7 +34,7 @@ def _resolved(fragment: dict[str, Any]) -> dict[str, Any]:
     """``fragment`` with its ``$ref`` (if any) replaced by the shared definition, the fragment's own keys winning."""
     if "$ref" not in fragment:
         return fragment
-    from ..config import DEFAULT_SCHEMA, _schema_file
+    from ..config.validate import DEFAULT_SCHEMA, _schema_file
 
     definition = fragment["$ref"].removeprefix("#/$defs/")
     own = {key: value for key, value in fragment.items() if key != "$ref"}

@@ -26,8 +26,8 @@ from . import register_codec
 from .base import Codec, CodecError, schema_ref
 
 _SWS_FLAGS = "accurate_rnd+full_chroma_int+full_chroma_inp+bitexact"
-_TO_YUV = "scale=out_color_matrix=bt601:out_range=full:flags=" + _SWS_FLAGS
-_TO_RGB = "scale=in_color_matrix=bt601:in_range=full:flags=" + _SWS_FLAGS
+TO_YUV = "scale=out_color_matrix=bt601:out_range=full:flags=" + _SWS_FLAGS
+TO_RGB = "scale=in_color_matrix=bt601:in_range=full:flags=" + _SWS_FLAGS
 
 
 @functools.cache
@@ -44,13 +44,24 @@ def ffmpeg_version() -> str:
     return f"ffmpeg {imageio_ffmpeg.get_ffmpeg_version()} (imageio-ffmpeg {imageio_ffmpeg.__version__})"
 
 
-def run_ffmpeg(args: list[str], data: bytes, what: str) -> bytes:
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
+def run_ffmpeg(args: list[str], what: str, data: bytes = b"", loglevel: str = "error") -> tuple[bytes, str]:
+    """Run ffmpeg with ``data`` on its standard input; (stdout, stderr). A failure raises :class:`CodecError`
+    naming ``what``, ffmpeg's own message and the command."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", loglevel, *args]
     proc = subprocess.run(cmd, input=data, capture_output=True, check=False)
-    if proc.returncode != 0 or not proc.stdout:
-        err = proc.stderr.decode(errors="replace").strip() or "no output"
+    stderr = proc.stderr.decode(errors="replace")
+    if proc.returncode != 0:
+        err = stderr.strip()[-4000:] or "no output"
         raise CodecError(f"{what}: ffmpeg exited with {proc.returncode}: {err}\ncommand: {' '.join(cmd)}")
-    return proc.stdout
+    return proc.stdout, stderr
+
+
+def piped_output(args: list[str], data: bytes, what: str) -> bytes:
+    """:func:`run_ffmpeg`'s standard output, for a command that writes its result there: empty output is an error."""
+    out, stderr = run_ffmpeg(args, what, data)
+    if not out:
+        raise CodecError(f"{what}: ffmpeg wrote nothing: {stderr.strip()[-4000:] or 'no message'}")
+    return out
 
 
 class FfmpegIntraCodec(Codec):
@@ -82,19 +93,19 @@ class FfmpegIntraCodec(Codec):
         pix_fmt = self.options["pix_fmt"]
         args = [
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{padded.shape[1]}x{padded.shape[0]}", "-i", "pipe:",
-            "-frames:v", "1", "-vf", f"{_TO_YUV},format={pix_fmt}",
+            "-frames:v", "1", "-vf", f"{TO_YUV},format={pix_fmt}",
             "-color_range", "pc", "-colorspace", "smpte170m",
             "-c:v", self.encoder, *self.encoder_args(), "-threads", "1",
             "-f", self.stream_format, "pipe:",
         ]  # fmt: skip
-        return self.unwrap(run_ffmpeg(args, padded.tobytes(), f"{self.describe()} encode"))
+        return self.unwrap(piped_output(args, padded.tobytes(), f"{self.describe()} encode"))
 
     def decode(self, data: bytes, size: tuple[int, int] | None = None) -> np.ndarray:
         args = [
             "-c:v", self.decoder, "-f", self.stream_format, "-i", "pipe:",
-            "-vf", f"{_TO_RGB},format=rgb24", "-frames:v", "1", "-c:v", "ppm", "-f", "image2pipe", "pipe:",
+            "-vf", f"{TO_RGB},format=rgb24", "-frames:v", "1", "-c:v", "ppm", "-f", "image2pipe", "pipe:",
         ]  # fmt: skip
-        ppm = run_ffmpeg(args, self.wrap(data), f"{self.describe()} decode")
+        ppm = piped_output(args, self.wrap(data), f"{self.describe()} decode")
         with Image.open(io.BytesIO(ppm)) as im:
             decoded = np.asarray(im.convert("RGB"), dtype=np.uint8)
         if size is not None:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import re
-import subprocess
 import tempfile
 from fractions import Fraction
 from pathlib import Path
@@ -38,7 +37,7 @@ import numpy as np
 from ..io import check_rgb
 from . import register_codec
 from .base import CodecError, EncodedSequence, SequenceCodec, schema_ref
-from .ffmpeg import _TO_RGB, _TO_YUV, ffmpeg_exe, ffmpeg_version, run_ffmpeg
+from .ffmpeg import TO_RGB, TO_YUV, ffmpeg_version, piped_output, run_ffmpeg
 
 RATE_CONTROLS = ("crf", "qp", "bitrate")
 BITRATE_RANGE_KBPS = (1, 1_000_000)
@@ -59,21 +58,10 @@ _PICTURE_TYPES = {"I": "I", "SI": "I", "P": "P", "SP": "P", "S": "P", "B": "B", 
 _SHOWINFO = re.compile(r"Parsed_showinfo.*?\bn:\s*(\d+)\b.*?\btype:(\S+)")
 
 
-def _ffmpeg(args: list[str], what: str, data: bytes = b"", loglevel: str = "error") -> tuple[bytes, str]:
-    """Run ffmpeg; (stdout, stderr). Unlike :func:`run_ffmpeg` an empty stdout is fine (the output is a file)."""
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", loglevel, *args]
-    proc = subprocess.run(cmd, input=data, capture_output=True, check=False)
-    stderr = proc.stderr.decode(errors="replace")
-    if proc.returncode != 0:
-        err = stderr.strip()[-4000:] or "no output"
-        raise CodecError(f"{what}: ffmpeg exited with {proc.returncode}: {err}\ncommand: {' '.join(cmd)}")
-    return proc.stdout, stderr
-
-
 @functools.cache
 def encoder_pixel_formats(encoder: str) -> tuple[str, ...]:
     """The pixel formats ``encoder`` accepts, as ``ffmpeg -h encoder=...`` lists them."""
-    out, _ = _ffmpeg(["-h", f"encoder={encoder}"], f"ffmpeg -h encoder={encoder}", loglevel="quiet")
+    out, _ = run_ffmpeg(["-h", f"encoder={encoder}"], f"ffmpeg -h encoder={encoder}", loglevel="quiet")
     match = re.search(r"Supported pixel formats:(.*)", out.decode(errors="replace"))
     return tuple(match.group(1).split()) if match else ()
 
@@ -86,7 +74,7 @@ def frame_rate(fps: float) -> str:
     return f"{rate.numerator}/{rate.denominator}"
 
 
-def _check_frames(frames: list[np.ndarray]) -> tuple[int, int]:
+def check_frames(frames: list[np.ndarray]) -> tuple[int, int]:
     if len(frames) == 0:
         raise ValueError("a clip needs at least one frame")
     for frame in frames:
@@ -219,14 +207,14 @@ class FfmpegVideoCodec(SequenceCodec):
             return ["-vf", f"format={pix_fmt}", "-pix_fmt", pix_fmt, *colour]
         pix_fmt = self.options["pix_fmt"]
         return [
-            "-vf", f"{_TO_YUV},format={pix_fmt}", "-pix_fmt", pix_fmt, "-color_range", "pc", "-colorspace", "smpte170m",
+            "-vf", f"{TO_YUV},format={pix_fmt}", "-pix_fmt", pix_fmt, "-color_range", "pc", "-colorspace", "smpte170m",
         ]  # fmt: skip
 
     def describe(self) -> str:
         return super().describe().replace(" quality=", f" {self.quality_meaning}=", 1)
 
     def encode_sequence(self, frames: list[np.ndarray], fps: float) -> EncodedSequence:
-        height, width = _check_frames(frames)
+        height, width = check_frames(frames)
         rate = frame_rate(fps)
         pad = ((0, height % 2), (0, width % 2), (0, 0))
         raw = b"".join(np.ascontiguousarray(np.pad(frame, pad, mode="edge")).tobytes() for frame in frames)
@@ -240,7 +228,7 @@ class FfmpegVideoCodec(SequenceCodec):
                 "-c:v", self.active_encoder(), *self.encoder_args(), "-g", str(self.options["gop"]),
                 "-map_metadata", "-1", "-fflags", "+bitexact", "-f", self.container, str(path),
             ]  # fmt: skip
-            _ffmpeg(args, what, raw)
+            run_ffmpeg(args, what, raw)
             if not path.is_file() or path.stat().st_size == 0:
                 raise CodecError(f"{what}: ffmpeg wrote no file")
             data = path.read_bytes()
@@ -255,7 +243,7 @@ class FfmpegVideoCodec(SequenceCodec):
             "-map", "0:v:0", "-c", "copy", "-f", "framemd5", "pipe:1",
             "-map", "0:v:0", "-vf", "showinfo", "-fps_mode", "passthrough", "-f", "null", "-",
         ]  # fmt: skip
-        out, log = _ffmpeg(args, what, loglevel="info")
+        out, log = run_ffmpeg(args, what, loglevel="info")
         packets = []  # (pts, size): framemd5 lines are "stream, dts, pts, duration, size, hash" in decoding order
         for line in out.decode(errors="replace").splitlines():
             if line and not line.startswith("#"):
@@ -277,10 +265,10 @@ class FfmpegVideoCodec(SequenceCodec):
             path.write_bytes(data)
             args = [
                 "-threads", "1", "-filter_threads", "1", "-c:v", self.decoder, "-i", str(path), "-map", "0:v:0",
-                "-vf", f"{_TO_RGB},format=rgb24",
+                "-vf", f"{TO_RGB},format=rgb24",
                 "-fps_mode", "passthrough", "-c:v", "ppm", "-f", "image2pipe", "pipe:",
             ]  # fmt: skip
-            frames = _split_ppm(run_ffmpeg(args, b"", what), what)
+            frames = _split_ppm(piped_output(args, b"", what), what)
         if len(frames) != n_frames:
             raise CodecError(f"{what}: the stream holds {len(frames)} frames, expected {n_frames}")
         coded = (height + height % 2, width + width % 2)

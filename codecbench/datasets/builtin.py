@@ -53,7 +53,13 @@ BUILTIN_CLASSES: dict[str, tuple[str, ...]] = {}  # "objects" sets -> their clas
 BUILTINS_WITH_TRAIN_SPLIT: set[str] = set()
 VIDEO_BUILTINS: set[str] = set()  # built-in sets of video clips (their records name clip, frame and fps)
 LABELLED_BUILTINS: set[str] = set()  # built-in sets with class labels and a train/test split (classification)
-ANNOTATION_KINDS = ("classes", "objects", "text", "edges")
+# Every annotation kind, with what it is in words (error messages say what a task needs).
+ANNOTATION_KINDS = {
+    "classes": "class labels with a train/test split",
+    "objects": "object boxes",
+    "text": "text transcriptions",
+    "edges": "edge ground truth",
+}
 EXTRA_KINDS = ("edges",)  # kinds a set can have beside its primary one: they do not use the label
 
 DIGITS_SIDE = 32  # load_digits' 8x8 images are enlarged to this side
@@ -73,7 +79,7 @@ def register_builtin(
     (EXTRA_KINDS, e.g. "edges" for a detection set whose records also carry boundary maps); ``video``: its records
     are frames of clips."""
     if kind is not None and kind not in ANNOTATION_KINDS:
-        raise ValueError(f"builtin {name!r}: annotation kind {kind!r} is not one of {ANNOTATION_KINDS} or None")
+        raise ValueError(f"builtin {name!r}: annotation kind {kind!r} is not one of {tuple(ANNOTATION_KINDS)} or None")
     if (kind == "objects") != bool(classes):
         raise ValueError(f"builtin {name!r}: give classes exactly when the annotation kind is 'objects'")
     if any(extra not in EXTRA_KINDS or extra == kind for extra in also):

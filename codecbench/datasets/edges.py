@@ -2,7 +2,7 @@
 
 ``<dir>/edges/<image_id>.npz`` holds ``boundaries``: a bool array (annotators, height, width), True on boundary
 pixels, one layer per annotator (BSDS500 has 4-9 per image; a synthetic set has one exact layer). The boundary
-benchmark (:mod:`codecbench.edge_metrics`) matches a detector's map against every layer.
+benchmark (:mod:`codecbench.tasks.edge_metrics`) matches a detector's map against every layer.
 """
 
 from __future__ import annotations

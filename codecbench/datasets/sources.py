@@ -95,7 +95,7 @@ def register_source(source: DatasetSource) -> DatasetSource:
         unknown = [kind for kind in source.annotations if kind not in ANNOTATION_KINDS]
         if unknown:
             raise ValueError(
-                f"dataset source {source.name!r}: annotation kinds {unknown} are not among {ANNOTATION_KINDS}"
+                f"dataset source {source.name!r}: annotation kinds {unknown} are not among {tuple(ANNOTATION_KINDS)}"
             )
     _REGISTRY[source.name] = source
     return source

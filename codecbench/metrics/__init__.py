@@ -16,7 +16,7 @@ ms_ssim    MS-SSIM of Wang et al. 2003 by ``pytorch_msssim.ms_ssim`` (5 scales, 
            CompressAI reports it ("ms-ssim-rgb"). Odd sides are padded before each 2x downsampling (piq crops
            instead: the two differ by ~2e-4 there, agree to 1e-5 when sides divide by 16).
 vmaf       VMAF (Netflix; model vmaf_v0.6.1) by ffmpeg's libvmaf, per frame of each clip of a *video* dataset
-           (:mod:`codecbench.vmaf`: both clips converted to Y'CbCr by the codecs' BT.601 full-range matrix). Its
+           (:mod:`codecbench.metrics.vmaf`: both clips converted to Y'CbCr by the codecs' BT.601 full-range matrix). Its
            motion feature compares consecutive frames, so it is computed per clip, not per image; image datasets
            get ``nan``.
 vif        pixel-domain VIF (VIFp) of Sheikh & Bovik 2006 by ``piq.vif_p`` on luma, sigma_n^2 = 2, four scales:
@@ -246,7 +246,7 @@ def mae(reference: np.ndarray, decoded: np.ndarray) -> float:
 
 @register_clip_metric("vmaf", label="VMAF (v0.6.1)", min_side=VMAF_MIN_SIDE)
 def vmaf(reference: list[np.ndarray], decoded: list[np.ndarray], fps: float) -> np.ndarray:
-    from ..vmaf import vmaf_per_frame
+    from .vmaf import vmaf_per_frame
 
     return vmaf_per_frame(reference, decoded, fps)
 

@@ -46,7 +46,7 @@ class Task(abc.ABC):
     # How the task tables summarise the per-sample rows that :meth:`score` writes (pure pandas: no model needed).
     scores: ClassVar[tuple[str, ...]]  # the summary's scores, the headline one first
     # Figure axis labels of score columns (the summary's and other aggregates'), e.g. "map50": "mAP@0.5"; a column
-    # without one is labelled with its name, '_' shown as ' ' (codecbench.task_figures.score_label).
+    # without one is labelled with its name, '_' shown as ' ' (codecbench.report.task_figures.score_label).
     score_labels: ClassVar[dict[str, str]] = {}
     lower_is_better: ClassVar[frozenset[str]] = frozenset()  # scores where less is better (error rates)
     # A per-sample column where higher is better: an image "improved" or "worsened" against the same model on the

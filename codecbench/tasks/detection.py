@@ -1,5 +1,5 @@
 """Object detection with Ultralytics YOLO: trained from a model .yaml in the pipeline, or pretrained .pt weights
-evaluated as they are; scored with COCO-style mAP (:mod:`codecbench.detection_metrics`).
+evaluated as they are; scored with COCO-style mAP (:mod:`codecbench.tasks.detection_metrics`).
 
 Annotations are manifest rows (``image_id``, ...) with a column ``objects``: per image a list of
 ``(class_name, x_min, y_min, x_max, y_max)`` in pixels, far edges exclusive (a JSON string of such lists is
@@ -86,10 +86,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..detection_metrics import average_precision, detection_summary, image_counts, match_images
 from ..io import check_rgb, write_bytes_atomic, write_csv_atomic
 from ..workflow import written_by_another_process
 from . import Task, register_task
+from .detection_metrics import average_precision, detection_summary, image_counts, match_images
 
 logger = logging.getLogger(__name__)
 
@@ -610,7 +610,7 @@ class Detection(Task):
     @classmethod
     def resampled_scores(cls, rows: pd.DataFrame, weights: np.ndarray) -> dict[str, np.ndarray]:
         """mAP50 and mAP50-95 recomputed from the rows' ``detections`` and ``objects`` under each row of
-        ``weights`` (:func:`codecbench.detection_metrics.average_precision`); precision, recall and F1 pooled from
+        ``weights`` (:func:`codecbench.tasks.detection_metrics.average_precision`); precision, recall and F1 pooled from
         the weighted ``tp50``, ``fp50`` and ``fn50`` counts (the operating point :meth:`score` used)."""
         matches = _rows_matches(rows)
         ap = average_precision(matches, weights)  # (replicates, classes, thresholds)
@@ -830,8 +830,8 @@ class Detection(Task):
         Ultralytics' usual display threshold), ``errors`` = fp50 + fn50, ``f1_50`` = 2 tp50 / (2 tp50 + fp50 +
         fn50) (1 for an image without objects and without such detections); ``detections`` and ``objects`` are
         JSON.
-        Aggregate (:func:`codecbench.detection_metrics.detection_summary`): ``map50``, ``map50_95`` (COCO, over all
-        detections), ``precision``, ``recall`` and ``f1`` pooled over classes at IoU 0.5 and ``count_confidence``
+        Aggregate (:func:`codecbench.tasks.detection_metrics.detection_summary`): ``map50``, ``map50_95`` (COCO, over
+        all detections), ``precision``, ``recall`` and ``f1`` pooled over classes at IoU 0.5 and ``count_confidence``
         (a fixed operating point, not Ultralytics' F1-maximising confidence, so that it is the same for every
         compression setting), ``per_class_ap50``, ``classes``, ``n`` (images) and ``n_objects``.
 

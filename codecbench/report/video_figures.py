@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .config import UNCOMPRESSED
+from ..config.plan import UNCOMPRESSED
 from .figures import _finite, _pyplot, codec_style, metric_label, save_figure
 
 KBPS_LABEL = "rate (kbit/s)"

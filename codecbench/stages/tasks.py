@@ -17,12 +17,12 @@ from typing import Any
 
 import pandas as pd
 
-from .compress import prepend_columns
-from .config import UNCOMPRESSED
-from .datasets import OBJECTS_FILE, read_classes, read_objects, read_split
-from .datasets.edges import EDGES_DIR, edges_file
-from .io import read_rgb, write_csv_atomic, write_text_atomic
-from .tasks import get_task_class
+from ..config.plan import UNCOMPRESSED
+from ..datasets import OBJECTS_FILE, read_classes, read_objects, read_split
+from ..datasets.edges import EDGES_DIR, edges_file
+from ..io import read_rgb, write_csv_atomic, write_text_atomic
+from ..tasks import get_task_class
+from . import prepend_columns
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def evaluate_task_model(
     ``points`` holds ``(codec, quality, decoded folder, rate csv)``; the codec ``"uncompressed"`` (quality 0, no
     files) reads the prepared test images, whose rate is the raw 24 bits per pixel. ``keys`` are constant
     columns put first (task, train_variant). The model is loaded once for all points.
-    ``shard``: ``(k, n)`` evaluates only the images of shard k of n (:func:`codecbench.shards.shard_rows`); an
+    ``shard``: ``(k, n)`` evaluates only the images of shard k of n (:func:`codecbench.stages.shards.shard_rows`); an
     empty shard writes a table without rows (the model is not even loaded).
     """
     from .shards import select_shard

@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .bd import bootstrap_bd, bootstrap_counts, percentile_bounds, resampled_means
-from .config import ORIGINAL_VARIANT, PRETRAINED_VARIANT, UNCOMPRESSED, USER_CHECKPOINT, parse_train_variant
-from .io import write_csv_atomic
-from .tasks import Task
+from ..config.plan import ORIGINAL_VARIANT, PRETRAINED_VARIANT, UNCOMPRESSED, USER_CHECKPOINT, parse_train_variant
+from ..io import write_csv_atomic
+from ..stats.bd import bootstrap_bd
+from ..stats.bootstrap import bootstrap_counts, percentile_bounds, resampled_means
+from ..tasks import Task
 
 POINT = ["train_variant", "codec", "quality"]
 CHANGES = ("improved", "worsened")
@@ -197,8 +198,8 @@ def write_task_tables(
     """Write every task table (keys of ``outputs``: predictions, summary, per_class, confusion, training_sets,
     bd) of a task of registry name ``task_name``; return the summary. ``training_jsons``: training variant -> its
     training record; ``train_rate_csvs``: compressed training variant -> the rate table of its training set."""
-    from .datasets import read_manifest
-    from .tasks import get_task_class
+    from ..datasets import read_manifest
+    from ..tasks import get_task_class
 
     task = get_task_class(task_name)
     table = read_evaluations(evaluations, task)

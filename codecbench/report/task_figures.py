@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .config import ORIGINAL_VARIANT, UNCOMPRESSED, normalise_quality
+from ..config.plan import ORIGINAL_VARIANT, UNCOMPRESSED, normalise_quality
+from ..tasks import TASKS
 from .figures import RATE_LABEL, _pyplot, codec_style, save_figure
-from .tasks import TASKS
 
 
 def score_label(score: str) -> str:
@@ -214,7 +214,7 @@ def plot_gallery(
     folder, holding ``<image_id>.png``). PNG only: the pixels are the point. Returns the examples shown."""
     from pathlib import Path
 
-    from .io import read_rgb
+    from ..io import read_rgb
 
     plt = _pyplot()
     examples = gallery_examples(table, task)

@@ -32,7 +32,7 @@ def split_clips(manifest_path: str | Path, rows: pd.DataFrame) -> list[Clip]:
     Without ``frames.csv`` the rows are one clip in manifest order; ValueError naming the dataset and two sizes
     if the images are not all the same size (a video stream has one frame size).
     """
-    from .datasets import read_frames
+    from ..datasets import read_frames
 
     dataset_dir = Path(manifest_path).parent
     frames = read_frames(dataset_dir)

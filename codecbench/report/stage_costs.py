@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .io import write_csv_atomic
+from ..io import write_csv_atomic
 
 STAGE_COLUMNS = [
     "stage", "jobs", "wall_s", "cpu_s", "mean_wall_s", "max_wall_s", "peak_rss_mb", "wall_share_pct", "cpu_share_pct",

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .io import atomic_path
-from .metrics import metric_label
+from ..io import atomic_path
+from ..metrics import metric_label
 
 MARKERS = "osD^v<>pPhX*"
 RATE_LABEL = "rate (bits per pixel)"

@@ -1,8 +1,9 @@
 """Reference pages rendered from the plug-in registries, so that they cannot drift from the code.
 
-``python -m codecbench.docs`` (``make docs``) writes ``docs/codecs.md``, ``docs/metrics.md``, ``docs/datasets.md``
-and ``docs/tasks.md`` from the codec classes, the metric registry, the dataset sources, the task classes and the
-config schema as :func:`codecbench.config.load_schema` fills it (settings, defaults, shared ``$defs``).
+``python -m codecbench.report.docs`` (``make docs``) writes ``docs/codecs.md``, ``docs/metrics.md``,
+``docs/datasets.md`` and ``docs/tasks.md`` from the codec classes, the metric registry, the dataset sources, the
+task classes and the config schema as :func:`codecbench.config.validate.load_schema` fills it (settings, defaults,
+shared ``$defs``).
 ``--check`` writes nothing and exits non-zero naming each page that differs from a fresh render.
 
 Everything is listed in registry order (the order of the schema and of the figures), so the output depends on
@@ -18,8 +19,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-DOCS_DIR = Path(__file__).resolve().parents[1] / "docs"
-COMMAND = "make docs"  # what regenerates the pages: `python -m codecbench.docs`
+DOCS_DIR = Path(__file__).resolve().parents[2] / "docs"
+COMMAND = "make docs"  # what regenerates the pages: `python -m codecbench.report.docs`
 
 
 # ---- Markdown and JSON-schema helpers ---------------------------------------------------------------------------
@@ -29,7 +30,7 @@ def _header(title: str, source: str) -> list[str]:
     return [
         f"# {title}",
         "",
-        f"_Generated from {source} by `{COMMAND}` (`python -m codecbench.docs`); do not edit by hand._",
+        f"_Generated from {source} by `{COMMAND}` (`python -m codecbench.report.docs`); do not edit by hand._",
         "",
     ]
 
@@ -148,7 +149,7 @@ SETTING_COLUMNS = ["key", "type / allowed values", "default", "description"]
 
 def render_codecs(schema: dict) -> str:
     """``docs/codecs.md``: per codec its description, quality knob, equal-rate support and options."""
-    from .codecs import CODECS
+    from ..codecs import CODECS
 
     defs = schema["$defs"]
     entries = schema["properties"]["codecs"]["properties"]
@@ -194,7 +195,7 @@ def render_codecs(schema: dict) -> str:
 
 def render_metrics(schema: dict) -> str:
     """``docs/metrics.md``: each registered metric's facts, one row each."""
-    from .metrics import REGISTRY
+    from ..metrics import REGISTRY
 
     lines = _header("Metrics", "the metric registry (`codecbench.metrics.REGISTRY`)")
     lines += [
@@ -227,7 +228,7 @@ def _entry_fact(fact: bool | Callable) -> str:
 
 def render_datasets(schema: dict) -> str:
     """``docs/datasets.md``: each dataset source's facts and own options, then every key a dataset entry takes."""
-    from .datasets.sources import get_source, source_names
+    from ..datasets.sources import get_source, source_names
 
     defs = schema["$defs"]
     entry_keys = schema["properties"]["datasets"]["additionalProperties"]["properties"]
@@ -281,7 +282,7 @@ def _task_settings(schema: dict, task: str) -> dict[str, dict[str, Any]]:
 
 def render_tasks(schema: dict) -> str:
     """``docs/tasks.md``: per task its scores with their labels and its settings with defaults."""
-    from .tasks import TASKS
+    from ..tasks import TASKS
 
     defs = schema["$defs"]
     entry = schema["properties"]["tasks"]["additionalProperties"]
@@ -329,7 +330,7 @@ PAGES: dict[str, Callable[[dict], str]] = {
 
 def render_pages() -> dict[str, str]:
     """File name -> Markdown of every reference page, from the registries as they are now."""
-    from .config import load_schema
+    from ..config.validate import load_schema
 
     schema = load_schema()
     return {name: render(schema).rstrip("\n") + "\n" for name, render in PAGES.items()}
@@ -356,7 +357,7 @@ def write_pages(directory: Path = DOCS_DIR) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m codecbench.docs", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m codecbench.report.docs", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 naming each stale page")
     parser.add_argument("--out", type=Path, default=DOCS_DIR, help="the pages' folder (default: docs/)")
     args = parser.parse_args(argv)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .io import atomic_path, write_csv_atomic, write_text_atomic
+from ..io import atomic_path, write_csv_atomic, write_text_atomic
 
 KEY_COLUMNS = ["dataset", "codec", "quality", "image_id"]
 # Our rate ratio and timing columns -> CompressAI's keys in ``results`` (each metric declares its own key).
@@ -23,7 +23,7 @@ COMPRESSAI_RATIO_AND_TIME_KEYS = {
 
 def compressai_keys() -> dict[str, str]:
     """Our column -> CompressAI's key (their names where they have one): bpp, the metrics, then ratio and times."""
-    from .metrics import REGISTRY
+    from ..metrics import REGISTRY
 
     metric_keys = {name: metric.compressai_key for name, metric in REGISTRY.items() if metric.compressai_key}
     return {"bpp": "bpp", **metric_keys, **COMPRESSAI_RATIO_AND_TIME_KEYS}
@@ -91,7 +91,7 @@ BD_TABLE_COLUMNS = [
 
 def write_summary(quality_csv: str | Path, out_csv: str | Path, metrics: list[str], statistics: dict) -> pd.DataFrame:
     """Per (dataset, codec, quality): the mean of every measurement with its paired-bootstrap CI."""
-    from .bd import bootstrap_means
+    from ..stats.bootstrap import bootstrap_means
 
     table = pd.read_csv(quality_csv, dtype={"image_id": str})
     columns = [*SUMMARY_COLUMNS, *metrics]
@@ -110,7 +110,7 @@ def write_bd_table(
     One row per (dataset, codec, anchor, metric); a codec without any finite value for the metric (a lossless
     codec's PSNR) or without overlap with the anchor gets ``available = False`` and no numbers.
     """
-    from .bd import bootstrap_bd
+    from ..stats.bd import bootstrap_bd
 
     table = pd.read_csv(quality_csv, dtype={"image_id": str})
     rows = []
@@ -137,7 +137,7 @@ def write_equal_rate_tables(
     statistics: dict,
 ) -> pd.DataFrame:
     """Per-image rows of every equal-rate point, and their means per (dataset, target_bpp, codec) with CIs."""
-    from .bd import bootstrap_means
+    from ..stats.bootstrap import bootstrap_means
 
     table = read_point_tables(point_tables).sort_values(
         ["dataset", "target_bpp", "codec", "image_id"], ignore_index=True

@@ -22,10 +22,10 @@ log = logging.getLogger(__name__)
 
 def shard_units(manifest_path: str | Path, rows: pd.DataFrame, sequence_codec: bool = False) -> np.ndarray:
     """Per row of ``rows`` (one split of the manifest), the index of the unit it belongs to, units numbered in
-    the order an unsharded job handles them: a video dataset's clips (in :func:`codecbench.sequences.split_clips`
+    the order an unsharded job handles them: a video dataset's clips (in :func:`codecbench.stages.sequences.split_clips`
     order), an image dataset's single images, or, for a video codec (``sequence_codec``), which reads an image
     dataset as one clip, one unit of all its rows."""
-    from .datasets import read_frames
+    from ..datasets import read_frames
 
     frames = read_frames(Path(manifest_path).parent)
     if frames is None:
@@ -99,7 +99,7 @@ def select_shard(
 
 def coding_order(manifest_path: str | Path, rows: pd.DataFrame, sequence_codec: bool) -> list[str]:
     """The image ids of ``rows`` in the order a compression job writes them: manifest order for an image codec,
-    clip by clip in display order for a video codec (:func:`codecbench.sequences.split_clips`)."""
+    clip by clip in display order for a video codec (:func:`codecbench.stages.sequences.split_clips`)."""
     if not sequence_codec:
         return list(rows.image_id)
     from .sequences import split_clips

@@ -51,7 +51,7 @@ def package_versions(names: list[str] = KEY_PACKAGES) -> dict[str, str | None]:
 
 def collect_provenance(config: dict, project_dir: str | Path, table: pd.DataFrame) -> dict:
     """Everything needed to trace a row of ``table`` (the tidy quality table) back to how it was made."""
-    from .codecs import get_codec_class
+    from ..codecs import get_codec_class
 
     codec_versions = {
         codec: get_codec_class(entry.get("codec", codec)).version() for codec, entry in config["codecs"].items()

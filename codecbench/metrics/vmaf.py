@@ -16,16 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .codecs.base import CodecError
-from .codecs.ffmpeg import _TO_YUV, ffmpeg_version
-from .codecs.video import _check_frames, _ffmpeg, frame_rate
-from .metrics import VMAF_MIN_SIDE  # every metric's minimum size lives there (libvmaf itself needs 17 px)
+from ..codecs.base import CodecError
+from ..codecs.ffmpeg import TO_YUV, ffmpeg_version, run_ffmpeg
+from ..codecs.video import check_frames, frame_rate
+from . import VMAF_MIN_SIDE  # every metric's minimum size lives there (libvmaf itself needs 17 px)
 
 VMAF_MODEL = "vmaf_v0.6.1"
 
 
 def _vmaf_json(reference: list[np.ndarray], distorted: list[np.ndarray], fps: float) -> dict:
-    ref_size, dis_size = _check_frames(reference), _check_frames(distorted)
+    ref_size, dis_size = check_frames(reference), check_frames(distorted)
     if ref_size != dis_size or len(reference) != len(distorted):
         raise ValueError(
             f"VMAF needs clips of equal size and length, got {len(reference)} frames of {ref_size} (reference) "
@@ -46,12 +46,12 @@ def _vmaf_json(reference: list[np.ndarray], distorted: list[np.ndarray], fps: fl
         log = Path(tmp) / "vmaf.json"
         # libvmaf's inputs: the distorted clip first ("main"), then the reference.
         graph = (
-            f"[0:v]{_TO_YUV},format=yuv444p[dis];[1:v]{_TO_YUV},format=yuv444p[ref];"
+            f"[0:v]{TO_YUV},format=yuv444p[dis];[1:v]{TO_YUV},format=yuv444p[ref];"
             f"[dis][ref]libvmaf=model=version={VMAF_MODEL}:log_fmt=json:log_path={log}:n_threads={threads}"
             ":shortest=1"
         )
         single = ["-filter_complex_threads", "1"]  # a metric job holds one core
-        _ffmpeg([*inputs, *single, "-filter_complex", graph, "-f", "null", "-"], "VMAF")
+        run_ffmpeg([*inputs, *single, "-filter_complex", graph, "-f", "null", "-"], "VMAF")
         try:
             return json.loads(log.read_text())
         except (OSError, ValueError) as exc:

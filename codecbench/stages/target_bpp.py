@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .codecs import Codec, bits_per_pixel, get_codec_class, make_codec
+from ..codecs import Codec, bits_per_pixel, get_codec_class, make_codec
 
 
 @dataclass(frozen=True)

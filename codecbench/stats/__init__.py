@@ -1,0 +1,1 @@
+"""Statistics over per-image tables: Bjontegaard deltas and the paired bootstrap."""
