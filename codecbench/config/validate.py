@@ -91,13 +91,14 @@ def _schema_file(path: str | Path) -> dict:
 def load_schema(path: str | Path = DEFAULT_SCHEMA) -> dict:
     """The config schema: the YAML file, with the plug-in parts filled from the registries as they are now (a
     plug-in module registers before the config is validated)."""
-    from .. import codecs, metrics
+    from .. import codecs, metrics, tasks
     from ..datasets import sources
 
     schema = copy.deepcopy(_schema_file(path))
     metrics.fill_schema(schema)
     sources.fill_schema(schema)
     codecs.fill_schema(schema)
+    tasks.fill_schema(schema)
     return schema
 
 

@@ -30,17 +30,36 @@ import pandas as pd
 from ..registry import Registry
 
 
+def _setting_default(name: str, key: str, fragment: dict[str, Any]) -> Any:
+    """A setting's default from its schema fragment; a nested object's is the dict of its properties' defaults."""
+    if "properties" in fragment:
+        return {sub: _setting_default(name, f"{key}.{sub}", spec) for sub, spec in fragment["properties"].items()}
+    if "default" not in fragment:
+        raise TypeError(f"task {name!r}: setting {key!r} has no default (a config names only what it changes)")
+    return fragment["default"]
+
+
+class _SettingDefaults:
+    """``Task.default_settings``: the ``default`` of each setting's schema fragment (a fresh copy each time)."""
+
+    def __get__(self, instance: Task | None, owner: type[Task]) -> dict[str, Any]:
+        return {key: _setting_default(owner.name, key, spec) for key, spec in owner.setting_schemas.items()}
+
+
 class Task(abc.ABC):
     """A downstream vision task: train (or load) a model, predict on images, score predictions.
 
-    Subclasses set ``name`` and ``default_settings`` and implement the four methods; :meth:`check_settings`
-    validates the merged settings. Images are always uint8 HxWx3 RGB arrays; annotations are manifest rows with
-    at least an ``image_id`` column and the task's own columns (``label`` for classification). ``device`` is
-    where the model runs ("cpu" or "cuda") once :meth:`train` or :meth:`load` has set it, else None.
+    Subclasses set ``name`` and ``setting_schemas`` (each setting as a JSON-schema fragment with its
+    ``default``: the task's branch of the config schema, :meth:`schema_branch`, and ``default_settings`` are
+    derived from them) and implement the four methods; :meth:`check_settings` validates the merged settings.
+    Images are always uint8 HxWx3 RGB arrays; annotations are manifest rows with at least an ``image_id`` column
+    and the task's own columns (``label`` for classification). ``device`` is where the model runs ("cpu" or
+    "cuda") once :meth:`train` or :meth:`load` has set it, else None.
     """
 
     name: ClassVar[str]
-    default_settings: ClassVar[dict[str, Any]]
+    setting_schemas: ClassVar[dict[str, dict[str, Any]]]
+    default_settings: ClassVar[dict[str, Any]] = _SettingDefaults()  # type: ignore[assignment]
     annotation_kind: ClassVar[str]  # what the dataset must be annotated with: classes, objects or text
 
     # How the task tables summarise the per-sample rows that :meth:`score` writes (pure pandas: no model needed).
@@ -54,6 +73,22 @@ class Task(abc.ABC):
     sample_quality: ClassVar[str]
     sample_quality_label: ClassVar[str]
     text_columns: ClassVar[tuple[str, ...]] = ()  # per-sample columns read back as strings (labels, readings)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "default_settings" in cls.__dict__:
+            raise TypeError(
+                f"task class {cls.__name__}: give each setting's default in setting_schemas, not in default_settings "
+                "(derived from them)"
+            )
+
+    @classmethod
+    def schema_branch(cls) -> dict[str, Any]:
+        """The task's branch of the config schema's ``tasks`` entry: its settings, when ``task`` names it."""
+        return {
+            "if": {"properties": {"task": {"const": cls.name}}},
+            "then": {"properties": copy.deepcopy(cls.setting_schemas)},
+        }
 
     def __init__(self, settings: dict[str, Any] | None = None):
         self.settings = merge_settings(self.default_settings, settings or {}, self.name)
@@ -154,7 +189,14 @@ register_task = TASKS.register
 get_task_class = TASKS.get_class
 
 
+def fill_schema(schema: dict) -> None:
+    """The registry's part of the config schema: the task names and each task's settings branch."""
+    entry = schema["properties"]["tasks"]["additionalProperties"]
+    entry["properties"]["task"]["enum"] = list(TASKS)
+    entry["allOf"] = [cls.schema_branch() for cls in TASKS.values()]
+
+
 # Importing the modules registers their tasks. Heavy libraries are imported lazily inside them.
 from . import classification, detection, edges, ocr  # noqa: E402,F401
 
-__all__ = ["TASKS", "Task", "get_task_class", "merge_settings", "register_task"]
+__all__ = ["TASKS", "Task", "fill_schema", "get_task_class", "merge_settings", "register_task"]

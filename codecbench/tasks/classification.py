@@ -156,16 +156,47 @@ class Classification(Task):
     score_labels = {"accuracy": "accuracy", "macro_f1": "macro-F1", "cohen_kappa": "Cohen's kappa"}
     sample_quality, sample_quality_label = "correct", "accuracy"
     text_columns = ("label", "predicted")
-    default_settings = {
-        "model": "small_cnn",
-        "pretrained": True,
-        "image_px": 32,
-        "epochs": 10,
-        "batch_size": 64,
-        "learning_rate": 0.001,
-        "augment": {"hflip": False, "pad_crop": 2},  # no flips by default: a mirrored digit is another symbol
-        "seed": 0,
-        "checkpoint": None,  # a model file to evaluate instead of training one
+    setting_schemas = {
+        "model": {
+            "enum": list(MODELS),
+            "default": "small_cnn",
+            "description": "small_cnn trains in seconds on a CPU; torchvision models start from ImageNet weights",
+        },
+        "pretrained": {
+            "type": "boolean",
+            "default": True,
+            "description": "torchvision models: ImageNet weights from the torch hub cache, downloaded when missing "
+            "(the job fails naming the file to place when offline); false = train from scratch",
+        },
+        "image_px": {
+            "type": "integer",
+            "minimum": 8,
+            "default": 32,
+            "description": "images are resized to this square size",
+        },
+        "epochs": {"type": "integer", "minimum": 1, "default": 10},
+        "batch_size": {"type": "integer", "minimum": 1, "default": 64},
+        "learning_rate": {"type": "number", "exclusiveMinimum": 0, "default": 0.001},
+        "augment": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                # no flips by default: a mirrored digit is another symbol
+                "hflip": {"type": "boolean", "default": False, "description": "random horizontal flips"},
+                "pad_crop": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "default": 2,
+                    "description": "random crops after padding by N px",
+                },
+            },
+        },
+        "seed": {"type": "integer", "minimum": 0, "default": 0},
+        "checkpoint": {
+            "type": ["string", "null"],
+            "default": None,
+            "description": "a model file to evaluate without training",
+        },
     }
 
     def __init__(self, settings: dict[str, Any] | None = None):

@@ -542,20 +542,59 @@ class Detection(Task):
     # per image: 2 tp / (2 tp + fp + fn) at IoU 0.5 and count_confidence; 1 where nothing is there and nothing found
     sample_quality, sample_quality_label = "f1_50", "f1_50"  # per-image F1 at IoU 0.5, count_confidence
     text_columns = ("detections", "objects")
-    default_settings = {
-        "model": "yolov8n.yaml",
-        "epochs": 30,
-        "image_px": 128,
-        "batch_size": 16,
-        "optimizer": "SGD",
-        "close_mosaic": 10,  # Ultralytics' default: mosaic augmentation stops for the last N epochs
-        "learning_rate": 0.01,
-        "seed": 0,
-        "confidence": 0.001,  # prediction threshold: low, as for mAP
-        "iou": 0.7,  # NMS IoU
-        "max_detections": 100,
-        "count_confidence": 0.25,  # operating point of the per-image counts and of precision/recall
-        "checkpoint": None,  # a trained .pt to evaluate instead of training one
+    setting_schemas = {
+        "model": {
+            "type": "string",
+            "default": "yolov8n.yaml",
+            "description": "ultralytics YOLO: a .yaml trains from scratch in the pipeline (e.g. yolov8n.yaml, "
+            "yolo11n.yaml); a .pt is evaluated as is: a name with a pinned sha256 (yolov8n.pt, yolov8s.pt, "
+            "yolo11n.pt; found or downloaded, checked), or a path; .pt files are unpickled only with Ultralytics' "
+            "allow-list",
+        },
+        "epochs": {"type": "integer", "minimum": 1, "default": 30},
+        "image_px": {"type": "integer", "minimum": 32, "default": 128, "description": "YOLO imgsz (multiple of 32)"},
+        "batch_size": {"type": "integer", "minimum": 1, "default": 16},
+        "optimizer": {
+            "type": "string",
+            "default": "SGD",
+            "description": "ultralytics optimizer (SGD, Adam, AdamW, ...)",
+        },
+        "close_mosaic": {
+            "type": "integer",
+            "minimum": 0,
+            "default": 10,
+            "description": "mosaic augmentation stops for the last N epochs (ultralytics' default 10: a short "
+            "training then never sees mosaics)",
+        },
+        "learning_rate": {"type": "number", "exclusiveMinimum": 0, "default": 0.01, "description": "ultralytics lr0"},
+        "seed": {"type": "integer", "minimum": 0, "default": 0},
+        "confidence": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "default": 0.001,
+            "description": "kept detections (low, for mAP)",
+        },
+        "iou": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 1,
+            "default": 0.7,
+            "description": "NMS IoU threshold",
+        },
+        "max_detections": {"type": "integer", "minimum": 1, "default": 100},
+        "count_confidence": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "default": 0.25,
+            "description": "operating point of precision, recall and the per-image counts (TP, FP, FN at IoU 0.5)",
+        },
+        "checkpoint": {
+            "type": ["string", "null"],
+            "default": None,
+            "description": "a trained .pt to evaluate without training (unpickled only with Ultralytics' allow-list)",
+        },
     }
 
     def __init__(self, settings: dict[str, Any] | None = None):

@@ -116,20 +116,72 @@ class Edges(Task):
     }
     sample_quality, sample_quality_label = "ois_f", "ois_f"  # the image's best F over thresholds
     text_columns = ("counts",)
-    default_settings = {
-        "detector": "canny",
-        "low_threshold": 100.0,  # canny: hysteresis thresholds on the 8-bit gradient magnitude
-        "high_threshold": 200.0,
-        "aperture_size": 3,
-        "l2_gradient": True,
-        "blur_sigma": 0.0,  # canny, canny_auto: Gaussian blur before, in pixels (0: none)
-        "auto_sigma": 0.33,  # canny_auto: thresholds (1 -/+ sigma) x median grey level
-        "hed_prototxt": None,  # hed: deploy.prototxt
-        "hed_weights": None,  # hed: hed_pretrained_bsds.caffemodel
-        "ground_truth": "dataset",  # or "original": the detector on the uncompressed image
-        "original_threshold": 0.5,
-        "thresholds": edge_metrics.DEFAULT_THRESHOLDS,
-        "max_dist": edge_metrics.DEFAULT_MAX_DIST,
+    setting_schemas = {
+        "detector": {
+            "enum": list(DETECTORS),
+            "default": "canny",
+            "description": "canny (OpenCV, the thresholds below), canny_auto (thresholds from the image's median "
+            "grey level) or hed (Holistically-Nested Edge Detection through OpenCV's DNN module: give hed_prototxt "
+            "and hed_weights, the authors' published files)",
+        },
+        "low_threshold": {
+            "type": "number",
+            "minimum": 0,
+            "default": 100.0,
+            "description": "canny: lower hysteresis threshold (on the 8-bit gradient magnitude)",
+        },
+        "high_threshold": {
+            "type": "number",
+            "minimum": 0,
+            "default": 200.0,
+            "description": "canny: upper hysteresis threshold",
+        },
+        "aperture_size": {"enum": [3, 5, 7], "default": 3, "description": "canny: Sobel aperture"},
+        "l2_gradient": {"type": "boolean", "default": True, "description": "canny: L2 gradient magnitude"},
+        "blur_sigma": {
+            "type": "number",
+            "minimum": 0,
+            "default": 0.0,
+            "description": "canny: Gaussian blur first (0 = none)",
+        },
+        "auto_sigma": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "exclusiveMaximum": 1,
+            "default": 0.33,
+            "description": "canny_auto: thresholds (1 -/+ sigma) x the median grey level",
+        },
+        "hed_prototxt": {"type": ["string", "null"], "default": None, "description": "hed: deploy.prototxt"},
+        "hed_weights": {
+            "type": ["string", "null"],
+            "default": None,
+            "description": "hed: hed_pretrained_bsds.caffemodel",
+        },
+        "ground_truth": {
+            "enum": ["dataset", "original"],
+            "default": "dataset",
+            "description": "dataset (the dataset's boundary maps: BSDS500 annotators, exact edges of synthetic "
+            "shapes) or original (the detector's own output on the uncompressed image: any dataset)",
+        },
+        "original_threshold": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "exclusiveMaximum": 1,
+            "default": 0.5,
+            "description": "ground_truth original: the uncompressed map binarised at this value",
+        },
+        "thresholds": {
+            "type": "integer",
+            "minimum": 1,
+            "default": edge_metrics.DEFAULT_THRESHOLDS,
+            "description": "threshold sweep of the benchmark",
+        },
+        "max_dist": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": edge_metrics.DEFAULT_MAX_DIST,
+            "description": "matching tolerance as a fraction of the image diagonal (the BSDS benchmark's)",
+        },
     }
 
     def __init__(self, settings: dict[str, Any] | None = None):

@@ -132,15 +132,47 @@ class OCR(Task):
     lower_is_better = frozenset({"cer", "wer"})
     sample_quality, sample_quality_label = "char_accuracy", "char_accuracy"  # 1 - CER of the image
     text_columns = ("label", "text")
-    default_settings = {
-        "engine": "rapidocr",
-        "models": None,  # a folder of the user's models instead of the engine's own
-        "detect": False,  # false: every image is one text line crop (recognition only)
-        "ignore_case": False,
-        "ignore_spaces": True,
-        "python": None,  # paddleocr: the interpreter of its environment (default: see default_paddle_python)
-        "start_timeout_s": 300,  # paddleocr: the most its worker may take to load the models
-        "image_timeout_s": 120,  # paddleocr: the most its worker may take to read one image
+    setting_schemas = {
+        "engine": {
+            "enum": list(ENGINES),
+            "default": "rapidocr",
+            "description": "rapidocr (PP-OCRv4 through ONNX Runtime, models in the wheel) or paddleocr (PaddleOCR "
+            "3.x in its own environment: make setup-paddle)",
+        },
+        "models": {
+            "type": ["string", "null"],
+            "default": None,
+            "description": "a folder of your own det/rec/cls models",
+        },
+        "detect": {
+            "type": "boolean",
+            "default": False,
+            "description": "false: each image is one text line (recognition only); true: detect lines first",
+        },
+        "ignore_case": {"type": "boolean", "default": False, "description": "compare case-insensitively"},
+        "ignore_spaces": {
+            "type": "boolean",
+            "default": True,
+            "description": "compare without spaces (plates differ in spacing)",
+        },
+        "python": {
+            "type": ["string", "null"],
+            "default": None,
+            "description": "paddleocr: the paddle environment's interpreter (default $CODECBENCH_PADDLE_PYTHON, "
+            "else .venv-paddle)",
+        },
+        "start_timeout_s": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 300,
+            "description": "paddleocr: the most seconds its worker may take to load the models (then it is killed)",
+        },
+        "image_timeout_s": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 120,
+            "description": "paddleocr: the most seconds its worker may take to read one image (then it is killed)",
+        },
     }
 
     def __init__(self, settings: dict[str, Any] | None = None):
