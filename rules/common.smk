@@ -10,10 +10,12 @@ from snakemake.exceptions import WorkflowError
 
 from codecbench import layout
 from codecbench.datasets.fingerprint import dataset_fingerprint
+from codecbench.codecs import get_codec_class
 from codecbench.datasets.sources import get_source
 from codecbench.metrics import REGISTRY as METRIC_REGISTRY, rate_quality_metrics
 from codecbench.config.plugins import PluginError, load_plugins, plugin_fingerprint
 from codecbench.report.provenance import config_hash
+from codecbench.tasks import get_task_class
 from codecbench.config.plan import (
     codec_datasets,
     TRAIN_VIEW_SUFFIX,
@@ -30,6 +32,7 @@ from codecbench.config.plan import (
     is_video_dataset,
     parse_train_variant,
     PRETRAINED_VARIANT,
+    registry_name,
     sweep_points,
     target_points,
     task_codecs,
@@ -187,11 +190,28 @@ def task_manifest(wildcards):
     return layout.manifest(task_dataset(wildcards))
 
 
+def plugin_code_of(code):
+    """The plug-ins' code (:data:`PLUGIN_CODE`) when ``code`` (a function or class) comes from a plug-in, so that
+    editing the plug-in reruns the jobs that run it; nothing for the package's own code.
+    """
+    return {} if code.__module__.startswith("codecbench.") else PLUGIN_CODE
+
+
 def get_source_plugin_code(wildcards):
-    """The plug-ins' code when a dataset's source is a plug-in's (an edit re-prepares the dataset); nothing for the
-    package's own sources."""
-    source = get_source(config["datasets"][wildcards.dataset]["source"])
-    return {} if source.read.__module__.startswith("codecbench.") else PLUGIN_CODE
+    """The plug-ins' code when a dataset's source is a plug-in's (an edit re-prepares the dataset)."""
+    return plugin_code_of(
+        get_source(config["datasets"][wildcards.dataset]["source"]).read
+    )
+
+
+def get_codec_plugin_code(wildcards):
+    """The plug-ins' code when a codec is a plug-in's (an edit re-codes its points)."""
+    return plugin_code_of(get_codec_class(registry_name(config, wildcards.codec)))
+
+
+def get_task_plugin_code(wildcards):
+    """The plug-ins' code when a task is a plug-in's (an edit retrains and re-evaluates it)."""
+    return plugin_code_of(get_task_class(config["tasks"][wildcards.task]["task"]))
 
 
 def get_view_manifest(wildcards):

@@ -26,6 +26,7 @@ rule compress:
         runtime=60,
     params:
         settings=lambda wildcards: codec_job_settings(config, wildcards.codec),
+        plugin_code=get_codec_plugin_code,
         extra=get_point_columns,
         target_bpp=None,
         shard=None,
@@ -101,6 +102,7 @@ rule compress_target:
         runtime=120,
     params:
         settings=lambda wildcards: codec_job_settings(config, wildcards.codec),
+        plugin_code=get_codec_plugin_code,
         extra={},
         target_bpp=lambda wildcards: float(wildcards.bpp),
         shard=None,

@@ -30,6 +30,7 @@ rule train_task:
         runtime=240,
     params:
         settings=lambda wildcards: task_job_settings(config, wildcards.task),
+        plugin_code=get_task_plugin_code,
     script:
         "../scripts/train_task.py"
 
@@ -58,6 +59,7 @@ rule evaluate_task:
         runtime=120,
     params:
         settings=lambda wildcards: task_job_settings(config, wildcards.task),
+        plugin_code=get_task_plugin_code,
         points=lambda wildcards: get_task_test_points(wildcards.task),
         uncompressed=UNCOMPRESSED,
         shard=None,
