@@ -56,7 +56,8 @@ class Metric:
 
     ``per_clip`` metrics score whole clips of a video dataset (reference frames, decoded frames, fps -> one value
     per frame) and are ``nan`` on image datasets. ``rate_quality`` metrics (higher is better, per image) get
-    rate-quality and spread figures and BD-rates."""
+    rate-quality and spread figures and BD-rates. ``notes`` (optional, Markdown): its definition and
+    implementation, and why its minimum side is what it is, as docs/metrics.md shows them."""
 
     name: str
     function: PairFunction | ClipFunction
@@ -66,6 +67,7 @@ class Metric:
     min_side: int = 1
     per_clip: bool = False
     default: bool = True
+    notes: str = ""
 
     @property
     def rate_quality(self) -> bool:
@@ -106,6 +108,7 @@ def register_metric(
     compressai_key: str | None = None,
     min_side: int = 1,
     default: bool = True,
+    notes: str = "",
 ) -> Callable[[PairFunction], PairFunction]:
     """Register a metric of one image pair (reference, decoded: uint8 HxWx3 RGB arrays -> float) with its facts
     (see :class:`Metric`). The registered function checks the pair (both uint8 RGB, one shape) and gives ``nan``
@@ -118,7 +121,7 @@ def register_metric(
             _check_pair(reference, decoded)  # a bad pair is an error at any size
             return math.nan if min(reference.shape[:2]) < min_side else func(reference, decoded)
 
-        _add(Metric(name, metric, label, higher_is_better, compressai_key, min_side, per_clip=False, default=default))
+        _add(Metric(name, metric, label, higher_is_better, compressai_key, min_side, default=default, notes=notes))
         METRICS[name] = metric
         return metric
 
@@ -126,13 +129,19 @@ def register_metric(
 
 
 def register_clip_metric(
-    name: str, *, label: str, higher_is_better: bool = True, min_side: int = 1, default: bool = False
+    name: str,
+    *,
+    label: str,
+    higher_is_better: bool = True,
+    min_side: int = 1,
+    default: bool = False,
+    notes: str = "",
 ) -> Callable[[ClipFunction], ClipFunction]:
     """Register a metric of whole clips (reference frames, decoded frames, fps -> one value per frame); the
     quality stage gives ``nan`` to clips under ``min_side`` and to image datasets."""
 
     def decorator(func: ClipFunction) -> ClipFunction:
-        _add(Metric(name, func, label, higher_is_better, None, min_side, per_clip=True, default=default))
+        _add(Metric(name, func, label, higher_is_better, None, min_side, per_clip=True, default=default, notes=notes))
         SEQUENCE_METRICS[name] = func
         return func
 

@@ -54,6 +54,7 @@ class Task(abc.ABC):
     sample_quality: ClassVar[str]
     sample_quality_label: ClassVar[str]
     text_columns: ClassVar[tuple[str, ...]] = ()  # per-sample columns read back as strings (labels, readings)
+    notes: ClassVar[str] = ""  # Markdown for docs/tasks.md (make docs): models, scoring, what a user should know
 
     def __init__(self, settings: dict[str, Any] | None = None):
         self.settings = merge_settings(self.default_settings, settings or {}, self.name)
