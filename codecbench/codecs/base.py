@@ -82,6 +82,9 @@ class Codec(ABC):
     ``shared_options`` names a ``$defs`` entry holding a whole set of options shared by a family of codecs
     (``learned_options``), which ``option_schemas`` then only amends; ``supports_target_bpp`` allows equal-rate
     points. ``default_options`` is derived from these fragments, so that a config names only what it changes.
+
+    ``notes`` (optional, Markdown) says what a user should know beyond the one-line ``description`` (the stored
+    file's format, where weights come from); only docs/codecs.md shows it, not the schema.
     """
 
     name: ClassVar[str]
@@ -92,6 +95,7 @@ class Codec(ABC):
     higher_is_better: ClassVar[bool] = True
     quality_doc: ClassVar[str]
     description: ClassVar[str]
+    notes: ClassVar[str] = ""  # longer Markdown for docs/codecs.md (make docs), beyond the one-line description
     option_schemas: ClassVar[dict[str, dict[str, Any]]] = {}
     shared_options: ClassVar[str | None] = None
     supports_target_bpp: ClassVar[bool] = False

@@ -1,6 +1,6 @@
 """Video codecs used as still-image codecs: one intra-coded frame through the ffmpeg that imageio-ffmpeg ships.
 
-Colour handling (the same for every codec here, and stated in the README): RGB is converted to Y'CbCr with the
+Colour handling (the same for every codec here, and stated in docs/codecs.md): RGB is converted to Y'CbCr with the
 BT.601 matrix at full range (as JFIF JPEG and libavif do), chroma subsampled to the configured pixel format
 (``yuv420p`` by default), and tagged so in the bitstream; decoding inverts the same conversion. Images with odd
 sides are padded by repeating the last row/column to the even size 4:2:0 needs and cropped back after decoding
@@ -141,6 +141,7 @@ class H264(X26xCodec):
     encoder, decoder, stream_format = "libx264", "h264", "h264"
     quality_doc = "x264 CRF 0..51, lower is better (0 = lossless in Y'CbCr)"
     description = "ffmpeg libx264, one intra frame; quality = CRF 0..51, lower is better"
+    notes = "The stored file is an Annex B elementary stream."
 
 
 @register_codec
@@ -150,6 +151,7 @@ class Hevc(X26xCodec):
     encoder, decoder, stream_format = "libx265", "hevc", "hevc"
     quality_doc = "x265 CRF 0..51, lower is better"
     description = "ffmpeg libx265, one intra frame; quality = CRF 0..51, lower is better"
+    notes = "The stored file is an Annex B elementary stream."
     extra_args = ["-x265-params", "log-level=error"]
 
 
@@ -161,6 +163,7 @@ class Av1(FfmpegIntraCodec):
     quality_min, quality_max = 0, 63
     quality_doc = "libaom CRF 0..63 in still-picture mode, lower is better"
     description = "ffmpeg libaom-av1 still picture (decoded by dav1d); quality = CRF 0..63, lower is better"
+    notes = "The stored file is a low-overhead OBU stream."
     option_schemas = {
         "cpu_used": {"type": "integer", "minimum": 0, "maximum": 8, "default": 6, "description": "0 = slowest, best"},
         "pix_fmt": schema_ref("pix_fmt"),
@@ -189,6 +192,7 @@ class Vp9(FfmpegIntraCodec):
     description = (
         "ffmpeg libvpx-vp9 intra frame (WebM's codec; the bare frame is stored); quality = CRF 0..63, lower is better"
     )
+    notes = "The stored file is the bare VP9 frame: ffmpeg's IVF container is stripped, and rebuilt for decoding."
     option_schemas = {
         "cpu_used": {"type": "integer", "minimum": 0, "maximum": 8, "default": 4, "description": "0 = slowest, best"},
         "pix_fmt": schema_ref("pix_fmt"),

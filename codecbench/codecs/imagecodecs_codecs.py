@@ -25,6 +25,10 @@ class JpegXl(Codec):
     quality_min, quality_max = 0, 100
     quality_doc = "cjxl-style quality 0..100 mapped to a Butteraugli distance as libjxl does (90 = distance 1)"
     description = "imagecodecs JPEG XL (libjxl); quality 0..100 mapped to a distance as cjxl does"
+    notes = (
+        "The quality maps to a distance as `cjxl --quality` does (100 = lossless). The stored file is a JPEG XL "
+        "codestream."
+    )
     supports_target_bpp = True
     option_schemas = {"effort": {"type": "integer", "minimum": 1, "maximum": 10, "default": 7}}
 

@@ -145,6 +145,17 @@ class ScaleSpaceFlowCodec(ModelSource, SequenceCodec):
         ".cbv stream; quality = zoo quality 1..9 (weights only from the torch hub cache, never downloaded), or with "
         "checkpoint a label of your own model"
     )
+    notes = """
+        A missing zoo weights file fails naming it and its URL. Instead of the zoo, a model trained in the
+        pipeline: `learned: {name: {architecture: ssf2020, dataset: <video dataset>, lambdas: [...], crop_px: 256,
+        frames_per_sample: 3, ...}}` trains on random patches of consecutive frames of the dataset's train clips
+        (GPU-tagged, seeded, resumable; loss lambda x 255^2 x MSE + bpp over the frames).
+
+        Frames are padded to a multiple of 128; every `gop` frames a key frame goes through the model's intra path.
+        Like the image models, it checks every decoded clip against the encoder's reconstruction. A difference
+        above 1 level fails the job (`on_mismatch: fail`), naming the clip and the first frame with the largest
+        difference. With `on_mismatch: record` the clip is kept and a warning is logged.
+    """
     option_schemas = {
         "checkpoint": {
             "type": ["string", "null"],

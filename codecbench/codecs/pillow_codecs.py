@@ -64,6 +64,7 @@ class Original(PillowCodec):
     quality_min, quality_max = 0, 0
     quality_doc = "no knob: use the single quality 0"
     description = "lossless passthrough (binary PPM), the reference point; its only quality is 0"
+    notes = "Written by Pillow. The stored file is a binary PPM: 24 bpp plus a header of about 15 bytes."
 
 
 @register_codec
@@ -89,6 +90,7 @@ class Jpeg(PillowCodec):
     quality_min, quality_max = 1, 100
     quality_doc = "libjpeg quality factor 1..100 (Pillow's default 4:2:0 chroma subsampling below 100)"
     description = "Pillow JPEG (libjpeg-turbo); quality = libjpeg quality factor 1..100"
+    notes = "The stored file is a JFIF JPEG."
     supports_target_bpp = True
     option_schemas = {
         "subsampling": {
@@ -149,6 +151,7 @@ class Webp(PillowCodec):
     quality_min, quality_max = 0, 100
     quality_doc = "libwebp lossy quality 0..100"
     description = "Pillow WebP (libwebp), lossy; quality 0..100"
+    notes = "The stored file is a WebP (RIFF) file."
     supports_target_bpp = True
     option_schemas = {
         "method": {"type": "integer", "minimum": 0, "maximum": 6, "default": 4, "description": "effort, 6 = slowest"}
@@ -167,6 +170,7 @@ class Avif(PillowCodec):
     quality_min, quality_max = 0, 100
     quality_doc = "libavif quality 0..100 (100 = lossless in Pillow's mapping)"
     description = "Pillow AVIF (libavif); quality 0..100"
+    notes = "Pillow's libavif encodes with libaom. The stored file is an AVIF file."
     supports_target_bpp = True
     option_schemas = {
         "speed": {"type": "integer", "minimum": 0, "maximum": 10, "default": 6, "description": "0 = slowest, best"},

@@ -294,6 +294,25 @@ register_source(
         train_split=lambda entry, dataset: _builtin_name(entry, dataset) in BUILTINS_WITH_TRAIN_SPLIT,
         check=_builtin_problems,
         offers=_builtin_offers,
+        notes="""
+            Key: `name`, the set:
+
+            * `photos`: 8 real RGB photographs shipped by scikit-image (astronaut, chelsea, coffee, rocket,
+              motorcycle), scikit-learn (china, flower) and matplotlib (grace_hopper), 0.13-0.37 MP.
+            * `science`: 3 scientific photographs (microscopy, astronomy, retina; disjoint from `photos`): training
+              images for learned codecs.
+            * `digits`: scikit-learn's 1,797 handwritten 8x8 digits as 32x32 RGB (levels x255/16, Pillow bilinear
+              upsampling), labels `0`-`9`, a fixed stratified split of 1,437 train / 360 test images.
+            * `shapes` (detection, edges): 200 synthetic 128x128 scenes (160 train / 40 test) of 1-4 circles,
+              squares, triangles and stars, 12-48 px, rotated and coloured, pasted on crops of the photos, each box
+              the exact extent of its drawn pixels (seed 0).
+            * `moving_shapes` (video; detection, edges): 6 clips (4 train, 2 test) of 20 frames, 160x120 at 10 fps,
+              2-4 of the `shapes` moving in straight lines (bouncing off the borders and each other, slightly
+              spinning) over a slowly panning photo (sub-pixel Lanczos resampling), with exact per-frame boxes and
+              edges (the outline of each drawn mask).
+            * `plates` (OCR): 40 synthetic 100x32 licence plates in 5 formats (no I, O, Q), drawn with matplotlib's
+              DejaVu fonts with mild perspective, blur and noise, labelled with their exact text (seed 0).
+        """,
     )
 )
 
@@ -311,6 +330,12 @@ register_source(
         description="a folder of image files, searched recursively: unlabelled test images",
         read=_local_set,
         check=check_path_is_folder,
+        notes="""
+            Key: `path`. Every image file below the folder (recursive; hidden files skipped; links to files and
+            folders followed like what they point to, here and in `folder` and `yolo` folders; the manifest's
+            `source` then reads `<path> (link to <real path>)`; a link loop or a broken link fails naming it); ids
+            are the relative paths without suffix, `/` as `__`.
+        """,
     )
 )
 
@@ -355,6 +380,15 @@ register_source(
         "unlabelled test images",
         read=_url_set,
         check=_url_problems,
+        notes="""
+            One download: keys `url`, `sha256`, optional `subdir`, `archive_limits`. Downloaded once into
+            `resources/downloads/<sha256>/`, checked, unpacked (`.zip`, `.tar[.gz/.bz2/.xz]`, or a single image); a
+            checksum mismatch or HTTP error fails naming the URL and leaves nothing cached; `subdir` and every file in
+            it must stay inside the unpacked download (links resolved).
+
+            Per file: keys `base_url`, `files` (file name -> sha256). Each `base_url/<name>` is downloaded and checked
+            on its own, cached under its checksum; the image id is the file name without suffix.
+        """,
     )
 )
 

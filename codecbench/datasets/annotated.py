@@ -435,6 +435,12 @@ register_source(
         description="COCO val2017 images and their boxes (80 classes), test split",
         read=coco_set,
         annotations=("objects",),
+        notes="""
+            Optional keys: `images_url`, `images_sha256`, `annotations_url`, `annotations_sha256` (defaults: the
+            official archives at images.cocodataset.org, with their sha256). Only the needed zip members are read; the
+            80 categories in id order; `iscrowd` and zero-area boxes dropped; EXIF rotation not applied (COCO's boxes
+            refer to the stored pixels); all test.
+        """,
     )
 )
 
@@ -451,5 +457,9 @@ register_source(
         read=_yolo_set,
         annotations=("objects",),
         train_split=True,  # when the folder holds a train split, which only reading it tells: assumed
+        notes="""
+            Keys: `path` (the folder's layout under the keys below), optional `classes`. A bad label line fails
+            naming the file and line.
+        """,
     )
 )

@@ -149,5 +149,10 @@ register_source(
         read=_bsds500_set,
         annotations=("edges",),
         check=check_sha256_or_path,
+        notes="""
+            Keys: `sha256` (or `path`), optional `url`, `splits`. The archive `BSR_bsds500.tgz` has no published
+            checksum: give the sha256 of the copy you trust. Its images come with every annotator's boundary map
+            (`groundTruth{k}.Boundaries`), the edge ground truth.
+        """,
     )
 )

@@ -201,6 +201,11 @@ register_source(
         read=_cifar10_set,
         annotations=("classes",),
         train_split=True,
+        notes="""
+            Optional keys: `url`, `sha256`. The archive is sha256-checked; its images are 32x32, labelled with their
+            class names. Only the archive's batch files are unpickled, by an unpickler that accepts nothing but
+            arrays.
+        """,
     )
 )
 
@@ -228,5 +233,13 @@ register_source(
         train_split=lambda entry, _dataset: not _is_text_folder(entry),
         check=check_path_is_folder,
         offers={"classes": "source folder", "text": "source folder with labels_file"},
+        notes="""
+            Classes: keys `path`, optional `test_fraction`, `seed`. One sub-folder per class (its name is the label);
+            with exactly `train/` and `test/` sub-folders those are the splits, otherwise each class is split with the
+            seed.
+
+            Text (OCR crops): keys `path`, `labels_file` (its formats under the keys below); every image needs a
+            non-empty text; all test.
+        """,
     )
 )

@@ -48,6 +48,8 @@ class DatasetSource:
       By default "source <name>" for each of a tuple of ``annotations``.
     * ``options``: entry keys of the source's own, each a JSON-schema fragment (with its ``description``), added to
       the schema's dataset entry (which takes no unknown keys): what a source from outside the package needs.
+    * ``notes``: optional Markdown for docs/datasets.md beyond the one-line ``description``: which entry keys it
+      reads, what it gives, how it treats its files.
     """
 
     name: str
@@ -59,6 +61,7 @@ class DatasetSource:
     check: Callable[[str, Entry], list[str]] | None = None
     offers: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None
     options: Mapping[str, dict] = field(default_factory=dict)
+    notes: str = ""
 
     def annotation_kinds(self, entry: Entry, dataset_id: str) -> tuple[str, ...]:
         """The annotation kinds of an entry's images, the primary one first."""

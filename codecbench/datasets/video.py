@@ -378,6 +378,13 @@ register_source(
         annotations=("objects",),
         video=True,
         check=check_sha256_or_path,
+        notes="""
+            Keys: `sha256` (or `path` to a local copy), optional `url`, `sequences`, `frame_step`, `min_visibility`.
+            Read from `MOT17.zip` (about 5.5 GB; MOTChallenge publishes no checksum, so give the sha256 of the archive
+            you trust); only the needed zip members are read (`seqinfo.ini`, `img1/*.jpg`, `gt/gt.txt`); boxes of
+            pedestrians (class 1, flag 1) at least `min_visibility` visible, clipped to the frame; one clip per
+            sequence at its frame rate (divided by `frame_step`); all test.
+        """,
     )
 )
 
@@ -393,5 +400,9 @@ register_source(
         read=_video_folder_set,
         video=True,
         check=check_path_is_folder,
+        notes="""
+            Keys: `path`, optional `fps` (of the frame folders). Video files are decoded with imageio-ffmpeg's ffmpeg
+            at their own frame rate.
+        """,
     )
 )

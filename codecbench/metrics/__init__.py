@@ -2,33 +2,9 @@
 
 Every metric takes the reference and the decoded image as uint8 HxWx3 RGB arrays and returns a float.
 
-=========  ===================================================================================================
-name       definition and implementation
-=========  ===================================================================================================
-mse        mean squared error over all pixels and the three RGB channels (numpy, float64)
-mae        mean absolute error, likewise
-psnr_rgb   10 log10(255^2 / mse) on RGB; ``inf`` for identical images (mse = 0), never an error
-psnr_y     the same on luma Y = 0.299 R + 0.587 G + 0.114 B (BT.601, full range, unrounded float)
-ssim       SSIM of Wang et al. 2004 by ``pytorch_msssim.ssim``: 11x11 Gaussian window (sigma 1.5), K1 0.01,
-           K2 0.03, no downsampling, 'valid' borders, mean over R, G and B. Equals scikit-image's
-           ``structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False)``.
-ms_ssim    MS-SSIM of Wang et al. 2003 by ``pytorch_msssim.ms_ssim`` (5 scales, the paper's weights), as
-           CompressAI reports it ("ms-ssim-rgb"). Odd sides are padded before each 2x downsampling (piq crops
-           instead: the two differ by ~2e-4 there, agree to 1e-5 when sides divide by 16).
-vmaf       VMAF (Netflix; model vmaf_v0.6.1) by ffmpeg's libvmaf, per frame of each clip of a *video* dataset
-           (:mod:`codecbench.metrics.vmaf`: both clips converted to Y'CbCr by the codecs' BT.601 full-range matrix). Its
-           motion feature compares consecutive frames, so it is computed per clip, not per image; image datasets
-           get ``nan``.
-vif        pixel-domain VIF (VIFp) of Sheikh & Bovik 2006 by ``piq.vif_p`` on luma, sigma_n^2 = 2, four scales:
-           the authors' ``vifp_mscale.m``.
-=========  ===================================================================================================
-
-Each metric has a minimum side (:data:`MIN_SIDE`, of the shorter side, in pixels) and is ``nan`` for smaller
-images, without an error or a warning: mse, mae, psnr_rgb and psnr_y 1 (any image); ssim 11 (its 11x11 window
-must fit: pytorch_msssim would skip the smoothing with a warning, and fails on 1 px); ms_ssim 161 (the window
-after four 2x downsamplings: pytorch_msssim asserts sides > 160); vif 41 (piq's own limit for its four scales);
-vmaf 32 (libvmaf fails at 16 px and runs from 17, where its four scales, each half the last, have a pixel or
-two left: 32 keeps clear of that edge).
+Each metric's definition and implementation, and why its minimum side (:data:`MIN_SIDE`, of the shorter side, in
+pixels) is what it is, are the ``notes`` of its registration below, which docs/metrics.md shows (``make docs``).
+A metric is ``nan`` for images under its minimum side, without an error or a warning.
 
 SSIM, MS-SSIM and VIF are computed in float32 (differences to float64 are below 1e-5). Heavy libraries (torch)
 are imported only when a metric that needs them runs.
@@ -56,7 +32,8 @@ class Metric:
 
     ``per_clip`` metrics score whole clips of a video dataset (reference frames, decoded frames, fps -> one value
     per frame) and are ``nan`` on image datasets. ``rate_quality`` metrics (higher is better, per image) get
-    rate-quality and spread figures and BD-rates."""
+    rate-quality and spread figures and BD-rates. ``notes`` (optional, Markdown): its definition and
+    implementation, and why its minimum side is what it is, as docs/metrics.md shows them."""
 
     name: str
     function: PairFunction | ClipFunction
@@ -66,6 +43,7 @@ class Metric:
     min_side: int = 1
     per_clip: bool = False
     default: bool = True
+    notes: str = ""
 
     @property
     def rate_quality(self) -> bool:
@@ -106,6 +84,7 @@ def register_metric(
     compressai_key: str | None = None,
     min_side: int = 1,
     default: bool = True,
+    notes: str = "",
 ) -> Callable[[PairFunction], PairFunction]:
     """Register a metric of one image pair (reference, decoded: uint8 HxWx3 RGB arrays -> float) with its facts
     (see :class:`Metric`). The registered function checks the pair (both uint8 RGB, one shape) and gives ``nan``
@@ -118,7 +97,7 @@ def register_metric(
             _check_pair(reference, decoded)  # a bad pair is an error at any size
             return math.nan if min(reference.shape[:2]) < min_side else func(reference, decoded)
 
-        _add(Metric(name, metric, label, higher_is_better, compressai_key, min_side, per_clip=False, default=default))
+        _add(Metric(name, metric, label, higher_is_better, compressai_key, min_side, default=default, notes=notes))
         METRICS[name] = metric
         return metric
 
@@ -126,13 +105,19 @@ def register_metric(
 
 
 def register_clip_metric(
-    name: str, *, label: str, higher_is_better: bool = True, min_side: int = 1, default: bool = False
+    name: str,
+    *,
+    label: str,
+    higher_is_better: bool = True,
+    min_side: int = 1,
+    default: bool = False,
+    notes: str = "",
 ) -> Callable[[ClipFunction], ClipFunction]:
     """Register a metric of whole clips (reference frames, decoded frames, fps -> one value per frame); the
     quality stage gives ``nan`` to clips under ``min_side`` and to image datasets."""
 
     def decorator(func: ClipFunction) -> ClipFunction:
-        _add(Metric(name, func, label, higher_is_better, None, min_side, per_clip=True, default=default))
+        _add(Metric(name, func, label, higher_is_better, None, min_side, per_clip=True, default=default, notes=notes))
         SEQUENCE_METRICS[name] = func
         return func
 
@@ -181,12 +166,23 @@ def psnr_from_mse(mse: float, peak: float = 255.0) -> float:
     return math.inf if mse == 0 else 10.0 * math.log10(peak * peak / mse)
 
 
-@register_metric("psnr_rgb", label="PSNR-RGB (dB)", compressai_key="psnr-rgb")
+@register_metric(
+    "psnr_rgb",
+    label="PSNR-RGB (dB)",
+    compressai_key="psnr-rgb",
+    notes="`10 log10(255^2 / mse)` on RGB; **`inf` for identical images** (mse = 0: lossless codecs), never an "
+    "error; written as `null` in JSON and left out of PSNR figures.",
+)
 def psnr_rgb(reference: np.ndarray, decoded: np.ndarray) -> float:
     return psnr_from_mse(mse(reference, decoded))
 
 
-@register_metric("psnr_y", label="PSNR-Y (dB)", compressai_key="psnr-y")
+@register_metric(
+    "psnr_y",
+    label="PSNR-Y (dB)",
+    compressai_key="psnr-y",
+    notes="the same on BT.601 luma `Y = 0.299 R + 0.587 G + 0.114 B` (full range, unrounded float).",
+)
 def psnr_y(reference: np.ndarray, decoded: np.ndarray) -> float:
     return psnr_from_mse(float(np.mean((luma(reference) - luma(decoded)) ** 2)))
 
@@ -210,7 +206,18 @@ def _torch_pair(reference: np.ndarray, decoded: np.ndarray):
     return _as_tensor(reference), _as_tensor(decoded)
 
 
-@register_metric("ssim", label="SSIM (RGB)", compressai_key="ssim-rgb", min_side=SSIM_MIN_SIDE)
+@register_metric(
+    "ssim",
+    label="SSIM (RGB)",
+    compressai_key="ssim-rgb",
+    min_side=SSIM_MIN_SIDE,
+    notes="""
+        SSIM of Wang et al. 2004 by `pytorch_msssim.ssim`: 11x11 Gaussian window (sigma 1.5), K1 0.01, K2 0.03, no
+        downsampling, 'valid' borders, mean over R, G and B. Equals scikit-image's
+        `structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False)`. Minimum side: the
+        window must fit (pytorch_msssim would skip the smoothing with a warning, and fails on 1 px).
+    """,
+)
 def ssim(reference: np.ndarray, decoded: np.ndarray) -> float:
     from pytorch_msssim import ssim as _ssim
 
@@ -218,7 +225,18 @@ def ssim(reference: np.ndarray, decoded: np.ndarray) -> float:
     return float(_ssim(x, y, data_range=255.0, size_average=True))
 
 
-@register_metric("ms_ssim", label="MS-SSIM (RGB)", compressai_key="ms-ssim-rgb", min_side=MS_SSIM_MIN_SIDE)
+@register_metric(
+    "ms_ssim",
+    label="MS-SSIM (RGB)",
+    compressai_key="ms-ssim-rgb",
+    min_side=MS_SSIM_MIN_SIDE,
+    notes="""
+        MS-SSIM of Wang et al. 2003 by `pytorch_msssim.ms_ssim` (5 scales, the paper's weights) on RGB, as
+        CompressAI reports it (`ms-ssim-rgb`). Odd sides are padded before each 2x downsampling (piq crops instead:
+        the two differ by ~2e-4 there, agree to 1e-5 when sides divide by 16). Minimum side: the window after four
+        2x downsamplings (pytorch_msssim asserts sides > 160).
+    """,
+)
 def ms_ssim(reference: np.ndarray, decoded: np.ndarray) -> float:
     from pytorch_msssim import ms_ssim as _ms_ssim
 
@@ -226,7 +244,18 @@ def ms_ssim(reference: np.ndarray, decoded: np.ndarray) -> float:
     return float(_ms_ssim(x, y, data_range=255.0, size_average=True))
 
 
-@register_metric("vif", label="VIFp", compressai_key="vif", min_side=VIF_MIN_SIDE)
+@register_metric(
+    "vif",
+    label="VIFp",
+    compressai_key="vif",
+    min_side=VIF_MIN_SIDE,
+    notes="""
+        pixel-domain VIF (VIFp) of Sheikh & Bovik 2006 by `piq.vif_p` on luma, sigma_n^2 = 2, four scales: the
+        authors' `vifp_mscale.m`. Minimum side: piq's own limit for its four scales. The slowest metric (0.35 s per
+        photo, 65% of the metric time): `config.yaml`'s `metrics:` list leaves it out, though it is computed when a
+        config gives none.
+    """,
+)
 def vif(reference: np.ndarray, decoded: np.ndarray) -> float:
     import piq
 
@@ -234,17 +263,41 @@ def vif(reference: np.ndarray, decoded: np.ndarray) -> float:
     return float(piq.vif_p(y, x, sigma_n_sq=2.0, data_range=255.0))
 
 
-@register_metric("mse", label="MSE (RGB, 8-bit)", higher_is_better=False, compressai_key="mse")
+@register_metric(
+    "mse",
+    label="MSE (RGB, 8-bit)",
+    higher_is_better=False,
+    compressai_key="mse",
+    notes="mean squared error over all pixels and the three RGB channels (numpy, float64).",
+)
 def mse(reference: np.ndarray, decoded: np.ndarray) -> float:
     return float(np.mean((reference.astype(np.float64) - decoded) ** 2))
 
 
-@register_metric("mae", label="MAE (RGB, 8-bit)", higher_is_better=False, compressai_key="mae")
+@register_metric(
+    "mae",
+    label="MAE (RGB, 8-bit)",
+    higher_is_better=False,
+    compressai_key="mae",
+    notes="mean absolute error over all pixels and the three RGB channels (numpy, float64).",
+)
 def mae(reference: np.ndarray, decoded: np.ndarray) -> float:
     return float(np.mean(np.abs(reference.astype(np.float64) - decoded)))
 
 
-@register_clip_metric("vmaf", label="VMAF (v0.6.1)", min_side=VMAF_MIN_SIDE)
+@register_clip_metric(
+    "vmaf",
+    label="VMAF (v0.6.1)",
+    min_side=VMAF_MIN_SIDE,
+    notes="""
+        VMAF (Netflix; model `vmaf_v0.6.1`, built into the ffmpeg of imageio-ffmpeg) by libvmaf, per frame of each
+        clip of a video dataset: its motion feature compares consecutive frames, so it is computed per clip, not per
+        image, and image datasets get `nan`. Both clips go in as `yuv444p`, converted by the codecs' BT.601
+        full-range matrix (`codecbench/metrics/vmaf.py`). Minimum side, per frame: libvmaf fails at 16 px and runs
+        from 17, where its four scales, each half the last, have a pixel or two left; 32 keeps clear of that edge.
+        The whole clip is `nan` when its frames are too small.
+    """,
+)
 def vmaf(reference: list[np.ndarray], decoded: list[np.ndarray], fps: float) -> np.ndarray:
     from .vmaf import vmaf_per_frame
 

@@ -1,38 +1,72 @@
 """Reference pages rendered from the plug-in registries, so that they cannot drift from the code.
 
 ``python -m codecbench.report.docs`` (``make docs``) writes ``docs/codecs.md``, ``docs/metrics.md``,
-``docs/datasets.md`` and ``docs/tasks.md`` from the codec classes, the metric registry, the dataset sources, the
-task classes and the config schema as :func:`codecbench.config.validate.load_schema` fills it (settings, defaults,
-shared ``$defs``).
+``docs/datasets.md``, ``docs/tasks.md`` and ``docs/settings.md`` from the codec classes, the metric registry, the
+dataset sources, the task classes and the config schema as :func:`codecbench.config.validate.load_schema` fills it
+(settings, defaults, shared ``$defs``).
 ``--check`` writes nothing and exits non-zero naming each page that differs from a fresh render.
 
+What a page says comes from two places, each fact written once:
+
+* a plug-in's own facts from its declaration: a codec's ``description``, ``notes``, knob, options and bitstream
+  extension; a dataset source's ``description``, ``notes`` and annotations; a task's scores, settings and
+  ``notes``; a metric's label, direction, minimum side and ``notes``;
+* general prose that is no one plug-in's fact (how images are normalised, how learned codecs are checked, how
+  tasks are scored) from a hand-written Markdown file ``docs/src/<page>``, put after the page's title; a leading
+  ``<!-- ... -->`` comment there is for its editors and left out.
+
+Topics that are no registry (statistics, reruns, the cluster, faults) are hand-written pages in ``docs/`` that
+this module does not touch.
+
 Everything is listed in registry order (the order of the schema and of the figures), so the output depends on
-the code alone; only the package's own plug-ins are registered when this runs.
+the code and ``docs/src/`` alone; only the package's own plug-ins are registered when this runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 DOCS_DIR = Path(__file__).resolve().parents[2] / "docs"
+PROSE_DIR = DOCS_DIR / "src"  # the hand-written prose each page starts with: docs/src/<page>
 COMMAND = "make docs"  # what regenerates the pages: `python -m codecbench.report.docs`
 
 
 # ---- Markdown and JSON-schema helpers ---------------------------------------------------------------------------
 
 
-def _header(title: str, source: str) -> list[str]:
+def _prose(page: str) -> list[str]:
+    """The hand-written Markdown of ``docs/src/<page>`` less its leading comment, as lines; none without a file."""
+    path = PROSE_DIR / page
+    if not path.is_file():
+        return []
+    text = re.sub(r"\A\s*<!--.*?-->", "", path.read_text(encoding="utf-8"), count=1, flags=re.DOTALL)
+    return text.strip().splitlines() + [""]
+
+
+def _header(title: str, source: str, page: str) -> list[str]:
+    """The page's title, where it comes from, and its hand-written prose (if any)."""
+    prose = _prose(page)
+    edit = f"; the prose at the top comes from [`docs/src/{page}`](src/{page})" if prose else ""
     return [
         f"# {title}",
         "",
-        f"_Generated from {source} by `{COMMAND}` (`python -m codecbench.report.docs`); do not edit by hand._",
+        f"_Generated from {source} by `{COMMAND}` (`python -m codecbench.report.docs`); do not edit by hand{edit}._",
         "",
+        *prose,
     ]
+
+
+def _notes(text: str) -> list[str]:
+    """A plug-in's ``notes`` (Markdown, indented as a docstring may be) as lines; none when it has none."""
+    text = inspect.cleandoc(text or "")
+    return text.splitlines() + [""] if text else []
 
 
 def _text(text: str | None) -> str:
@@ -153,8 +187,10 @@ def render_codecs(schema: dict) -> str:
 
     defs = schema["$defs"]
     entries = schema["properties"]["codecs"]["properties"]
-    lines = _header("Codecs", "the codec classes (`codecbench/codecs/`) and `schemas/config.schema.yaml`")
+    lines = _header("Codecs", "the codec classes (`codecbench/codecs/`) and `schemas/config.schema.yaml`", "codecs.md")
     lines += [
+        "## Every codec",
+        "",
         "Each entry under `codecs:` in a config names a codec below and takes:",
         "",
         f"- `qualities` (required): {_text(defs['ladder']['description'])};",
@@ -175,7 +211,7 @@ def render_codecs(schema: dict) -> str:
         entry = entries[name]
         kind = "integer" if cls.quality_type is int else "number"
         direction = "higher is better" if cls.higher_is_better else "lower is better"
-        lines += [f"## `{name}`", "", _text(cls.description), ""]
+        lines += [f"## `{name}`", "", _text(cls.description), "", *_notes(cls.notes)]
         lines.append(
             f"- Quality knob: {kind} {_number(cls.quality_min)}..{_number(cls.quality_max)}, {direction}: "
             f"{_text(cls.quality_doc)}"
@@ -184,12 +220,22 @@ def render_codecs(schema: dict) -> str:
         if ladder.get("$ref") != "#/$defs/ladder":  # a codec's own ladder (e.g. CRFs or kbit/s)
             lines.append(f"- `qualities`: {_text(_resolved(ladder, defs).get('description'))}")
         lines.append(f"- Equal-rate points (`target_bpp`): {_yes_no(cls.supports_target_bpp)}")
+        lines.append(f"- Bitstream files: `*.{cls.extension}`")
         options = _properties(entry["properties"]["options"], defs) if "options" in entry["properties"] else {}
         if options:
             lines += ["- Options:", ""]
             lines += _table(["option", "type / allowed values", "default", "description"], _setting_rows(options, defs))
         else:
             lines += ["- Options: none", ""]
+
+    learned = schema["properties"]["learned"]
+    lines += [
+        "## Codecs trained in the pipeline (`learned:`)",
+        "",
+        f"`learned:` in a config: {_text(learned['description'])}. Each entry takes:",
+        "",
+    ]
+    lines += _table(SETTING_COLUMNS, _setting_rows(learned["additionalProperties"]["properties"], defs))
     return "\n".join(lines)
 
 
@@ -197,12 +243,12 @@ def render_metrics(schema: dict) -> str:
     """``docs/metrics.md``: each registered metric's facts, one row each."""
     from ..metrics import REGISTRY
 
-    lines = _header("Metrics", "the metric registry (`codecbench.metrics.REGISTRY`)")
+    lines = _header("Metrics", "the metric registry (`codecbench.metrics.REGISTRY`)", "metrics.md")
     lines += [
-        "Full-reference metrics, reference against decoded image on 8-bit RGB; `metrics:` in a config picks which.",
-        "A metric is `nan` on an image (or clip) whose shorter side is under its minimum side. Per-clip metrics",
-        "score the clips of video datasets and are `nan` on image datasets. *Default*: computed when a config",
-        "gives no `metrics:` list. Definitions and implementations: `codecbench/metrics/__init__.py`.",
+        "## Every metric",
+        "",
+        "*Minimum side*: of the shorter side; *scored* per clip: on the clips of video datasets (`nan` on image",
+        "datasets); *default*: computed when a config gives no `metrics:` list.",
         "",
     ]
     rows = [
@@ -218,7 +264,14 @@ def render_metrics(schema: dict) -> str:
         for name, metric in REGISTRY.items()
     ]
     columns = ["metric", "label (unit)", "better", "minimum side", "scored", "CompressAI key", "default"]
-    return "\n".join(lines + _table(columns, rows))
+    lines += _table(columns, rows)
+    described = [(name, metric) for name, metric in REGISTRY.items() if metric.notes]
+    if described:
+        lines += ["## How each is computed", ""]
+        for name, metric in described:
+            lines += [f"- `{name}`: " + " ".join(_notes(metric.notes)).strip()]
+        lines.append("")
+    return "\n".join(lines)
 
 
 def _entry_fact(fact: bool | Callable) -> str:
@@ -232,8 +285,10 @@ def render_datasets(schema: dict) -> str:
 
     defs = schema["$defs"]
     entry_keys = schema["properties"]["datasets"]["additionalProperties"]["properties"]
-    lines = _header("Dataset sources", "the dataset source registry (`codecbench.datasets.sources`)")
+    lines = _header("Dataset sources", "the dataset source registry (`codecbench.datasets.sources`)", "datasets.md")
     lines += [
+        "## Every source",
+        "",
         "Each entry under `datasets:` in a config names its `source`; the entry's other keys are listed at the end.",
         "",
     ]
@@ -248,17 +303,17 @@ def render_datasets(schema: dict) -> str:
     overview = [[f"`{s.name}`", annotations(s), _entry_fact(s.video), _entry_fact(s.train_split)] for s in sources]
     lines += _table(["source", "annotations", "video", "train split"], overview)
     for source in sources:
-        lines += [f"## `{source.name}`", "", _text(source.description), ""]
+        lines += [f"## `{source.name}`", "", _text(source.description), "", *_notes(source.notes)]
         lines += [
             f"- Annotations: {annotations(source)}",
             f"- Video (frames of clips): {_entry_fact(source.video)}",
             f"- Train split: {_entry_fact(source.train_split)}",
         ]
-        if source.options:
+        if source.options:  # keys a source declares itself (one from outside the package)
             lines += ["- Its own entry keys:", ""]
             lines += _table(SETTING_COLUMNS, _setting_rows(dict(source.options), defs))
         else:
-            lines += ["- Its own entry keys: none", ""]
+            lines.append("")
 
     own = {key for source in sources for key in source.options}
     shared = {key: spec for key, spec in entry_keys.items() if key not in own and key != "source"}
@@ -287,15 +342,15 @@ def render_tasks(schema: dict) -> str:
     defs = schema["$defs"]
     entry = schema["properties"]["tasks"]["additionalProperties"]
     common = {key: spec for key, spec in entry["properties"].items() if key != "task"}
-    lines = _header("Tasks", "the task classes (`codecbench.tasks`) and `schemas/config.schema.yaml`")
-    lines += ["Each entry under `tasks:` in a config names its `task` (below) and takes:", ""]
+    lines = _header("Tasks", "the task classes (`codecbench.tasks`) and `schemas/config.schema.yaml`", "tasks.md")
+    lines += ["## Every task", "", "Each entry under `tasks:` in a config names its `task` (below) and takes:", ""]
     lines += _table(SETTING_COLUMNS, _setting_rows(common, defs))
     for name, cls in TASKS.items():
         summary = _text((cls.__doc__ or "").strip().splitlines()[0])
         quality = f"`{cls.sample_quality}`"
         if cls.sample_quality_label != cls.sample_quality:
             quality += f" ({_text(cls.sample_quality_label)})"
-        lines += [f"## `{name}`", "", f"{summary} Module: `{cls.__module__}`.", ""]
+        lines += [f"## `{name}`", "", f"{summary} Module: `{cls.__module__}`.", "", *_notes(cls.notes)]
         lines += [
             f"- Dataset annotated with: {cls.annotation_kind}",
             f"- Per-image quality (images improved or worsened, BD-rate): {quality}",
@@ -320,11 +375,26 @@ def render_tasks(schema: dict) -> str:
     return "\n".join(lines)
 
 
+def render_settings(schema: dict) -> str:
+    """``docs/settings.md``: the config's other top-level keys (statistics, BD-rates, the grid, sharding, ...)."""
+    pages = {"datasets": "datasets.md", "codecs": "codecs.md", "learned": "codecs.md", "tasks": "tasks.md"}
+    lines = _header("Settings", "`schemas/config.schema.yaml` as the registries fill it", "settings.md")
+    listed = ", ".join(f"`{key}:` ([{page}]({page}))" for key, page in pages.items())
+    lines += [
+        f"A config's top-level keys other than {listed}; each is optional.",
+        "",
+    ]
+    others = {key: spec for key, spec in schema["properties"].items() if key not in pages}
+    lines += _table(SETTING_COLUMNS, _setting_rows(others, schema["$defs"]))
+    return "\n".join(lines)
+
+
 PAGES: dict[str, Callable[[dict], str]] = {
     "codecs.md": render_codecs,
     "metrics.md": render_metrics,
     "datasets.md": render_datasets,
     "tasks.md": render_tasks,
+    "settings.md": render_settings,
 }
 
 

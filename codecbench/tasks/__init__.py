@@ -73,6 +73,7 @@ class Task(abc.ABC):
     sample_quality: ClassVar[str]
     sample_quality_label: ClassVar[str]
     text_columns: ClassVar[tuple[str, ...]] = ()  # per-sample columns read back as strings (labels, readings)
+    notes: ClassVar[str] = ""  # Markdown for docs/tasks.md (make docs): models, scoring, what a user should know
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -151,6 +151,18 @@ class Classification(Task):
     """One label per image; see the module docstring for models, preprocessing and the checkpoint."""
 
     name = "classification"
+    notes = """
+        With `pretrained: true`, torchvision models start from ImageNet weights, handled the way the learned codecs
+        handle their zoo weights. The weights are read from `$TORCH_HOME/hub/checkpoints` and downloaded into it
+        once when missing, with the file's sha256 checked against the prefix in its name (as torchvision's
+        `check_hash` does). Offline, the job fails at once. The error names the exact file to place there (e.g.
+        `$TORCH_HOME/hub/checkpoints/resnet18-f37072fd.pth`) and its URL. Only `pretrained: false` trains them from
+        scratch, and the log says which way the model started. The optimizer is Adam.
+
+        Accuracy, macro-F1 and Cohen's kappa are recomputed from resampled confusion matrices. An image *improved*
+        when it went from wrong to right against the same model on the uncompressed image, *worsened* when it went
+        from right to wrong; `confusion.csv` holds the confusion counts.
+    """
     annotation_kind = "classes"
     scores = ("accuracy", "macro_f1", "cohen_kappa")
     score_labels = {"accuracy": "accuracy", "macro_f1": "macro-F1", "cohen_kappa": "Cohen's kappa"}

