@@ -1,6 +1,6 @@
 """A user's own plug-ins: Python modules named under ``plugins`` in the config. The workflow imports them before it
 validates the config, and every job imports them before its work, so that what they register (a metric, a dataset
-source) is known to the schema, the planning and the jobs alike.
+source, a codec, a task) is known to the schema, the planning and the jobs alike.
 
 An entry is a path to a ``.py`` file (relative to the working directory) or the dotted name of an importable
 module (an installed package, or one on ``PYTHONPATH``). A plug-in runs with the pipeline's rights, like the

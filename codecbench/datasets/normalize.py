@@ -1,6 +1,6 @@
 """Turn any image file into the pipeline's one image type: 8-bit RGB, upright, no alpha.
 
-The rules (also in the README), applied in this order:
+The rules (also in docs/datasets.md), applied in this order:
 
 * **Unreadable or truncated files** are rejected with the file's name; nothing is guessed.
 * **Size**: a file whose header declares more than ``max_pixels`` pixels (default Pillow's own decompression-bomb
