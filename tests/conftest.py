@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -26,3 +29,18 @@ def photo() -> np.ndarray:
 @pytest.fixture(scope="session")
 def project() -> Path:
     return PROJECT
+
+
+@pytest.fixture
+def server(tmp_path):
+    """Serve tmp_path/www over HTTP on 127.0.0.1; yield (base url, folder)."""
+    www = tmp_path / "www"
+    www.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
+    handler.log_message = lambda *args: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", www
+    httpd.shutdown()
+    httpd.server_close()

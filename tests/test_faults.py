@@ -34,7 +34,7 @@ from faults_helpers import (
     wait_until,
 )
 from PIL import Image
-from test_workflow import make_project_copy, planned_jobs, run_snakemake, write_config
+from snakemake_project import make_project_copy, planned_jobs, run_snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 

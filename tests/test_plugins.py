@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from snakemake_project import make_project_copy, planned_jobs, run_snakemake, write_config
 
 from codecbench.config.plugins import PluginError, load_plugins
 from codecbench.config.validate import ConfigError, load_schema, validate_config
@@ -124,8 +125,6 @@ def test_a_broken_plugin_is_named(tmp_path, monkeypatch):
 
 @pytest.mark.workflow
 def test_a_plugin_metric_and_dataset_source_run_through_the_workflow(tmp_path, photo):
-    from test_workflow import make_project_copy, planned_jobs, run_snakemake, write_config
-
     workdir = make_project_copy(tmp_path, photo)
     (workdir / "plugins").mkdir()
     (workdir / "plugins" / "toy_metrics.py").write_text(TOY_METRICS)

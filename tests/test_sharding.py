@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from snakemake_project import TIMING_COLUMNS, make_project_copy, planned_jobs, run_snakemake, write_config
 
 from codecbench.config.plan import dataset_job_settings, dataset_shards, images_per_shard, is_sharded
 from codecbench.config.validate import ConfigError, validate_config
@@ -23,9 +24,6 @@ from codecbench.stages.shards import (
     read_shard_table,
     shard_rows,
 )
-
-# Columns that time a run or name its machine: they differ between any two runs, sharded or not.
-TIMING_COLUMNS = ["encode_s", "decode_s", "host"]
 
 
 def _manifest(root: Path, image_ids: list[str], clips: list[str] | None = None) -> Path:
@@ -234,8 +232,6 @@ UNSHARDED = {
 @pytest.mark.workflow
 def test_a_sharded_run_gives_the_results_of_an_unsharded_run(tmp_path_factory, photo):
     from concurrent.futures import ThreadPoolExecutor
-
-    from test_workflow import make_project_copy, planned_jobs, run_snakemake, write_config
 
     sharded, unsharded = (make_project_copy(tmp_path_factory.mktemp(name), photo) for name in ("sharded", "unsharded"))
     # Both runs at once: a run's jobs leave cores idle (job start-up, and Snakemake lingers after the last job).

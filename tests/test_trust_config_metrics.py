@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from snakemake_project import make_project_copy, run_snakemake
 
 from codecbench.codecs import CodecError, get_codec_class
 from codecbench.config.validate import ConfigError, check_config_files
@@ -32,8 +33,6 @@ metrics: [psnr_rgb]
 
 
 def test_a_duplicate_key_in_a_configfile_fails_before_any_job_naming_file_key_and_line(tmp_path, photo):
-    from test_workflow import make_project_copy, run_snakemake
-
     workdir = make_project_copy(tmp_path, photo)
     (workdir / "dup.yaml").write_text(DUPLICATE_LADDER)
     proc = run_snakemake(workdir, "--configfile", "dup.yaml", check=False)
@@ -43,8 +42,6 @@ def test_a_duplicate_key_in_a_configfile_fails_before_any_job_naming_file_key_an
 
 
 def test_the_default_config_yaml_is_checked_too(tmp_path, photo):
-    from test_workflow import make_project_copy, run_snakemake
-
     workdir = make_project_copy(tmp_path, photo)
     config = workdir / "config.yaml"
     lines = config.read_text().splitlines()

@@ -10,7 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 from PIL import Image
-from test_workflow import make_project_copy, run_snakemake, write_config
+from snakemake_project import listed_jobs, make_project_copy, run_snakemake, write_config
 
 from codecbench.datasets.fingerprint import dataset_fingerprint, path_fingerprint
 
@@ -43,13 +43,7 @@ MINE_POINT = [
 
 def executed_jobs(proc: subprocess.CompletedProcess) -> list[str]:
     """The jobs a (real) run executed, as 'rule' or 'rule[key=value, ...]', sorted."""
-    jobs = []
-    for block in re.split(r"\n(?=\[[^\]]+\]\n(?:local)?(?:rule|checkpoint) )", proc.stderr):
-        match = re.search(r"^(?:local)?(?:rule|checkpoint) (\w+):", block, re.M)
-        if match:
-            wildcards = re.search(r"^\s+wildcards: (.+)$", block, re.M)
-            jobs.append(match.group(1) + (f"[{wildcards.group(1)}]" if wildcards else ""))
-    return sorted(jobs)
+    return listed_jobs(proc.stderr)
 
 
 @pytest.fixture(scope="module")

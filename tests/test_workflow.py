@@ -11,19 +11,16 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from PIL import Image
+from snakemake_project import finished_run, make_project_copy, planned_jobs, run_snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-PROJECT_FILES = ["Snakefile", "config.yaml", "configs", "rules", "scripts", "schemas", "profiles", "envs", "report"]
 REQUIRED_COLUMNS = [
     "dataset", "codec", "quality", "image_id", "bytes", "bpp", "psnr_rgb", "psnr_y", "ssim", "ms_ssim", "vif",
     "mse", "mae", "encode_s", "decode_s", "compression_ratio", "codec_version",
@@ -44,59 +41,6 @@ TINY = {
 AGGREGATES = [
     "all", "bd_rate", "dataset_figures[dataset=tiny]", "provenance", "quality_table", "stage_costs", "summary",
 ]  # fmt: skip
-
-
-def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    # As `make run` does: XDG_CACHE_HOME in the project, since Snakemake's own source cache is written before
-    # the Snakefile runs. The workflow must place the other caches (matplotlib, torch) itself.
-    env = {**os.environ, "HOME": str(workdir / "home"), "XDG_CACHE_HOME": str(workdir / ".cache" / "xdg")}
-    for variable in ("MPLCONFIGDIR", "TORCH_HOME"):
-        env.pop(variable, None)
-    proc = subprocess.run(
-        [str(SNAKEMAKE), "--cores", "2", *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=600
-    )
-    if check and proc.returncode != 0:
-        pytest.fail(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    return proc
-
-
-def write_config(workdir: Path, cfg: dict, name: str = "tiny.yaml") -> str:
-    (workdir / name).write_text(yaml.safe_dump(cfg))
-    return name
-
-
-def planned_jobs(workdir: Path, configfile: str) -> list[str]:
-    """The jobs ``snakemake -n`` plans, as 'rule' or 'rule[key=value, ...]' strings, sorted (checkpoints, such as
-    prepare_dataset, print as 'checkpoint X:')."""
-    out = run_snakemake(workdir, "-n", "--configfile", configfile).stdout
-    jobs = []
-    for block in re.split(r"\n(?=\[[^\]]+\]\n(?:local)?(?:rule|checkpoint) )", out):
-        match = re.search(r"^(?:local)?(?:rule|checkpoint) (\w+):", block, re.M)
-        if not match:
-            continue
-        wildcards = re.search(r"^\s+wildcards: (.+)$", block, re.M)
-        jobs.append(match.group(1) + (f"[{wildcards.group(1)}]" if wildcards else ""))
-    return sorted(jobs)
-
-
-def make_project_copy(root: Path, photo: np.ndarray) -> Path:
-    for name in PROJECT_FILES:
-        source = Path(__file__).resolve().parents[1] / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
-    (root / "home").mkdir()
-    (root / "input").mkdir()
-    import skimage.data
-
-    Image.fromarray(photo[:200, :180]).save(root / "input" / "astronaut.png")
-    Image.fromarray(skimage.data.coffee()[100:300, 200:380]).save(root / "input" / "coffee.jpg", quality=95)
-    return root
-
-
-def finished_run(tmp_path_factory, photo, name: str, cfg: dict) -> Path:
-    """A project copy in which ``cfg`` has run to the end."""
-    workdir = make_project_copy(tmp_path_factory.mktemp(name), photo)
-    run_snakemake(workdir, "--configfile", write_config(workdir, cfg))
-    return workdir
 
 
 @pytest.fixture(scope="module")
