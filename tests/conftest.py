@@ -44,3 +44,12 @@ def server(tmp_path):
     yield f"http://127.0.0.1:{httpd.server_address[1]}", www
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def torch_home(tmp_path, monkeypatch):
+    """An empty torch.hub cache of the test's own: no zoo or ImageNet weights are found (nor downloaded) unless the
+    test puts them there. Modules that need it for every test use ``pytest.mark.usefixtures("torch_home")``."""
+    home = tmp_path / "torch-home"
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    return home
