@@ -1,5 +1,5 @@
-"""Helpers of tests/test_faults.py: start Snakemake in its own session, find its jobs in /proc, kill them with
-SIGKILL, rerun the way a user would after a crash, and compare two runs' tables (timings aside) and models."""
+"""Helpers of tests/workflow/test_faults.py: start Snakemake in its own session, find its jobs in /proc, kill them
+with SIGKILL, rerun the way a user would after a crash, and compare two runs' tables (timings aside) and models."""
 
 from __future__ import annotations
 
