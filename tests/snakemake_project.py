@@ -24,6 +24,19 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 PROJECT_FILES = ["Snakefile", "config.yaml", "configs", "rules", "scripts", "schemas", "profiles", "envs", "report"]
 # Columns that time a run or name its machine: they differ between any two runs, sharded or not.
 TIMING_COLUMNS = ["encode_s", "decode_s", "host"]
+# The tiny experiment of workflow/test_workflow.py (the two photos of make_project_copy, three codecs, every image
+# metric); dryrun/test_bad_configs.py breaks it.
+TINY = {
+    "datasets": {"tiny": {"source": "local", "path": "input"}},
+    "codecs": {
+        "jpeg": {"qualities": [30, 70], "target_bpp": [1.0]},
+        "webp": {"qualities": [50]},
+        "png": {"qualities": [6]},
+    },
+    "metrics": ["psnr_rgb", "psnr_y", "ssim", "ms_ssim", "vif", "mse", "mae"],
+    "bd": {"metrics": ["psnr_rgb", "ms_ssim"]},
+    "statistics": {"n_boot": 200},
+}
 
 
 def snakemake_env(workdir: Path) -> dict[str, str]:

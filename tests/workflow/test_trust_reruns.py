@@ -1,18 +1,16 @@
-"""Edited inputs are noticed: a dataset read from the user's files, a user's model file and a detector's weights
-file are dependencies of the jobs that read them, so changing them reruns exactly what depends on them."""
+"""Edited inputs are noticed: a dataset read from the user's files is a dependency of the jobs that read it, so
+editing, adding, removing or touching its images after a run reruns exactly what depends on them. (A user's model
+file and a detector's weights file are inputs of their jobs too: dryrun/test_planned_jobs.py.)"""
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 
 import numpy as np
 import pytest
 from PIL import Image
 from snakemake_project import listed_jobs, make_project_copy, run_snakemake, write_config
-
-from codecbench.datasets.fingerprint import dataset_fingerprint, path_fingerprint
 
 pytestmark = pytest.mark.workflow
 
@@ -93,53 +91,3 @@ def test_editing_adding_and_removing_images_reruns_that_dataset_only(two_folders
     (workdir / "input" / "added.png").unlink()
     assert rerun(workdir, configfile) == sorted(MINE_POINT + AGGREGATES)
     assert "added" not in (workdir / "results/tables/quality.csv").read_text()
-
-
-def test_a_users_model_files_are_inputs_of_the_jobs_that_read_them(tmp_path, photo):
-    """Replacing a learned codec's or ssf2020's checkpoint, a task's checkpoint or a ready detector's weights file
-    reruns their jobs (Snakemake's mtime and checksum triggers), because each is an input of those jobs."""
-    workdir = make_project_copy(tmp_path, photo)
-    for name in ("codec.pth.tar", "video.pth.tar", "detector.pt"):
-        (workdir / name).write_bytes(b"weights")
-    cfg = {
-        "datasets": {"tiny": {"source": "local", "path": "input"}, "shapes": {"source": "builtin", "max_images": 4}},
-        "codecs": {
-            "bmshj2018-factorized": {"qualities": [1], "options": {"checkpoint": "codec.pth.tar"}},
-            "jpeg": {"qualities": [50]},
-        },
-        "tasks": {"boxes": {"task": "detection", "dataset": "shapes", "model": "detector.pt", "codecs": ["jpeg"]}},
-        "metrics": ["psnr_rgb"],
-        "statistics": {"n_boot": 100},
-    }
-    out = run_snakemake(workdir, "-n", "--configfile", write_config(workdir, cfg)).stdout
-    # Each job's block of the dry run: its rule line and the indented lines under it (the jobs' order is not fixed).
-    blocks = re.findall(r"^(?:local)?rule \w+:\n(?:    .*\n)+", out, re.M)
-    compress = [b for b in blocks if b.startswith("rule compress:") and "dataset=tiny, codec=bmshj2018-factorized" in b]
-    assert len(compress) == 1 and re.search(r"input: .*codec\.pth\.tar", compress[0])
-    evaluate = [b for b in blocks if b.startswith("rule evaluate_task:")]
-    assert len(evaluate) == 1 and re.search(r"input: .*detector\.pt", evaluate[0])
-
-
-def test_a_folder_fingerprint_follows_listing_sizes_and_times(tmp_path):
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "a.png").write_bytes(b"one")
-    (tmp_path / ".hidden").write_bytes(b"x")
-    first = path_fingerprint(tmp_path)
-    assert path_fingerprint(tmp_path) == first
-    (tmp_path / ".hidden").write_bytes(b"changed")  # hidden files are never read as images
-    assert path_fingerprint(tmp_path) == first
-    os.utime(tmp_path / "sub" / "a.png", ns=(1, 1))
-    touched = path_fingerprint(tmp_path)
-    assert touched != first
-    (tmp_path / "sub" / "b.png").write_bytes(b"two")
-    assert path_fingerprint(tmp_path) not in (first, touched)
-    os.symlink(tmp_path, tmp_path / "sub" / "loop")  # a link loop ends
-    assert len(path_fingerprint(tmp_path)) == 64
-    assert path_fingerprint(tmp_path / "absent") == "missing"
-    assert dataset_fingerprint({"source": "builtin"}) == {}
-    labels = tmp_path / "labels.csv"
-    labels.write_text("file,text\n")
-    assert set(dataset_fingerprint({"source": "folder", "path": str(tmp_path), "labels_file": str(labels)})) == {
-        "path",
-        "labels_file",
-    }
