@@ -13,9 +13,22 @@ import numpy as np
 import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+# Each folder of tests is a layer, and its tests carry the layer's marker (registered in pyproject.toml): unit (the
+# library, no Snakemake process), dryrun (Snakemake plans or reads the rules, runs no job), workflow (Snakemake runs).
+LAYERS = ("unit", "dryrun", "workflow")
 _CACHE = Path(tempfile.mkdtemp(prefix="codecbench-test-cache-"))
 for _variable in ("MPLCONFIGDIR", "XDG_CACHE_HOME", "TORCH_HOME", "YOLO_CONFIG_DIR"):
     os.environ[_variable] = str(_CACHE / _variable.lower())
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items):
+    """Mark each test with its layer, the folder under tests/ that holds its file."""
+    for item in items:
+        folder = item.path.resolve().parent
+        if folder.parent == TESTS and folder.name in LAYERS:
+            item.add_marker(folder.name)
 
 
 @pytest.fixture(scope="session")

@@ -36,8 +36,6 @@ from faults_helpers import (
 from PIL import Image
 from snakemake_project import make_project_copy, planned_jobs, run_snakemake, write_config
 
-pytestmark = pytest.mark.workflow
-
 STEPS = 200  # about 5 s of training on one core: resumable states at steps 50, 100 and 150, time to kill it
 FAULTS = {
     "datasets": {

@@ -12,8 +12,6 @@ from PIL import Image
 from snakemake_project import make_project_copy, planned_jobs, run_snakemake, write_config
 from toy_plugins import TOY_METRICS, TOY_SOURCE, toy_gradient
 
-pytestmark = pytest.mark.workflow
-
 
 def test_a_plugin_metric_and_dataset_source_run_through_the_workflow(tmp_path, photo):
     workdir = make_project_copy(tmp_path, photo)

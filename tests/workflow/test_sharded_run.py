@@ -6,10 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from snakemake_project import TIMING_COLUMNS, make_project_copy, planned_jobs, run_snakemake, write_config
-
-pytestmark = pytest.mark.workflow
 
 # digits sharded by size (12 test images, 5 per shard: 3 shards, counted once it is prepared), photos by count.
 SHARDED = {

@@ -22,8 +22,6 @@ import yaml
 from slurm_cluster import ClusterUnavailable, SlurmCluster
 from snakemake_project import PROJECT, PROJECT_FILES, SNAKEMAKE, snakemake_env
 
-pytestmark = pytest.mark.workflow
-
 PARTITION = "debug"  # not the placeholder's, not Slurm's usual default: the override must reach sbatch
 TINY = {
     "datasets": {"digits": {"source": "builtin", "max_images": 40}},

@@ -12,8 +12,6 @@ import pytest
 from PIL import Image
 from snakemake_project import listed_jobs, make_project_copy, run_snakemake, write_config
 
-pytestmark = pytest.mark.workflow
-
 TWO_FOLDERS = {
     "datasets": {"mine": {"source": "local", "path": "input"}, "other": {"source": "local", "path": "other"}},
     "codecs": {"jpeg": {"qualities": [50]}},

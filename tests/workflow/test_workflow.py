@@ -18,8 +18,6 @@ import pytest
 from PIL import Image
 from snakemake_project import TINY, finished_run, make_project_copy, planned_jobs, run_snakemake, write_config
 
-pytestmark = pytest.mark.workflow
-
 REQUIRED_COLUMNS = [
     "dataset", "codec", "quality", "image_id", "bytes", "bpp", "psnr_rgb", "psnr_y", "ssim", "ms_ssim", "vif",
     "mse", "mae", "encode_s", "decode_s", "compression_ratio", "codec_version",
