@@ -1,5 +1,5 @@
-"""Helpers of tests/test_faults.py: start Snakemake in its own session, find its jobs in /proc, kill them with
-SIGKILL, rerun the way a user would after a crash, and compare two runs' tables (timings aside) and models."""
+"""Helpers of tests/workflow/test_faults.py: start Snakemake in its own session, find its jobs in /proc, kill them
+with SIGKILL, rerun the way a user would after a crash, and compare two runs' tables (timings aside) and models."""
 
 from __future__ import annotations
 
@@ -16,18 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_sharding import TIMING_COLUMNS
-from test_workflow import SNAKEMAKE, run_snakemake
+from snakemake_project import SNAKEMAKE, TIMING_COLUMNS, run_snakemake, snakemake_env
 
 POLL_S = 0.02
-
-
-def snakemake_env(workdir: Path) -> dict[str, str]:
-    """The environment run_snakemake (test_workflow.py) gives Snakemake: $HOME and its source cache in the copy."""
-    env = {**os.environ, "HOME": str(workdir / "home"), "XDG_CACHE_HOME": str(workdir / ".cache" / "xdg")}
-    for variable in ("MPLCONFIGDIR", "TORCH_HOME"):
-        env.pop(variable, None)
-    return env
 
 
 @contextlib.contextmanager
@@ -181,7 +172,7 @@ def executed_rules(proc: subprocess.CompletedProcess) -> list[str]:
 
 def is_timing(column: str) -> bool:
     """Whether a table column (or JSON key) measures the run itself or names its machine, and so differs between
-    any two runs: test_sharding.TIMING_COLUMNS (encode_s, decode_s, host), any other ``*_s`` measure, their
+    any two runs: snakemake_project.TIMING_COLUMNS (encode_s, decode_s, host), any other ``*_s`` measure, their
     bootstrap bounds (``encode_s_ci_low``), CompressAI's JSON names for the coding times (``encoding_time``), and
     the stage costs' memory and time shares (``peak_rss_mb``, ``wall_share_pct``)."""
     base = re.sub(r"_ci_(low|high)$", "", column)

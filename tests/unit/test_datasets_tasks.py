@@ -4,15 +4,13 @@
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import re
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-import test_datasets
+from dataset_builders import coco_cfg, make_coco, sha256_of
 from PIL import Image
 
 from codecbench.datasets import (
@@ -25,7 +23,7 @@ from codecbench.datasets import (
     read_manifest,
     read_objects,
 )
-from codecbench.datasets.annotated import COCO_ANNOTATIONS_SHA256, COCO_IMAGES_SHA256, COCO_INSTANCES
+from codecbench.datasets.annotated import COCO_ANNOTATIONS_SHA256, COCO_IMAGES_SHA256
 from codecbench.datasets.download import DownloadError
 from codecbench.datasets.synthetic import (
     PLATE_FORMATS,
@@ -36,9 +34,6 @@ from codecbench.datasets.synthetic import (
     SHAPES_TRAIN,
     shape_scenes,
 )
-
-server = test_datasets.server  # HTTP on 127.0.0.1, serving tmp_path/www
-sha256_of = test_datasets.sha256_of
 
 
 def prepare(name: str, cfg: dict, tmp_path: Path, out: str = "out"):
@@ -215,58 +210,6 @@ def test_plates_prepared_with_text_labels(tmp_path):
 
 
 # ---- COCO (archives in the official layout, served on 127.0.0.1) --------------------------------------------
-
-
-def jpeg(size: tuple[int, int], colour: tuple[int, int, int], **kwargs) -> bytes:
-    buffer = io.BytesIO()
-    image = Image.new("RGB", size, colour)
-    image.paste((255, 255, 255), (0, 0, size[0] // 2, size[1] // 4))  # a white block at the top left
-    image.save(buffer, "JPEG", quality=95, **kwargs)
-    return buffer.getvalue()
-
-
-def make_coco(www: Path) -> tuple[Path, Path]:
-    """val2017.zip (3 JPEGs; the third has an EXIF rotation tag) and annotations_trainval2017.zip."""
-    rotated = Image.Exif()
-    rotated[0x0112] = 6
-    with zipfile.ZipFile(www / "val2017.zip", "w") as archive:
-        archive.writestr("val2017/000000000007.jpg", jpeg((40, 30), (200, 0, 0)))
-        archive.writestr("val2017/000000000012.jpg", jpeg((50, 20), (0, 200, 0)))
-        archive.writestr("val2017/000000000020.jpg", jpeg((32, 24), (0, 0, 200), exif=rotated))
-    instances = {
-        "info": {"description": "tiny"},
-        "images": [
-            {"id": 20, "file_name": "000000000020.jpg", "width": 32, "height": 24},
-            {"id": 7, "file_name": "000000000007.jpg", "width": 40, "height": 30},
-            {"id": 12, "file_name": "000000000012.jpg", "width": 50, "height": 20},
-        ],
-        "categories": [
-            {"supercategory": "person", "id": 1, "name": "person"},
-            {"supercategory": "vehicle", "id": 3, "name": "car"},
-            {"supercategory": "vehicle", "id": 2, "name": "bicycle"},
-        ],
-        "annotations": [
-            {"id": 101, "image_id": 7, "category_id": 1, "bbox": [2.5, 3.0, 10.0, 8.25], "iscrowd": 0, "area": 82.5},
-            {"id": 102, "image_id": 7, "category_id": 3, "bbox": [0, 0, 5, 5], "iscrowd": 0, "area": 25},
-            {"id": 103, "image_id": 12, "category_id": 1, "bbox": [1, 1, 30, 15], "iscrowd": 1, "area": 450},
-            {"id": 104, "image_id": 12, "category_id": 2, "bbox": [45, 10, 10.5, 5], "iscrowd": 0, "area": 52},
-        ],
-    }
-    with zipfile.ZipFile(www / "annotations_trainval2017.zip", "w") as archive:
-        archive.writestr("annotations/captions_val2017.json", json.dumps({"annotations": []}))
-        archive.writestr(COCO_INSTANCES, json.dumps(instances))
-    return www / "val2017.zip", www / "annotations_trainval2017.zip"
-
-
-def coco_cfg(base: str, images: Path, annotations: Path, **extra) -> dict:
-    return {
-        "source": "coco",
-        "images_url": f"{base}/{images.name}",
-        "images_sha256": sha256_of(images),
-        "annotations_url": f"{base}/{annotations.name}",
-        "annotations_sha256": sha256_of(annotations),
-        **extra,
-    }
 
 
 def test_official_coco_checksums_are_the_defaults():

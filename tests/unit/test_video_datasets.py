@@ -3,16 +3,12 @@ folders), exact edges of the shapes builtins, and BSDS500 archives; archives are
 
 from __future__ import annotations
 
-import configparser
-import io
-import tarfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import test_datasets
+from dataset_builders import make_bsds, make_mot17, mot_cfg, sha256_of
 from PIL import Image
 
 from codecbench.datasets import (
@@ -44,9 +40,6 @@ from codecbench.datasets.synthetic import (
     moving_shapes,
     shape_scenes,
 )
-
-server = test_datasets.server  # HTTP on 127.0.0.1, serving tmp_path/www
-sha256_of = test_datasets.sha256_of
 
 
 def prepare(name: str, cfg: dict, tmp_path: Path, out: str = "out") -> pd.DataFrame:
@@ -279,56 +272,6 @@ def test_moving_shapes_prepared_with_frames_objects_and_edges(tmp_path, clips):
 # ---- MOT17 (a tiny archive in the official layout, served on 127.0.0.1) -----------------------------------------
 
 
-def jpeg(size: tuple[int, int], value: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (value, 255 - value, 128)).save(buffer, "JPEG", quality=95)
-    return buffer.getvalue()
-
-
-def seqinfo(name: str, fps: int, length: int, size: tuple[int, int]) -> str:
-    parser = configparser.ConfigParser()
-    parser.optionxform = str
-    parser["Sequence"] = {
-        "name": name,
-        "imDir": "img1",
-        "frameRate": str(fps),
-        "seqLength": str(length),
-        "imWidth": str(size[0]),
-        "imHeight": str(size[1]),
-        "imExt": ".jpg",
-    }
-    buffer = io.StringIO()
-    parser.write(buffer)
-    return buffer.getvalue()
-
-
-MOT_GT = """1,1,3,4,10,12,1,1,1.0
-1,2,30,20,20,10,1,1,0.5
-1,3,5,5,4,4,0,1,1.0
-1,4,5,5,4,4,1,2,1.0
-2,1,4,4,10,12,1,1,0.2
-3,1,5,4,10,12,1,1,0.25
-"""  # kept: id 1 in frames 1 and 3, id 2 (clipped); dropped: flag 0, class 2, visibility 0.2
-
-
-def make_mot17(www: Path) -> Path:
-    sequences = {"MOT17-02-FRCNN": (30, 5, (40, 30)), "MOT17-04-FRCNN": (25, 4, (32, 24))}
-    with zipfile.ZipFile(www / "MOT17.zip", "w") as archive:
-        for name, (fps, length, size) in sequences.items():
-            folder = f"MOT17/train/{name}"
-            archive.writestr(f"{folder}/seqinfo.ini", seqinfo(name, fps, length, size))
-            archive.writestr(f"{folder}/gt/gt.txt", MOT_GT)
-            archive.writestr(f"{folder}/det/det.txt", "1,-1,1,1,5,5,0.9\n")
-            for number in range(1, length + 1):
-                archive.writestr(f"{folder}/img1/{number:06d}.jpg", jpeg(size, 40 * number))
-        archive.writestr("MOT17/test/MOT17-01-FRCNN/seqinfo.ini", seqinfo("MOT17-01-FRCNN", 30, 1, (8, 8)))
-    return www / "MOT17.zip"
-
-
-def mot_cfg(base: str, archive: Path, **extra) -> dict:
-    return {"source": "mot17", "url": f"{base}/{archive.name}", "sha256": sha256_of(archive), **extra}
-
-
 def test_mot17_frames_boxes_and_fps(server, tmp_path):
     base, www = server
     archive = make_mot17(www)
@@ -444,44 +387,6 @@ def test_video_folder_clips_and_max_frames(tmp_path):
 
 
 # ---- BSDS500 (a tiny archive in the official layout, served on 127.0.0.1) ---------------------------------------
-
-
-def ground_truth(boundaries: list[np.ndarray]) -> bytes:
-    """A groundTruth .mat file as BSDS500 has it: a 1xK cell array of structs (Segmentation, Boundaries)."""
-    from scipy.io import savemat
-
-    cells = np.empty((1, len(boundaries)), dtype=object)
-    for k, maps in enumerate(boundaries):
-        cells[0, k] = {"Segmentation": np.ones(maps.shape, np.uint16), "Boundaries": maps.astype(np.uint8)}
-    buffer = io.BytesIO()
-    savemat(buffer, {"groundTruth": cells})
-    return buffer.getvalue()
-
-
-def make_bsds(www: Path) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(1)
-    written = {}
-    with tarfile.open(www / "BSR_bsds500.tgz", "w:gz") as archive:
-
-        def add(name: str, data: bytes) -> None:
-            info = tarfile.TarInfo(f"BSR/BSDS500/data/{name}")
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-
-        info = tarfile.TarInfo("BSR/bench/README")
-        info.size = 2
-        archive.addfile(info, io.BytesIO(b"hi"))
-        for split, stems in (("train", ["2092", "100075"]), ("val", ["3096"]), ("test", ["100007", "100039", "1"])):
-            for stem in stems:
-                size = (12, 8) if stem != "100039" else (8, 12)  # portrait and landscape, as BSDS has
-                maps = rng.random((int(stem) % 3 + 2, size[1], size[0])) < 0.2
-                written[stem] = maps
-                buffer = io.BytesIO()
-                Image.new("RGB", size, (int(stem) % 256, 100, 50)).save(buffer, "JPEG", quality=95)
-                add(f"images/{split}/{stem}.jpg", buffer.getvalue())
-                add(f"groundTruth/{split}/{stem}.mat", ground_truth(list(maps)))
-        add("images/test/Thumbs.db", b"x")
-    return written
 
 
 def test_bsds500_images_and_all_annotators_boundaries(server, tmp_path):

@@ -394,7 +394,7 @@ def test_load_a_users_own_checkpoint(tmp_path, digits):
 
 
 def test_resnet18_trains_from_scratch_without_cached_weights(digits, tmp_path, monkeypatch):
-    # Only when asked: with pretrained (the default) missing weights are downloaded (tests/test_trust_learned.py).
+    # Only when asked: with pretrained (the default) missing weights are downloaded (tests/unit/test_trust_learned.py).
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
     images, annotations = digits
     lines: list[str] = []

@@ -1,6 +1,7 @@
-"""Config files and per-image failures: a key given twice in a config file is refused (naming the file, key and
-line) before any job; tiny images give NaN for the metrics they are too small for, without an error or warning;
-and a codec's or metric's failure names the dataset, codec, point and image (or clip) it failed on."""
+"""Config files and per-image failures: every key given twice in a config file is named with its file and lines
+(dryrun/test_bad_configs.py: Snakemake refuses such a file before any job); tiny images give NaN for the metrics
+they are too small for, without an error or warning; and a codec's or metric's failure names the dataset, codec,
+point and image (or clip) it failed on."""
 
 from __future__ import annotations
 
@@ -18,41 +19,6 @@ from codecbench.io import read_rgb, write_rgb_png
 from codecbench.metrics import METRICS, MIN_SIDE, SEQUENCE_METRICS, MetricError, compute_metrics
 from codecbench.stages.compress import compress_dataset
 from codecbench.stages.quality import measure_quality
-
-# A ladder whose second 'qualities' would silently replace the first (line 6 repeats line 5).
-DUPLICATE_LADDER = """\
-datasets:
-  tiny: {source: local, path: input}
-codecs:
-  jpeg:
-    qualities: [30, 70]
-    qualities: [50]
-metrics: [psnr_rgb]
-"""
-
-
-def test_a_duplicate_key_in_a_configfile_fails_before_any_job_naming_file_key_and_line(tmp_path, photo):
-    from test_workflow import make_project_copy, run_snakemake
-
-    workdir = make_project_copy(tmp_path, photo)
-    (workdir / "dup.yaml").write_text(DUPLICATE_LADDER)
-    proc = run_snakemake(workdir, "--configfile", "dup.yaml", check=False)
-    assert proc.returncode != 0
-    assert "dup.yaml, line 6: duplicate key 'qualities' (first at line 5)" in proc.stderr
-    assert not (workdir / "results").exists()
-
-
-def test_the_default_config_yaml_is_checked_too(tmp_path, photo):
-    from test_workflow import make_project_copy, run_snakemake
-
-    workdir = make_project_copy(tmp_path, photo)
-    config = workdir / "config.yaml"
-    lines = config.read_text().splitlines()
-    first = next(number for number, line in enumerate(lines, 1) if line.startswith("anchor:"))
-    config.write_text("\n".join([*lines, "anchor: webp"]) + "\n")  # a second anchor, valid on its own
-    proc = run_snakemake(workdir, "-n", check=False)  # a dry run: the check runs as the Snakefile is read
-    assert proc.returncode != 0
-    assert f"config.yaml, line {len(lines) + 1}: duplicate key 'anchor' (first at line {first})" in proc.stderr
 
 
 def test_json_configs_and_every_duplicate_are_reported_and_yaml_merge_keys_are_no_duplicates(tmp_path):

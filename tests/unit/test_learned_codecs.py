@@ -22,6 +22,8 @@ from codecbench.codecs import CODECS, CodecError, make_codec
 from codecbench.learned import models
 from codecbench.learned.models import LearnedCodecError
 
+pytestmark = pytest.mark.usefixtures("torch_home")  # every test gets an empty torch.hub cache (conftest.py)
+
 ARCH = "bmshj2018-factorized"  # the smallest zoo model: quality 1 is N=128, M=192
 ARCHITECTURES = [
     "bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean", "mbt2018", "cheng2020-anchor", "cheng2020-attn",
@@ -43,13 +45,6 @@ def learned_registry():
     yield learned
     CODECS.clear()
     CODECS.update(before)
-
-
-@pytest.fixture(autouse=True)
-def torch_home(tmp_path, monkeypatch):
-    home = tmp_path / "torch-home"
-    monkeypatch.setenv("TORCH_HOME", str(home))
-    return home
 
 
 def smooth_image(height: int, width: int, seed: int = 0) -> np.ndarray:

@@ -34,9 +34,7 @@ from faults_helpers import (
     wait_until,
 )
 from PIL import Image
-from test_workflow import make_project_copy, planned_jobs, run_snakemake, write_config
-
-pytestmark = pytest.mark.workflow
+from snakemake_project import make_project_copy, planned_jobs, run_snakemake, write_config
 
 STEPS = 200  # about 5 s of training on one core: resumable states at steps 50, 100 and 150, time to kill it
 FAULTS = {

@@ -13,22 +13,15 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from slurm_cluster import ClusterUnavailable, SlurmCluster
+from snakemake_project import PROJECT, PROJECT_FILES, SNAKEMAKE, snakemake_env
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from slurm_cluster import ClusterUnavailable, SlurmCluster  # noqa: E402
-
-pytestmark = pytest.mark.workflow
-
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-PROJECT_FILES = ["Snakefile", "config.yaml", "configs", "rules", "scripts", "schemas", "profiles", "envs", "report"]
 PARTITION = "debug"  # not the placeholder's, not Slurm's usual default: the override must reach sbatch
 TINY = {
     "datasets": {"digits": {"source": "builtin", "max_images": 40}},
@@ -69,18 +62,17 @@ def cluster(tmp_path_factory):
 
 def project_copy(root: Path) -> Path:
     for name in PROJECT_FILES:
-        source = ROOT / name
+        source = PROJECT / name
         (shutil.copytree(source, root / name, symlinks=True) if source.is_dir() else shutil.copy(source, root / name))
-    (root / "slurm").symlink_to(os.readlink(ROOT / "slurm"))  # as in the project: `--profile slurm` resolves it
+    (root / "slurm").symlink_to(os.readlink(PROJECT / "slurm"))  # as in the project: `--profile slurm` resolves it
     (root / "home").mkdir()
     (root / "tiny.yaml").write_text(yaml.safe_dump(TINY))
     return root
 
 
 def snakemake(workdir: Path, *args: str) -> tuple[subprocess.CompletedProcess, float]:
-    env = {**os.environ, "HOME": str(workdir / "home"), "XDG_CACHE_HOME": str(workdir / ".cache" / "xdg")}
-    for variable in ("MPLCONFIGDIR", "TORCH_HOME", "SLURM_CONF"):
-        env.pop(variable, None)
+    env = snakemake_env(workdir)
+    env.pop("SLURM_CONF", None)
     command = ["timeout", "-s", "KILL", str(RUN_TIMEOUT_S), str(SNAKEMAKE), "--configfile", "tiny.yaml", *args]
     start = time.monotonic()
     proc = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
@@ -148,7 +140,7 @@ def test_every_job_ran_as_a_slurm_job_in_the_given_partition(runs):
 
 def test_gpu_tagged_jobs_were_given_a_gpu_and_their_cpus(runs):
     jobs = submitted_jobs(runs["log"])
-    profile = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())["set-resources"]
+    profile = yaml.safe_load((PROJECT / "profiles/slurm/config.yaml").read_text())["set-resources"]
     for job_id, (rule, _) in jobs.items():
         record = scontrol_job(job_id)
         if rule in GPU_RULES:

@@ -29,16 +29,11 @@ from codecbench.learned.train_video import CHECKPOINT_NAME, build_ssf, save_ssf_
 from codecbench.stages.compress import compress_dataset
 from codecbench.tasks.classification import Classification, _build_network, imagenet_weights_file
 
+pytestmark = pytest.mark.usefixtures("torch_home")  # every test gets an empty torch.hub cache (conftest.py)
+
 
 def _quiet(_line: str) -> None:
     pass
-
-
-@pytest.fixture(autouse=True)
-def torch_home(tmp_path, monkeypatch):
-    home = tmp_path / "torch-home"
-    monkeypatch.setenv("TORCH_HOME", str(home))
-    return home
 
 
 def smooth_image(height: int, width: int, seed: int = 0) -> np.ndarray:

@@ -3,20 +3,18 @@ datasets with train/test splits (digits, CIFAR-10, class folders)."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import io
 import pickle
 import re
 import shutil
 import tarfile
-import threading
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from dataset_builders import sha256_of
 from PIL import Image
 
 from codecbench.datasets import (
@@ -173,25 +171,6 @@ def test_builtin_photos_are_at_least_eight_real_rgb_photographs():
 
 
 # ---- downloads from a server on 127.0.0.1 -------------------------------------------------------------------
-
-
-@pytest.fixture
-def server(tmp_path):
-    """Serve tmp_path/www over HTTP on 127.0.0.1; yield (base url, folder)."""
-    www = tmp_path / "www"
-    www.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
-    handler.log_message = lambda *args: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", www
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def make_archives(www: Path, photo: np.ndarray) -> None:

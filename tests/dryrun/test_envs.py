@@ -36,8 +36,8 @@ import yaml
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from snakemake_project import PROJECT
 
-PROJECT = Path(__file__).resolve().parents[1]
 ENVS = PROJECT / "envs"
 PADDLE_ENV = ENVS / "paddleocr.yaml"
 
@@ -279,7 +279,9 @@ def import_to_dists() -> dict[str, set[str]]:
 
 def distribution_of(import_name: str) -> str:
     dists = import_to_dists().get(import_name)
-    assert dists, f"import '{import_name}': no distribution known; add it to IMPORT_TO_DIST in tests/test_envs.py"
+    assert dists, (
+        f"import '{import_name}': no distribution known; add it to IMPORT_TO_DIST in tests/dryrun/test_envs.py"
+    )
     assert len(dists) == 1, f"import '{import_name}' comes from several distributions {sorted(dists)}"
     return next(iter(dists))
 

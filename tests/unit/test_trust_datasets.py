@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import test_datasets
 import yaml
+from dataset_builders import coco_cfg, make_bsds, make_coco, make_mot17, mot_cfg, sha256_of
 from PIL import Image
 
 from codecbench.config.validate import ConfigError, validate_config
@@ -26,8 +26,6 @@ from codecbench.datasets import DatasetError, prepare_dataset
 from codecbench.datasets.download import DownloadError, fetch
 from codecbench.datasets.normalize import ImageFileError
 
-server = test_datasets.server  # HTTP on 127.0.0.1, serving tmp_path/www
-sha256_of = test_datasets.sha256_of
 BOMB_BYTES = 8 << 20  # zeros: deflate and gzip pack them about 1000:1
 
 
@@ -189,13 +187,11 @@ def test_members_are_counted_while_they_are_written():
 
 
 def test_coco_archives_are_read_within_the_limits(server, tmp_path):
-    import test_datasets_tasks
-
     base, www = server
-    images, annotations = test_datasets_tasks.make_coco(www)
+    images, annotations = make_coco(www)
     with zipfile.ZipFile(images, "a", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("val2017/padding.bin", bytes(BOMB_BYTES))
-    cfg = test_datasets_tasks.coco_cfg(base, images, annotations)
+    cfg = coco_cfg(base, images, annotations)
     with pytest.raises(DownloadError) as failure:
         prepare("coco", cfg, tmp_path)
     message = str(failure.value)
@@ -398,10 +394,8 @@ def test_the_schema_documents_the_settings_with_the_code_defaults(project):
 
 
 def bsds_archive(www: Path, extra: dict[str, bytes] | None = None) -> Path:
-    """The tiny BSDS-layout tgz of test_video_datasets, with ``extra`` members added."""
-    import test_video_datasets
-
-    test_video_datasets.make_bsds(www)
+    """The tiny BSDS-layout tgz of dataset_builders.make_bsds, with ``extra`` members added."""
+    make_bsds(www)
     archive = www / "BSR_bsds500.tgz"
     if extra:
         with tarfile.open(archive) as source:
@@ -422,13 +416,11 @@ def bsds_cfg(base: str, archive: Path, **extra) -> dict:
     ],
 )
 def test_the_mot17_archive_is_read_within_the_limits(server, tmp_path, limits, problem):
-    import test_video_datasets
-
     base, www = server
-    archive = test_video_datasets.make_mot17(www)
+    archive = make_mot17(www)
     (key,) = limits
     with pytest.raises(DownloadError) as failure:
-        prepare("mot", test_video_datasets.mot_cfg(base, archive, archive_limits=limits), tmp_path)
+        prepare("mot", mot_cfg(base, archive, archive_limits=limits), tmp_path)
     message = str(failure.value)
     assert message.startswith(f"dataset 'mot': the MOT17 archive {tmp_path / 'dl'}")
     assert f"MOT17.zip from {base}/MOT17.zip: " in message
@@ -445,14 +437,12 @@ def test_the_mot17_archive_is_read_within_the_limits(server, tmp_path, limits, p
 
 
 def test_a_mot17_archive_with_a_bomb_member_is_refused_naming_it(server, tmp_path):
-    import test_video_datasets
-
     base, www = server
-    archive = test_video_datasets.make_mot17(www)
+    archive = make_mot17(www)
     with zipfile.ZipFile(archive, "a", zipfile.ZIP_DEFLATED) as members:  # a member MOT17 itself never reads
         members.writestr("MOT17/train/MOT17-02-FRCNN/padding.bin", bytes(BOMB_BYTES))
     with pytest.raises(DownloadError) as failure:
-        prepare("mot", test_video_datasets.mot_cfg(base, archive), tmp_path)
+        prepare("mot", mot_cfg(base, archive), tmp_path)
     message = str(failure.value)
     assert message.startswith(f"dataset 'mot': the MOT17 archive {tmp_path / 'dl'}")
     assert "member 'MOT17/train/MOT17-02-FRCNN/padding.bin' unpacks" in message
@@ -495,10 +485,8 @@ def test_a_bsds500_archive_with_a_bomb_member_is_refused_naming_it(server, tmp_p
 
 
 def test_mot17_and_bsds500_images_are_read_within_max_pixels(server, tmp_path):
-    import test_video_datasets
-
     base, www = server
-    mot = test_video_datasets.mot_cfg(base, test_video_datasets.make_mot17(www), max_pixels=1199)
+    mot = mot_cfg(base, make_mot17(www), max_pixels=1199)
     with pytest.raises(ImageFileError) as failure:
         prepare("mot", mot, tmp_path)
     message = str(failure.value)

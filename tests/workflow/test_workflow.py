@@ -8,95 +8,25 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from PIL import Image
+from snakemake_project import TINY, finished_run, make_project_copy, planned_jobs, run_snakemake, write_config
 
-pytestmark = pytest.mark.workflow
-
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-PROJECT_FILES = ["Snakefile", "config.yaml", "configs", "rules", "scripts", "schemas", "profiles", "envs", "report"]
 REQUIRED_COLUMNS = [
     "dataset", "codec", "quality", "image_id", "bytes", "bpp", "psnr_rgb", "psnr_y", "ssim", "ms_ssim", "vif",
     "mse", "mae", "encode_s", "decode_s", "compression_ratio", "codec_version",
 ]  # fmt: skip
-TINY = {
-    "datasets": {"tiny": {"source": "local", "path": "input"}},
-    "codecs": {
-        "jpeg": {"qualities": [30, 70], "target_bpp": [1.0]},
-        "webp": {"qualities": [50]},
-        "png": {"qualities": [6]},
-    },
-    "metrics": ["psnr_rgb", "psnr_y", "ssim", "ms_ssim", "vif", "mse", "mae"],
-    "bd": {"metrics": ["psnr_rgb", "ms_ssim"]},
-    "statistics": {"n_boot": 200},
-}
 # Jobs that follow any change of a point: tables, statistics, provenance, every figure of the dataset and the
 # stage costs (the point's jobs' benchmarks are new).
 AGGREGATES = [
     "all", "bd_rate", "dataset_figures[dataset=tiny]", "provenance", "quality_table", "stage_costs", "summary",
 ]  # fmt: skip
-
-
-def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    # As `make run` does: XDG_CACHE_HOME in the project, since Snakemake's own source cache is written before
-    # the Snakefile runs. The workflow must place the other caches (matplotlib, torch) itself.
-    env = {**os.environ, "HOME": str(workdir / "home"), "XDG_CACHE_HOME": str(workdir / ".cache" / "xdg")}
-    for variable in ("MPLCONFIGDIR", "TORCH_HOME"):
-        env.pop(variable, None)
-    proc = subprocess.run(
-        [str(SNAKEMAKE), "--cores", "2", *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=600
-    )
-    if check and proc.returncode != 0:
-        pytest.fail(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    return proc
-
-
-def write_config(workdir: Path, cfg: dict, name: str = "tiny.yaml") -> str:
-    (workdir / name).write_text(yaml.safe_dump(cfg))
-    return name
-
-
-def planned_jobs(workdir: Path, configfile: str) -> list[str]:
-    """The jobs ``snakemake -n`` plans, as 'rule' or 'rule[key=value, ...]' strings, sorted (checkpoints, such as
-    prepare_dataset, print as 'checkpoint X:')."""
-    out = run_snakemake(workdir, "-n", "--configfile", configfile).stdout
-    jobs = []
-    for block in re.split(r"\n(?=\[[^\]]+\]\n(?:local)?(?:rule|checkpoint) )", out):
-        match = re.search(r"^(?:local)?(?:rule|checkpoint) (\w+):", block, re.M)
-        if not match:
-            continue
-        wildcards = re.search(r"^\s+wildcards: (.+)$", block, re.M)
-        jobs.append(match.group(1) + (f"[{wildcards.group(1)}]" if wildcards else ""))
-    return sorted(jobs)
-
-
-def make_project_copy(root: Path, photo: np.ndarray) -> Path:
-    for name in PROJECT_FILES:
-        source = Path(__file__).resolve().parents[1] / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
-    (root / "home").mkdir()
-    (root / "input").mkdir()
-    import skimage.data
-
-    Image.fromarray(photo[:200, :180]).save(root / "input" / "astronaut.png")
-    Image.fromarray(skimage.data.coffee()[100:300, 200:380]).save(root / "input" / "coffee.jpg", quality=95)
-    return root
-
-
-def finished_run(tmp_path_factory, photo, name: str, cfg: dict) -> Path:
-    """A project copy in which ``cfg`` has run to the end."""
-    workdir = make_project_copy(tmp_path_factory.mktemp(name), photo)
-    run_snakemake(workdir, "--configfile", write_config(workdir, cfg))
-    return workdir
 
 
 @pytest.fixture(scope="module")
@@ -237,15 +167,6 @@ def test_changing_the_metrics_reruns_metric_jobs_but_no_compression(tiny_run):
         "quality_ladder[dataset=tiny, codec=webp]", "quality_target[dataset=tiny, codec=jpeg, bpp=1]",
     ]  # fmt: skip
     assert not [job for job in jobs if job.startswith(("compress", "prepare_dataset"))]
-
-
-def test_a_broken_config_fails_before_any_job(tmp_path, photo):
-    workdir = make_project_copy(tmp_path, photo)
-    bad = {**TINY, "codecs": {"jpg": {"qualities": [5]}}}
-    proc = run_snakemake(workdir, "--configfile", write_config(workdir, bad), check=False)
-    assert proc.returncode != 0
-    assert "'jpg' was unexpected" in proc.stderr and "allowed: original, png, jpeg" in proc.stderr
-    assert not (workdir / "results").exists()
 
 
 def test_a_corrupt_image_fails_naming_the_file(tmp_path, photo):
@@ -433,21 +354,6 @@ def test_changing_one_lambda_retrains_only_that_model(learned_run):
     assert len(trainings) == 1 and "model=2," in trainings[0]
     assert "compress[dataset=tiny, codec=mini, quality=2]" in jobs
     assert not [job for job in jobs if "quality=1" in job or "codec=jpeg" in job]
-
-
-def test_full_scale_kodak_configs_plan_the_zoo_and_the_trainings(tmp_path, photo):
-    workdir = make_project_copy(tmp_path, photo)
-    (workdir / "data" / "train").mkdir(parents=True)  # kodak-train.yaml's training folder
-    out = run_snakemake(
-        workdir, "-n", "--quiet", "rules", "--configfile", "configs/kodak-zoo.yaml", "configs/kodak-train.yaml"
-    ).stdout
-    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", out, re.M))
-    zoo_points = 4 * 8 + 2 * 6  # bmshj2018-*, mbt2018-* at qualities 1-8; cheng2020-* at 1-6
-    classical_points = 1 + 1 + 10 + 7 + 7 + 6 + 6 + 7 + 6
-    assert counts["prepare_dataset"] == "2"  # kodak and the training folder
-    assert counts["train_codec"] == "8"  # two architectures at four lambdas
-    assert counts["compress"] == str(zoo_points + classical_points + 8)
-    assert not (workdir / "results").exists()  # a dry run downloads and writes nothing
 
 
 TASK_TINY = {

@@ -22,6 +22,8 @@ from codecbench.learned.train_video import (
     train_ssf,
 )
 
+pytestmark = pytest.mark.usefixtures("torch_home")  # an empty torch.hub cache: no zoo weights are ever found
+
 STEPS = 2
 SETTINGS = {
     "lambda": 0.01,
@@ -52,14 +54,6 @@ def moving_clip(n_frames: int, height: int, width: int, seed: int = 0) -> list[n
 
 def _quiet(_line: str) -> None:
     pass
-
-
-@pytest.fixture(autouse=True)
-def torch_home(tmp_path, monkeypatch):
-    """An empty torch.hub cache: no zoo weights are ever found (nor downloaded)."""
-    home = tmp_path / "torch-home"
-    monkeypatch.setenv("TORCH_HOME", str(home))
-    return home
 
 
 @pytest.fixture(scope="module")
