@@ -56,3 +56,90 @@ def toy_gradient(index: int) -> np.ndarray:
     for channel, weight in enumerate((1.0, 0.5, 0.25)):
         image[..., channel] = ramp[None, :] * weight + 30 * index
     return np.clip(image, 0, 255).astype(np.uint8)
+
+
+# A codec of the user's: the top `quality` bits of every sample, stored as PNG.
+TOY_CODEC = """
+import io
+
+import numpy as np
+import PIL
+from PIL import Image
+
+from codecbench.codecs import Codec, register_codec
+
+
+@register_codec
+class Posterize(Codec):
+    name = "posterize"
+    extension = "png"
+    quality_min, quality_max = 1, 8
+    quality_doc = "bits kept per sample"
+    description = "the top N bits of every sample, stored as PNG"
+    option_schemas = {
+        "compress_level": {"type": "integer", "minimum": 0, "maximum": 9, "default": 6, "description": "zlib level"}
+    }
+
+    def encode(self, image):
+        shift = 8 - self.quality
+        buffer = io.BytesIO()
+        Image.fromarray((image >> shift) << shift).save(buffer, "PNG", compress_level=self.options["compress_level"])
+        return buffer.getvalue()
+
+    def decode(self, data, size=None):
+        return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+    @classmethod
+    def version(cls):
+        return f"posterize (Pillow {PIL.__version__})"
+"""
+# A task of the user's with a ready model: each image's mean level, scored against its reading of the uncompressed one.
+TOY_TASK = """
+import numpy as np
+import pandas as pd
+
+from codecbench.tasks import Task, register_task
+
+
+@register_task
+class Brightness(Task):
+    name = "brightness"
+    annotation_kind = "classes"  # unused: needed_annotation says any dataset will do
+    setting_schemas = {"scale": {"type": "number", "exclusiveMinimum": 0, "default": 1.0, "description": "gain"}}
+    scores = ("mean_abs_error",)
+    lower_is_better = frozenset({"mean_abs_error"})
+    sample_quality, sample_quality_label = "closeness", "closeness"
+    reference_from_uncompressed = True
+
+    @classmethod
+    def is_pretrained(cls, settings):
+        return True
+
+    @classmethod
+    def needed_annotation(cls, settings):
+        return None
+
+    def train(self, images, annotations, out_dir, device="auto", log=None):
+        raise NotImplementedError("brightness needs no training")
+
+    def load(self, checkpoint=None, device="auto"):
+        self.device = "cpu"
+
+    def predict(self, images, image_ids):
+        values = [self.settings["scale"] * float(np.mean(image)) for image in images]
+        return pd.DataFrame({"image_id": image_ids, "brightness": values})
+
+    def reference_annotations(self, uncompressed_predictions, annotations):
+        reference = uncompressed_predictions.rename(columns={"brightness": "reference"})
+        return annotations.merge(reference, on="image_id", validate="1:1")
+
+    def score(self, predictions, annotations):
+        rows = predictions.merge(annotations[["image_id", "reference"]], on="image_id", validate="1:1")
+        rows["abs_error"] = (rows.brightness - rows.reference).abs()
+        rows["closeness"] = -rows.abs_error
+        return rows, {"mean_abs_error": float(rows.abs_error.mean())}
+
+    @classmethod
+    def resampled_scores(cls, rows, weights):
+        return {"mean_abs_error": weights @ rows.abs_error.to_numpy() / weights.sum(axis=1)}
+"""

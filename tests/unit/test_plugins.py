@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from toy_plugins import TOY_METRICS, TOY_NAMES
+from toy_plugins import TOY_CODEC, TOY_METRICS, TOY_NAMES, TOY_TASK
 
 from codecbench.config.plugins import PluginError, load_plugins
 from codecbench.config.validate import ConfigError, load_schema, validate_config
@@ -80,3 +80,51 @@ def test_a_source_option_that_clashes_with_the_schema_is_named():
     assert (
         "clash" not in load_schema()["properties"]["datasets"]["additionalProperties"]["properties"]["source"]["enum"]
     )
+
+
+@pytest.fixture
+def toy_codec_and_task(tmp_path, monkeypatch):
+    from codecbench.codecs import unregister_codec
+    from codecbench.tasks import TASKS
+
+    (tmp_path / "toy_codec.py").write_text(TOY_CODEC)
+    (tmp_path / "toy_task.py").write_text(TOY_TASK)
+    monkeypatch.chdir(tmp_path)
+    modules = set(sys.modules)
+    yield ["toy_codec.py", "toy_task.py"]
+    unregister_codec("posterize")
+    TASKS.pop("brightness", None)
+    for name in set(sys.modules) - modules:
+        del sys.modules[name]
+
+
+def test_a_plugin_codec_and_task_join_the_schema_and_run(toy_codec_and_task, photo):
+    import pandas as pd
+
+    from codecbench.codecs import make_codec
+    from codecbench.config.plan import train_variants
+    from codecbench.tasks import get_task_class
+
+    cfg = {
+        "datasets": {"photos": {"source": "builtin"}},
+        "codecs": {"posterize": {"qualities": [2, 4]}},
+        "tasks": {"b": {"task": "brightness", "dataset": "photos"}},
+    }
+    with pytest.raises(ConfigError, match="posterize"):
+        validate_config(cfg)
+    load_plugins(toy_codec_and_task)
+    done = validate_config({**cfg, "plugins": toy_codec_and_task})
+    assert done["codecs"]["posterize"]["options"] == {"compress_level": 6}  # the class's default
+    assert done["tasks"]["b"]["scale"] == 1.0
+    assert train_variants(done, "b") == ["pretrained"]
+    with pytest.raises(ConfigError, match=r"codecs\.posterize\.qualities\[0\]: 9 is greater than the maximum of 8"):
+        validate_config({**cfg, "codecs": {"posterize": {"qualities": [9]}}})
+    codec = make_codec("posterize", 3)
+    decoded = codec.decode(codec.encode(photo))
+    assert np.array_equal(decoded, (photo >> 5) << 5)  # computed here, independently of the plug-in
+    task = get_task_class("brightness")({"scale": 1.0})
+    task.load()
+    ids = ["a"]
+    rows = task.reference_annotations(task.predict([photo], ids), pd.DataFrame({"image_id": ids}))
+    per_sample, aggregate = task.score(task.predict([decoded], ids), rows)
+    assert aggregate["mean_abs_error"] == pytest.approx(abs(decoded.mean() - photo.mean()))
