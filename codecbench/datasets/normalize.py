@@ -165,6 +165,13 @@ def load_normalized(
             f"cannot use image {path}: {exc}; if the file is genuine, raise {options.setting}.max_pixels "
             f"(now {options.max_pixels:,})"
         ) from exc
+    except ImportError as exc:
+        # ultralytics wraps Image.open and, when Pillow cannot identify a file, imports an optional HEIF plug-in
+        # that may be absent: the file is what is wrong, as Pillow's own error (the ImportError's context) says.
+        cause = exc.__context__ if isinstance(exc.__context__, UnidentifiedImageError) else exc
+        raise ImageFileError(
+            f"cannot use image {path}: {cause}. Replace or remove the file (it may be truncated or corrupt)."
+        ) from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageFileError(
             f"cannot use image {path}: {exc}. Replace or remove the file (it may be truncated or corrupt)."

@@ -549,3 +549,12 @@ def test_folder_corrupt_image_names_the_file(tmp_path):
     (tmp_path / "in" / "dog" / "broken.png").write_bytes(b"not a png")
     with pytest.raises(ImageFileError, match=r"in/dog/broken\.png"):
         prepare_dataset("pets", {"source": "folder", "path": str(tmp_path / "in")}, tmp_path / "out", tmp_path)
+
+
+def test_not_an_image_is_named_even_after_ultralytics_wraps_pillow(tmp_path):
+    # ultralytics replaces Image.open with a wrapper that imports an optional HEIF plug-in on unknown files.
+    pytest.importorskip("ultralytics.utils.patches")
+    path = tmp_path / "notes.png"
+    path.write_text("not an image")
+    with pytest.raises(ImageFileError, match=r"notes\.png: cannot identify image file"):
+        load_normalized(path)
