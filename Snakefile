@@ -36,7 +36,6 @@ wildcard_constraints:
 include: "rules/datasets.smk"
 include: "rules/compress.smk"
 include: "rules/learned.smk"
-include: "rules/quality.smk"
 include: "rules/aggregate.smk"
 include: "rules/figures.smk"
 include: "rules/tasks.smk"

@@ -6,8 +6,9 @@ data_range 255) on the same images with the same number of parallel jobs, one af
 (ours, the lean loop, CompressAI), and each ends with the same CompressAI-style per-quality means:
 
 * **codecbench**: the pipeline's codec_json target under Snakemake. It prepares the dataset (every image
-  normalised to an RGB PNG), writes every bitstream and decoded image, keeps the per-image tables and builds the
-  JSON from them; the report's statistics (CIs), figures and BD-rates are not part of the comparison.
+  normalised to an RGB PNG), codes and measures every point in one job (one image per thread on its cores,
+  bitstreams stored, nothing decoded to disk), keeps the per-image tables and builds the JSON from them; the
+  report's statistics (CIs), figures and BD-rates are not part of the comparison.
 * **lean loop**: one worker task per image (all qualities), torch at one thread per worker: read the source image
   converted to RGB, then per quality encode to bytes and decode in memory with our jpeg codec's own save arguments
   (default options), bpp = bytes * 8 / pixels, PSNR-RGB with numpy and MS-SSIM as codecbench.metrics computes it.

@@ -4,8 +4,9 @@ functions as the pipeline (prepare, compress, measure, CompressAI JSON), for a q
     python -m codecbench.evaluate IMAGES --codec bmshj2018-factorized --quality 1 \\
         --option checkpoint=model.pth.tar --out eval/
 
-Writes ``<out>/dataset`` (normalised images), ``<out>/compressed/<quality>/`` (bitstreams, decoded images,
-rates), ``<out>/quality/<quality>.csv`` and ``<out>/<codec>.json``, and prints the JSON. For comparisons,
+Writes ``<out>/dataset`` (normalised images), ``<out>/compressed/<quality>/`` (bitstreams and rates; decoded
+images for a codec that keeps them), ``<out>/rates.csv``, ``<out>/quality.csv`` and ``<out>/<codec>.json``, and
+prints the JSON. For comparisons,
 figures, statistics and reruns of only what changed, use the pipeline.
 """
 
@@ -32,22 +33,21 @@ def evaluate_folder(
     from .codecs import get_codec_class
     from .datasets import prepare_dataset
     from .stages.aggregate import write_codec_json
-    from .stages.compress import compress_dataset
-    from .stages.quality import measure_quality
+    from .stages.compress import compress_ladder
+    from .stages.points import Point, keeps_decoded
 
     out_dir = Path(out_dir)
     prepare_dataset("folder", {"source": "local", "path": str(images)}, out_dir / "dataset", out_dir / "downloads")
     manifest = out_dir / "dataset" / "manifest.csv"
     options = {**get_codec_class(codec).default_options, **options}
-    tables = []
-    for quality in qualities:
-        point = out_dir / "compressed" / str(quality)
-        compress_dataset(manifest, codec, quality, options, point / "bitstreams", point / "decoded", point / "rate.csv")
-        table = out_dir / "quality" / f"{quality}.csv"
-        keys = {"dataset": Path(images).name, "codec": codec, "quality": quality}
-        measure_quality(manifest, point / "rate.csv", point / "decoded", metrics, keys, table)
-        tables.append(table)
-    return write_codec_json(tables, out_dir / f"{codec}.json")
+    settings = {"codec": codec, "options": options}
+    points = [
+        Point(quality, out_dir / "compressed" / str(quality), settings, keeps_decoded(codec)) for quality in qualities
+    ]
+    keys = {"dataset": Path(images).name, "codec": codec}
+    table = out_dir / "quality.csv"
+    compress_ladder(manifest, points, metrics, keys, out_dir / "rates.csv", table)
+    return write_codec_json([table], out_dir / f"{codec}.json")
 
 
 def _option(text: str) -> tuple[str, Any]:

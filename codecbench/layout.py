@@ -7,9 +7,11 @@ from the same function.
 
 =================================================  =============================================================
 ``datasets/{dataset}/``                            ``manifest.csv`` and ``images/``: the prepared dataset
-``compressed/{dataset}/{codec}/{quality}/``        a ladder point: ``rate.csv``, ``bitstreams/``, ``decoded/``
-``compressed/{dataset}/{codec}/target_{bpp}/``     an equal-rate point, the same three
-``compressed/.../shards/{shard}-of-{shard_count}``  one shard of a point (temporary, merged into the point)
+``compressed/{dataset}/{codec}/rates.csv``         the rate rows of every ladder point of one codec
+``compressed/{dataset}/{codec}/{quality}/``        a ladder point's store: ``bitstreams/``, ``rate.csv`` (per
+                                                   shard ``rate-<k>-of-<n>.csv``), ``decoded/`` if kept
+``compressed/{dataset}/{codec}/target_{bpp}/``     an equal-rate point: its store and ``rates.csv``
+``compressed/{dataset}/{codec}/shards/``           one shard job's rate rows (temporary, merged)
 ``quality/{dataset}/{codec}.csv``                  the metrics of every ladder point of one codec
 ``quality/{dataset}/{codec}/target_{bpp}.csv``      the metrics of one equal-rate point
 ``tables/``, ``figures/``                          the tables and figures (``tasks/{task}/`` for a task's)
@@ -17,6 +19,7 @@ from the same function.
 ``models/tasks/{task}/{train_variant}/``           a task model trained in the pipeline
 ``tasks/{task}/{train_variant}/predictions.csv``    one task model's predictions on every test point
 ``logs/{stage}/...``, ``benchmarks/{stage}/...``    each job's log and Snakemake benchmark TSV
+``findings.md``, ``findings.html``                  what the run found, in sentences (``tables/findings.csv``)
 =================================================  =============================================================
 
 A dataset may be a *view*: ``digits-train`` is the train split of dataset ``digits`` (its compression points feed
@@ -68,14 +71,17 @@ def target_label(bpp: float | str = _w("bpp")) -> str:
     return f"{TARGET_PREFIX}{bpp if isinstance(bpp, str) else format(bpp, 'g')}"
 
 
-def point_shard_dir(
-    dataset: str = _w("dataset"),
-    codec: str = _w("codec"),
-    quality: object = _w("quality"),
-    shard: str = shard_label(),
-) -> str:
-    """One shard of a ladder point (``shard``: '<index>-of-<count>')."""
-    return f"{point_dir(dataset, codec, quality)}/shards/{shard}"
+def ladder_rates(dataset: str = _w("dataset"), codec: str = _w("codec")) -> str:
+    """The rate rows of every point of one codec's ladder (a point's store holds its own)."""
+    return f"{RESULTS}/compressed/{dataset}/{codec}/rates.csv"
+
+
+def ladder_rates_shard(dataset: str = _w("dataset"), codec: str = _w("codec"), shard: str = shard_label()) -> str:
+    return f"{RESULTS}/compressed/{dataset}/{codec}/shards/rates-{shard}.csv"
+
+
+def target_rates(dataset: str = _w("dataset"), codec: str = _w("codec"), bpp: object = _w("bpp")) -> str:
+    return f"{target_point_dir(dataset, codec, bpp)}/rates.csv"
 
 
 def ladder_quality_table(dataset: str = _w("dataset"), codec: str = _w("codec")) -> str:
@@ -95,6 +101,11 @@ def target_quality_table(dataset: str = _w("dataset"), codec: str = _w("codec"),
 def table(name: str) -> str:
     """A run-wide table (``quality.csv``, ``summary.csv``, ...)."""
     return f"{RESULTS}/tables/{name}"
+
+
+def dataset_table(name: str, dataset: str = _w("dataset")) -> str:
+    """A table of one dataset (a video dataset's ``kbps.csv``)."""
+    return f"{RESULTS}/tables/{dataset}/{name}"
 
 
 def codec_json(dataset: str = _w("dataset"), codec: str = _w("codec")) -> str:
@@ -163,3 +174,8 @@ def benchmark(stage: str, name: str | None = None) -> str:
 
 def provenance(extension: str) -> str:
     return f"{RESULTS}/provenance.{extension}"
+
+
+def findings(extension: str) -> str:
+    """What the run found, in sentences: ``findings.md`` to read, ``findings.html`` for the report."""
+    return f"{RESULTS}/findings.{extension}"

@@ -135,3 +135,75 @@ rule stage_costs:
         "../envs/tables.yaml"
     script:
         "../scripts/stage_costs.py"
+
+
+# What each codec and task model costs: coding seconds per megapixel per point, parameters and kMAC/px of every
+# network (learned codecs counted with random weights of their architecture, task models as evaluated).
+rule complexity:
+    input:
+        unpack(get_complexity_inputs),
+    output:
+        table=report(
+            layout.table("complexity.csv"),
+            caption="../report/complexity.rst",
+            category="Complexity",
+            labels={"table": "parameters, kMAC/px and coding time"},
+        ),
+        png=report(
+            layout.run_figure("complexity.png"),
+            caption="../report/complexity.rst",
+            category="Complexity",
+            labels={"figure": "coding time and kMAC/px"},
+        ),
+        svg=layout.run_figure("complexity.svg"),
+    log:
+        layout.log("complexity"),
+    benchmark:
+        layout.benchmark("complexity")
+    conda:
+        "../envs/learned.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        codecs=get_complexity_codecs,
+        task_models=get_complexity_task_models,
+        plugin_code=get_complexity_plugin_code,
+    script:
+        "../scripts/complexity.py"
+
+
+# What the run found, in sentences from its tables, each effect judged against its CI: the report's first page.
+rule findings:
+    input:
+        unpack(get_findings_inputs),
+    output:
+        table=layout.table("findings.csv"),
+        markdown=layout.findings("md"),
+        html=report(
+            layout.findings("html"),
+            caption="../report/findings.rst",
+            category="Findings",
+            labels={"page": "what this run found"},
+        ),
+    log:
+        layout.log("findings"),
+    localrule: True
+    conda:
+        "../envs/tables.yaml"
+    params:
+        metrics=config["metrics"],
+        tasks=lambda wildcards: {
+            task: entry["task"] for task, entry in config.get("tasks", {}).items()
+        },
+        plugin_code=lambda wildcards: next(
+            (
+                PLUGIN_CODE
+                for entry in config.get("tasks", {}).values()
+                if plugin_code_of(get_task_class(entry["task"]))
+            ),
+            {},
+        ),
+    script:
+        "../scripts/findings.py"

@@ -22,6 +22,8 @@ from codecbench.config.plan import (
     UNCOMPRESSED,
     USER_CHECKPOINT,
     codec_job_settings,
+    codec_keeps_decoded,
+    compression_jobs,
     dataset_shards,
     dataset_job_settings,
     images_per_shard,
@@ -100,10 +102,27 @@ def never_if_empty(pattern):
     return pattern or "(?!)"
 
 
-UNSHARDED_VIEWS = never_if_empty(
-    alternatives(v for v in _VIEWS if not is_sharded(config, v))
-)
+def is_train_view(view):
+    return dataset_view(view)[1] == "train"
+
+
 SHARDED_VIEWS = never_if_empty(alternatives(v for v in _VIEWS if is_sharded(config, v)))
+
+
+def _views(sharded, train):
+    return never_if_empty(
+        alternatives(
+            v
+            for v in _VIEWS
+            if is_sharded(config, v) == sharded and is_train_view(v) == train
+        )
+    )
+
+
+UNSHARDED_TEST_VIEWS = _views(sharded=False, train=False)
+UNSHARDED_TRAIN_VIEWS = _views(sharded=False, train=True)
+SHARDED_TEST_VIEWS = _views(sharded=True, train=False)
+SHARDED_TRAIN_VIEWS = _views(sharded=True, train=True)
 UNSHARDED_TASKS = never_if_empty(
     alternatives(
         t
@@ -154,24 +173,14 @@ def shard_names(count):
     return [layout.shard_label(k, count) for k in range(count)]
 
 
-def get_compress_shards(name):
-    """Input function: one output (``name``: rate.csv, bitstreams, decoded) of every shard of a point."""
+def get_ladder_shards(path):
+    """Input function: ``path`` (a layout function of dataset, codec and shard) of every shard of a ladder."""
 
     def shard_files(wildcards):
         shards = shard_names(shard_count(wildcards.dataset, wildcards.codec))
-        return [
-            f"{layout.point_shard_dir(wildcards.dataset, wildcards.codec, wildcards.quality, shard)}/{name}"
-            for shard in shards
-        ]
+        return [path(wildcards.dataset, wildcards.codec, shard) for shard in shards]
 
     return shard_files
-
-
-def get_quality_shards(wildcards):
-    return [
-        layout.ladder_quality_shard_table(wildcards.dataset, wildcards.codec, shard)
-        for shard in shard_names(shard_count(wildcards.dataset))
-    ]
 
 
 def task_dataset(wildcards):
@@ -230,16 +239,66 @@ def get_point_tables(dataset, codec=None):
     ]
 
 
-def get_ladder_files(name):
-    """Input function: one file (``name``: rate.csv, decoded) of each point of a codec's ladder, in ladder order."""
-
-    def ladder_files(wildcards):
+def ladder_qualities(view, codec):
+    """The points a compression job of (``view``, ``codec``) codes: the codec's ladder, or on a task's train view
+    only the points its models train on."""
+    if is_train_view(view):
         return [
-            f"{layout.point_dir(wildcards.dataset, wildcards.codec, quality)}/{name}"
-            for quality in config["codecs"][wildcards.codec]["qualities"]
+            q for v, c, q in training_set_points(config) if v == view and c == codec
         ]
+    return list(config["codecs"][codec]["qualities"])
 
-    return ladder_files
+
+def point_checkpoint(codec, quality):
+    """A trained codec's model file at one of its points (None for every other codec)."""
+    if codec not in config.get("learned", {}):
+        return None
+    return f"{get_model_dir(codec, quality)}/checkpoint.pth.tar"
+
+
+def get_ladder_points(wildcards):
+    """Each point of a compression job: its quality, a trained codec's model file and lambda."""
+    points = []
+    for quality in ladder_qualities(wildcards.dataset, wildcards.codec):
+        point = {
+            "quality": quality,
+            "checkpoint": point_checkpoint(wildcards.codec, quality),
+            "extra": {},
+        }
+        if wildcards.codec in config.get("learned", {}):
+            point["extra"] = {
+                "train_lambda": training_settings(
+                    config, wildcards.codec, int(quality)
+                )["lambda"]
+            }
+        points.append(point)
+    return points
+
+
+def get_ladder_checkpoints(wildcards):
+    """A trained codec's models (one per point), a learned codec's own ``checkpoint`` file (replacing it reruns
+    the codec's job); nothing for every other codec."""
+    models = [
+        point_checkpoint(wildcards.codec, q)
+        for q in ladder_qualities(wildcards.dataset, wildcards.codec)
+    ]
+    own = config["codecs"][wildcards.codec].get("options", {}).get("checkpoint")
+    return [m for m in models if m] + ([own] if own else [])
+
+
+def codec_reading(codec):
+    """What a job that reads a codec's stored points needs to get their pixels (codecbench.stages.points):
+    the codec's settings, whether its decoded images are kept, and a trained codec's model file per point.
+    """
+    return {
+        "settings": codec_job_settings(config, codec),
+        "keep_decoded": codec_keeps_decoded(config, codec),
+        "checkpoints": {
+            str(q): point_checkpoint(codec, q)
+            for q in config["codecs"][codec]["qualities"]
+            if point_checkpoint(codec, q)
+        },
+    }
 
 
 def model_settings_hash(codec, model):
@@ -252,6 +311,15 @@ def get_model_dir(codec, model):
     return layout.codec_model_dir(codec, model, model_settings_hash(codec, model))
 
 
+def local_cores():
+    """The cores of a local run; None without --cores (a dry run), with a cluster executor, or inside a job."""
+    try:
+        cores = workflow.cores
+    except WorkflowError:
+        return None
+    return cores if workflow.local_exec and workflow.is_main_process else None
+
+
 def model_threads(wanted):
     """The threads of a job that runs a network (training, task evaluation, a learned codec): ``wanted``, but in a
     local run at most half its cores. A job that needs every core of a small machine waits until all
@@ -260,51 +328,29 @@ def model_threads(wanted):
     on the nodes included) a job gets ``wanted``, and its CPUs from the profile."""
 
     def threads(wildcards):
-        try:
-            cores = workflow.cores
-        except WorkflowError:  # no --cores: a dry run, or a cluster executor
-            return wanted
-        if not (workflow.local_exec and workflow.is_main_process):
-            return wanted
-        return max(1, min(wanted, cores // 2))
+        cores = local_cores()
+        return wanted if cores is None else max(1, min(wanted, cores // 2))
 
     return threads
 
 
 # Learned codecs run a network on every image: up to this many threads, and a GPU when the job gets one
-# (resources: gpu=1, as training). Classical codecs are single-threaded.
+# (resources: gpu=1, as training). A classical codec's job codes one image per thread: in a local run the cores
+# are spread over the compression jobs (a config of fewer jobs than cores, like a single JPEG ladder, uses them
+# all; the default run's 26 jobs get one each, as its schedule was measured); on a cluster one thread.
 LEARNED_CODEC_THREADS = 4
+COMPRESSION_JOBS = compression_jobs(config)
 
 
 def get_codec_threads(wildcards):
     if is_learned_codec(config, wildcards.codec):
         return model_threads(LEARNED_CODEC_THREADS)(wildcards)
-    return 1
+    cores = local_cores()
+    return 1 if cores is None else max(1, cores // max(1, COMPRESSION_JOBS))
 
 
 def get_codec_gpus(wildcards):
     return int(is_learned_codec(config, wildcards.codec))
-
-
-def get_checkpoint(wildcards):
-    """A trained codec's compression job needs its model, a learned codec given a user's ``checkpoint`` that file
-    (so that replacing it reruns the codec's points); every other codec needs nothing.
-    """
-    if wildcards.codec in config.get("learned", {}):
-        return f"{get_model_dir(wildcards.codec, wildcards.quality)}/checkpoint.pth.tar"
-    own = config["codecs"][wildcards.codec].get("options", {}).get("checkpoint")
-    return [own] if own else []
-
-
-def get_point_columns(wildcards):
-    """Constant columns of a point's rows: a trained codec's lambda."""
-    if wildcards.codec not in config.get("learned", {}):
-        return {}
-    return {
-        "train_lambda": training_settings(
-            config, wildcards.codec, int(wildcards.quality)
-        )["lambda"]
-    }
 
 
 def get_target_point_tables(wildcards=None):
@@ -351,13 +397,9 @@ def get_dataset_points(dataset):
     return [(c, q) for d, c, q in sweep_points(config) if d == dataset]
 
 
-def get_decoded_dirs(dataset):
-    """Every decoded-image folder of ``dataset``, in get_dataset_points order (the comparison grid picks its tiles
-    among them)."""
-    return [
-        f"{layout.point_dir(dataset, c, q)}/decoded"
-        for c, q in get_dataset_points(dataset)
-    ]
+def dataset_codecs(dataset):
+    """The codecs measured on ``dataset``, in config order."""
+    return list(dict.fromkeys(c for c, _ in get_dataset_points(dataset)))
 
 
 def get_dataset_figures(dataset):
@@ -376,20 +418,33 @@ def get_video_metrics():
 
 
 def get_video_figures(dataset):
-    """A video dataset's quality-against-kbit/s figure and per-frame traces (none for image datasets, nor without
-    a rate-quality metric to draw)."""
+    """A video dataset's quality-against-kbit/s figure, per-frame traces (none for image datasets, nor without
+    a rate-quality metric to draw), and its table of kbit/s per point."""
     if not is_video_dataset(config, dataset) or not get_video_metrics():
         return []
-    return [layout.figure(f"{name}.png", dataset) for name in ("kbps", "traces")]
+    return [layout.figure(f"{name}.png", dataset) for name in ("kbps", "traces")] + [
+        layout.dataset_table("kbps.csv", dataset)
+    ]
 
 
-def get_train_variant_images(wildcards):
-    """The decoded compressed train split a task's model trains on ([] for the original train split)."""
+def get_train_variant_rates(wildcards):
+    """The rate rows of the compressed train split a task's model trains on ([] for the original train split)."""
     parsed = parse_train_variant(wildcards.train_variant)
     if parsed is None:
         return []
     view = config["tasks"][wildcards.task]["dataset"] + TRAIN_VIEW_SUFFIX
-    return f"{layout.point_dir(view, *parsed)}/decoded"
+    return layout.ladder_rates(view, parsed[0])
+
+
+def get_train_variant_reading(wildcards):
+    """How a task's training reads its compressed train split: its point and codec_reading (None for the
+    original train split)."""
+    parsed = parse_train_variant(wildcards.train_variant)
+    if parsed is None:
+        return None
+    codec, quality = parsed
+    view = config["tasks"][wildcards.task]["dataset"] + TRAIN_VIEW_SUFFIX
+    return {"dataset": view, "codec": codec, "quality": quality, **codec_reading(codec)}
 
 
 # Task settings that may name a model file of the user's (a detector's weights, HED's two files): an input when the
@@ -422,18 +477,29 @@ def get_task_test_points(task):
     ]
 
 
-def get_task_test_files(name):
-    """Input function: one file (``name``: decoded, rate.csv) of each compressed test point of a task, in
-    get_task_test_points order (the uncompressed point has none)."""
+def get_task_rates(wildcards):
+    """Input function: the ladder rate rows of each codec of a task, in task_codecs order."""
+    dataset = task_dataset(wildcards)
+    return [
+        layout.ladder_rates(dataset, codec)
+        for codec in task_codecs(config, wildcards.task)
+    ]
 
-    def test_files(wildcards):
-        dataset = task_dataset(wildcards)
-        return [
-            f"{layout.point_dir(dataset, codec, quality)}/{name}"
-            for codec, quality in get_task_test_points(wildcards.task)[1:]
-        ]
 
-    return test_files
+def get_task_quality_tables(wildcards):
+    """Input function: the quality tables of each codec of a task on its test dataset, in task_codecs order."""
+    dataset = task_dataset(wildcards)
+    return [
+        layout.ladder_quality_table(dataset, codec)
+        for codec in task_codecs(config, wildcards.task)
+    ]
+
+
+def get_task_readings(wildcards):
+    """codec_reading of each codec of a task, by codec."""
+    return {
+        codec: codec_reading(codec) for codec in task_codecs(config, wildcards.task)
+    }
 
 
 def get_task_evaluations(task):
@@ -469,11 +535,12 @@ def compressed_training_variants(task):
 
 
 def get_task_training_rates(task):
-    """The rate tables of a task's compressed training sets (their bytes are the training sets' sizes), in
-    compressed_training_variants order."""
+    """The rate rows of a task's compressed training sets (their bytes are the training sets' sizes), in
+    compressed_training_variants order (each a ladder's table, holding the variant's point).
+    """
     view = config["tasks"][task]["dataset"] + TRAIN_VIEW_SUFFIX
     return [
-        f"{layout.point_dir(view, *parse_train_variant(variant))}/rate.csv"
+        layout.ladder_rates(view, parse_train_variant(variant)[0])
         for variant in compressed_training_variants(task)
     ]
 
@@ -483,7 +550,7 @@ def get_task_outputs():
     for task in config.get("tasks", {}):
         outputs += [
             layout.task_table(f"{name}.csv", task)
-            for name in ("summary", "training_sets", "bd_rate")
+            for name in ("summary", "training_sets", "bd_rate", "metric_agreement")
         ]
         outputs += [
             layout.task_figure(f"{name}.png", task)
@@ -494,10 +561,12 @@ def get_task_outputs():
                 "per_class",
                 "gallery",
                 "training_sets",
+                "metric_agreement",
             )
         ]
         if is_video_dataset(config, config["tasks"][task]["dataset"]):
             outputs.append(layout.task_figure("scores_kbps.png", task))
+            outputs.append(layout.task_table("kbps.csv", task))
     return outputs
 
 
@@ -508,6 +577,8 @@ def get_final_outputs():
     outputs = [layout.table(name) for name in names]
     outputs += [layout.provenance("json"), layout.provenance("txt")]
     outputs += [layout.table("stage_costs.csv"), layout.run_figure("stage_costs.png")]
+    outputs += [layout.table("complexity.csv"), layout.run_figure("complexity.png")]
+    outputs += [layout.findings("md"), layout.findings("html")]
     measured = dict.fromkeys(
         d for d, _, _ in sweep_points(config)
     )  # training-only datasets have no results
@@ -531,7 +602,6 @@ def job_names(name, view, codec=None):
 def get_stage_benchmarks(wildcards):
     """Stage -> the benchmark TSVs of its jobs in this run, in DAG order (unpacked into the stage_costs input)."""
     points = sweep_points(config) + training_set_points(config)
-    pairs = dict.fromkeys((d, c) for d, c, _ in sweep_points(config))
     learned = config.get("learned", {})
     tasks = config.get("tasks", {})
     prepared = dict.fromkeys(
@@ -547,13 +617,11 @@ def get_stage_benchmarks(wildcards):
             for model in range(1, len(entry["lambdas"]) + 1)
         ],
         "compress": [
-            job for d, c, q in points for job in job_names(f"{d}/{c}/{q}", d, c)
+            job
+            for d, c in dict.fromkeys((d, c) for d, c, _ in points)
+            for job in job_names(f"{d}/{c}", d, c)
         ],
         "compress_target": [f"{d}/{c}/{bpp:g}" for d, c, bpp in target_points(config)],
-        "quality": [job for d, c in pairs for job in job_names(f"{d}/{c}", d)]
-        + [
-            f"{d}/{c}/{layout.target_label(bpp)}" for d, c, bpp in target_points(config)
-        ],
         "train_task": [
             f"{task}/{variant}" for task in tasks for variant in trained_variants(task)
         ],
@@ -572,4 +640,67 @@ def get_stage_benchmarks(wildcards):
     return benchmarks | {
         "summary": [layout.benchmark("summary")],
         "bd_rate": [layout.benchmark("bd_rate")],
+        "complexity": [layout.benchmark("complexity")],
     }
+
+
+# ---- complexity: parameters, kMAC/px and coding time of every codec and task model -----------------------------
+def complexity_task_model(task):
+    """The model of a task that the complexity table counts: its first variant's (the user's own checkpoint,
+    the one trained for it, or None for the ready model its settings name)."""
+    entry = config["tasks"][task]
+    variant = train_variants(config, task)[0]
+    if entry.get("checkpoint"):
+        return entry["checkpoint"]
+    if variant == PRETRAINED_VARIANT:
+        return None
+    return f"{layout.task_model_dir(task, variant)}/checkpoint.pt"
+
+
+def get_complexity_inputs(wildcards):
+    """The quality table (every point's coding time) and each task's model file."""
+    checkpoints = [complexity_task_model(task) for task in config.get("tasks", {})]
+    return {
+        "quality": layout.table("quality.csv"),
+        "checkpoints": [path for path in checkpoints if path],
+    }
+
+
+def get_complexity_codecs(wildcards):
+    """Each measured codec's job settings: its class, options and model size."""
+    codecs = dict.fromkeys(c for _, c, _ in sweep_points(config))
+    return {codec: codec_job_settings(config, codec) for codec in codecs}
+
+
+def get_complexity_task_models(wildcards):
+    """Each task's settings, dataset and model file (None: the ready model its settings name)."""
+    return {
+        task: {
+            "settings": task_job_settings(config, task),
+            "dataset": entry["dataset"],
+            "checkpoint": complexity_task_model(task),
+        }
+        for task, entry in config.get("tasks", {}).items()
+    }
+
+
+def get_complexity_plugin_code(wildcards):
+    """The plug-ins' code when any measured codec or task is a plug-in's."""
+    classes = [
+        get_codec_class(registry_name(config, c))
+        for c in get_complexity_codecs(wildcards)
+    ]
+    classes += [
+        get_task_class(entry["task"]) for entry in config.get("tasks", {}).values()
+    ]
+    return next((PLUGIN_CODE for cls in classes if plugin_code_of(cls)), {})
+
+
+# ---- findings: what the run found, from the BD table and each task's summary and metric agreement -------------
+def get_findings_inputs(wildcards):
+    """The BD table, then per task ``summary_<task>`` and ``agreement_<task>``."""
+    inputs = {"bd": layout.table("bd_rate.csv")}
+    for task in config.get("tasks", {}):
+        inputs[f"summary_{task}"] = layout.task_table("summary.csv", task)
+        inputs[f"agreement_{task}"] = layout.task_table("metric_agreement.csv", task)
+    return inputs

@@ -9,7 +9,11 @@ rule dataset_figures:
         quality=layout.table("quality.csv"),
         bd_rate=layout.table("bd_rate.csv"),
         manifest=layout.manifest(),
-        decoded=lambda wildcards: get_decoded_dirs(wildcards.dataset),
+        # The ladder rate rows of each codec of the dataset, in params readings order.
+        rates=lambda wildcards: [
+            layout.ladder_rates(wildcards.dataset, codec)
+            for codec in dataset_codecs(wildcards.dataset)
+        ],
     output:
         **metric_figure_outputs("rd", "Rate-quality", "rate-quality curve"),
         **metric_figure_outputs("spread", "Per-image spread", "per-image spread"),
@@ -38,13 +42,14 @@ rule dataset_figures:
         layout.log("dataset_figures", "{dataset}"),
     localrule: True
     conda:
-        "../envs/tables.yaml"
+        "../envs/codecs.yaml"
     params:
         metrics=get_rd_metrics(),
         grid=config["grid"],
         confidence=config["statistics"]["confidence"],
-        # The (codec, quality) of each decoded folder of the input, in its order.
-        points=lambda wildcards: get_dataset_points(wildcards.dataset),
+        readings=lambda wildcards: {
+            codec: codec_reading(codec) for codec in dataset_codecs(wildcards.dataset)
+        },
     script:
         "../scripts/figures.py"
 
@@ -55,6 +60,13 @@ rule video_figures:
         table=layout.table("quality.csv"),
         manifest=layout.manifest(),
     output:
+        table=report(
+            layout.dataset_table("kbps.csv"),
+            caption="../report/video_kbps.rst",
+            category="Video",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "table": "kbit/s and quality per point"},
+        ),
         kbps=report(
             layout.figure("kbps.png"),
             caption="../report/video_kbps.rst",

@@ -9,7 +9,7 @@
 rule train_task:
     input:
         manifest=task_manifest,
-        decoded=get_train_variant_images,
+        rates=get_train_variant_rates,
     output:
         checkpoint=f"{layout.task_model_dir()}/checkpoint.pt",
         curve=f"{layout.task_model_dir()}/train.csv",
@@ -31,6 +31,8 @@ rule train_task:
     params:
         settings=lambda wildcards: task_job_settings(config, wildcards.task),
         plugin_code=get_task_plugin_code,
+        # The compressed train split's point and how to read its pixels (None: the original train split).
+        reading=get_train_variant_reading,
     script:
         "../scripts/train_task.py"
 
@@ -39,9 +41,8 @@ rule evaluate_task:
     input:
         manifest=task_manifest,
         checkpoint=get_task_checkpoint,
-        # Each compressed test point's decoded folder and rate table, in params points order.
-        decoded=get_task_test_files("decoded"),
-        rates=get_task_test_files("rate.csv"),
+        # The ladder rate rows of each codec of the task, in params readings order.
+        rates=get_task_rates,
     output:
         layout.task_predictions(),
     log:
@@ -62,6 +63,8 @@ rule evaluate_task:
         plugin_code=get_task_plugin_code,
         points=lambda wildcards: get_task_test_points(wildcards.task),
         uncompressed=UNCOMPRESSED,
+        readings=get_task_readings,
+        dataset=task_dataset,
         shard=None,
     script:
         "../scripts/evaluate_task.py"
@@ -162,11 +165,48 @@ rule task_tables:
         "../scripts/task_tables.py"
 
 
+# Which quality metric predicts the task: rank correlations of each metric (and bpp) with the task's per-image
+# quality over every compressed point, with cluster-bootstrap CIs (codecbench.stats.metric_agreement).
+rule metric_agreement:
+    input:
+        predictions=layout.task_table("predictions.csv"),
+        # The quality tables of the task's codecs on its test dataset.
+        quality=get_task_quality_tables,
+    output:
+        table=report(
+            layout.task_table("metric_agreement.csv"),
+            caption="../report/task_metric_agreement.rst",
+            category="Tasks",
+            subcategory="{task}",
+            labels={"task": "{task}", "table": "which metric predicts the task"},
+        ),
+        figure=report(
+            layout.task_figure("metric_agreement.png"),
+            caption="../report/task_metric_agreement.rst",
+            category="Tasks",
+            subcategory="{task}",
+            labels={"task": "{task}", "figure": "which metric predicts the task"},
+        ),
+    log:
+        layout.log("metric_agreement", "{task}"),
+    benchmark:
+        layout.benchmark("metric_agreement", "{task}")
+    localrule: True
+    conda:
+        "../envs/tables.yaml"
+    params:
+        task=lambda wildcards: config["tasks"][wildcards.task]["task"],
+        metrics=config["metrics"],
+        statistics=config["statistics"],
+    script:
+        "../scripts/metric_agreement.py"
+
+
 rule task_figures:
     input:
         manifest=task_manifest,
         predictions=layout.task_table("predictions.csv"),
-        decoded=get_task_test_files("decoded"),
+        rates=get_task_rates,
         summary=layout.task_table("summary.csv"),
         per_class=layout.task_table("per_class.csv"),
         training_sets=layout.task_table("training_sets.csv"),
@@ -229,10 +269,11 @@ rule task_figures:
         layout.log("task_figures", "{task}"),
     localrule: True
     conda:
-        "../envs/tables.yaml"
+        "../envs/codecs.yaml"
     params:
         task=lambda wildcards: config["tasks"][wildcards.task]["task"],
-        points=lambda wildcards: get_task_test_points(wildcards.task),
+        readings=get_task_readings,
+        dataset=task_dataset,
         anchor=config["anchor"],
     script:
         "../scripts/task_figures.py"
@@ -245,6 +286,13 @@ rule task_kbps_figure:
         predictions=layout.task_table("predictions.csv"),
         summary=layout.task_table("summary.csv"),
     output:
+        table=report(
+            layout.task_table("kbps.csv"),
+            caption="../report/task_kbps.rst",
+            category="Tasks",
+            subcategory="{task}",
+            labels={"task": "{task}", "table": "scores and kbit/s per point"},
+        ),
         png=report(
             layout.task_figure("scores_kbps.png"),
             caption="../report/task_kbps.rst",

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from codecbench.config.plan import normalise_quality
 from codecbench.io import read_rgb
 from codecbench.report import figures
+from codecbench.stages.points import ladder_images, read_rates
 from codecbench.workflow import script_job
 
 
@@ -26,12 +26,11 @@ def grid_figure(smk, dataset, table, out):
     root = Path(smk.input.manifest).parent
     reference = read_rgb(root / "images" / f"{image_id}.png")
     tiles = [("reference", figures.centre_crop(reference, settings["crop_px"]), "original pixels")]
-    decoded_dirs = {
-        (codec, normalise_quality(quality)): folder
-        for (codec, quality), folder in zip(smk.params.points, smk.input.decoded, strict=True)
-    }
+    readings = smk.params.readings
+    rates = {codec: read_rates(path) for codec, path in zip(readings, smk.input.rates, strict=True)}
     for point in figures.select_grid_points(table, image_id, settings["bpp"]).itertuples():
-        decoded = read_rgb(Path(decoded_dirs[point.codec, normalise_quality(point.quality)], f"{image_id}.png"))
+        stored = ladder_images(readings[point.codec], dataset, point.codec, point.quality, rates[point.codec], dataset)
+        decoded = stored[stored.image_index(image_id)]
         caption = (
             f"{point.bpp:.3f} bpp, PSNR {point.psnr_rgb:.2f} dB" if "psnr_rgb" in table else f"{point.bpp:.3f} bpp"
         )

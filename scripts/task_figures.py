@@ -14,6 +14,7 @@ from codecbench.report.task_figures import (
     plot_train_test_accuracy,
     plot_training_sets,
 )
+from codecbench.stages.points import ladder_images, read_rates
 from codecbench.stages.task_tables import read_evaluations
 from codecbench.tasks import get_task_class
 from codecbench.workflow import script_job
@@ -37,9 +38,14 @@ def main(smk):
         manifest = read_manifest(smk.input.manifest)
         images = {row.image_id: Path(smk.input.manifest).parent / row.file for row in manifest.itertuples()}
         title = f"{task}: examples"
-        compressed = smk.params.points[1:]  # the first is the uncompressed point, which has no folder
-        decoded_dirs = dict(zip(map(tuple, compressed), smk.input.decoded, strict=True))
-        plot_gallery(predictions, task_class, images, decoded_dirs, title, smk.output.gallery)
+        rates = {codec: read_rates(path) for codec, path in zip(smk.params.readings, smk.input.rates, strict=True)}
+        dataset = smk.params.dataset
+
+        def decoded_image(codec, quality, image_id):
+            point = ladder_images(smk.params.readings[codec], dataset, codec, quality, rates[codec], dataset)
+            return point[point.image_index(image_id)]
+
+        plot_gallery(predictions, task_class, images, decoded_image, title, smk.output.gallery)
         sizes = pd.read_csv(smk.input.training_sets)
         plot_training_sets(sizes, f"{task}: training-set size", smk.output.training_sets, svgs["training_sets"])
 

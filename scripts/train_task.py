@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from codecbench.stages.points import ladder_images, read_rates
 from codecbench.stages.tasks import train_task_variant
 from codecbench.workflow import script_job
 
@@ -11,11 +12,15 @@ def main(smk):
         import torch
 
         torch.set_num_threads(smk.threads)
-        decoded = smk.input.decoded  # a folder, or an empty list for the original train split
+        reading = smk.params.reading  # None for the original train split
+        images = None
+        if reading is not None:
+            rates = read_rates(smk.input.rates)
+            images = ladder_images(reading, reading["dataset"], reading["codec"], reading["quality"], rates)
         info = train_task_variant(
             smk.params.settings,
             smk.input.manifest,
-            decoded if isinstance(decoded, str) else None,
+            images,
             Path(smk.output.checkpoint).parent,
             smk.output.info,
         )

@@ -1,11 +1,12 @@
-"""Rules video_figures and task_kbps_figure: a video dataset's quality against kbit/s and per-frame traces, and
-a task's headline score against kbit/s on a video dataset."""
+"""Rules video_figures and task_kbps_figure: a video dataset's quality against kbit/s (figure and table) and
+per-frame traces, and a task's scores against kbit/s on a video dataset (figure and table)."""
 
 from pathlib import Path
 
 import pandas as pd
 
 from codecbench.datasets import read_frames
+from codecbench.io import write_csv_atomic
 from codecbench.report import video_figures
 from codecbench.report.figures import metric_label
 from codecbench.report.task_figures import reference_variant, score_label
@@ -26,6 +27,7 @@ def video_figures_rule(smk, log):
     table = pd.read_csv(smk.input.table, dtype={"image_id": str}, low_memory=False)
     rows = video_figures.with_frames(table[table.dataset == dataset], frames_of(smk.input.manifest))
     metrics = list(smk.params.metrics)
+    write_csv_atomic(video_figures.kbps_table(rows, metrics), smk.output.table)
     panels = [(video_figures.quality_points(rows, metric), metric, metric_label(metric)) for metric in metrics]
     title = f"{dataset}: quality against kbit/s (mean over frames)"
     drawn = video_figures.plot_kbps_curves(panels, title, smk.output.kbps, smk.output.kbps_svg)
@@ -43,6 +45,7 @@ def task_kbps_figure(smk, log):
     predictions = read_evaluations([smk.input.predictions], task_class)
     variant = reference_variant(summary)
     points = video_figures.task_points(predictions, summary, frames_of(smk.input.manifest), variant)
+    write_csv_atomic(points.drop(columns=["log_probs"], errors="ignore"), smk.output.table)
     score = task_class.scores[0]
     reference = summary[(summary.train_variant == variant) & (summary.codec == "uncompressed")][score]
     title = f"{task}: {score_label(score)} against kbit/s (model: {variant})"

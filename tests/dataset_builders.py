@@ -171,3 +171,21 @@ def make_bsds(www: Path) -> dict[str, np.ndarray]:
                 add(f"groundTruth/{split}/{stem}.mat", ground_truth(list(maps)))
         add("images/test/Thumbs.db", b"x")
     return written
+
+
+def prepared_images(root: Path, images: list[np.ndarray], frames: list[list] | None = None) -> Path:
+    """A prepared dataset folder ``root`` (its name is the dataset id) of test images ``im0``, ``im1``, ... (and,
+    given ``frames`` rows, its frames.csv); returns its manifest."""
+    import pandas as pd
+
+    from codecbench.datasets import FRAME_COLUMNS, FRAMES_FILE, MANIFEST_COLUMNS
+    from codecbench.io import write_rgb_png
+
+    rows = []
+    for index, image in enumerate(images):
+        write_rgb_png(root / "images" / f"im{index}.png", image)
+        rows.append([f"im{index}", f"images/im{index}.png", image.shape[1], image.shape[0], "test", "", "", "RGB", ""])
+    pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(root / "manifest.csv", index=False)
+    if frames is not None:
+        pd.DataFrame(frames, columns=FRAME_COLUMNS).to_csv(root / FRAMES_FILE, index=False)
+    return root / "manifest.csv"

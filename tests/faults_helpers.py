@@ -172,11 +172,12 @@ def executed_rules(proc: subprocess.CompletedProcess) -> list[str]:
 
 def is_timing(column: str) -> bool:
     """Whether a table column (or JSON key) measures the run itself or names its machine, and so differs between
-    any two runs: snakemake_project.TIMING_COLUMNS (encode_s, decode_s, host), any other ``*_s`` measure, their
-    bootstrap bounds (``encode_s_ci_low``), CompressAI's JSON names for the coding times (``encoding_time``), and
-    the stage costs' memory and time shares (``peak_rss_mb``, ``wall_share_pct``)."""
+    any two runs: snakemake_project.TIMING_COLUMNS (encode_s, decode_s, host), any other ``*_s`` measure or its
+    rate (``encode_s_per_mp``), their bootstrap bounds (``encode_s_ci_low``), CompressAI's JSON names for the
+    coding times (``encoding_time``), and the stage costs' memory and time shares (``peak_rss_mb``,
+    ``wall_share_pct``)."""
     base = re.sub(r"_ci_(low|high)$", "", column)
-    return base in TIMING_COLUMNS or base.endswith(("_s", "_time", "_mb", "_share_pct"))
+    return base in TIMING_COLUMNS or base.endswith(("_s", "_s_per_mp", "_time", "_mb", "_share_pct"))
 
 
 def _files(root: Path) -> set[str]:

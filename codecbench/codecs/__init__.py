@@ -40,7 +40,7 @@ def fill_schema(schema: dict) -> None:
 # Importing the modules registers their codecs: image codecs (lossless first), video codecs, learned codecs. Heavy
 # libraries are imported lazily inside them.
 # isort: off
-from . import pillow_codecs, imagecodecs_codecs, ffmpeg, video, learned, learned_video  # noqa: E402,F401
+from . import pillow_codecs, imagecodecs_codecs, ffmpeg, video, learned, learned_video, external  # noqa: E402,F401
 # isort: on
 
 __all__ = [

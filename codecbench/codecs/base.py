@@ -101,6 +101,12 @@ class Codec(ABC):
     supports_target_bpp: ClassVar[bool] = False
     default_options: ClassVar[dict[str, Any]] = _OptionDefaults()  # type: ignore[assignment]
     device: ClassVar[str] = "cpu"  # where encode/decode run; learned codecs report "cuda" when they use it
+    # Whether a point keeps its decoded images (PNG) beside its bitstreams: only where decoding again costs more
+    # than reading a PNG (a network, one process per image). A config's keep_decoded overrides it per codec.
+    keeps_decoded: ClassVar[bool] = False
+    # Whether a job with several threads may code its images in parallel threads (one codec instance per thread).
+    # False for a codec that spends the job's threads itself (a network on torch's threads).
+    parallel_images: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -123,6 +129,13 @@ class Codec(ABC):
         properties: dict[str, Any] = {
             "qualities": {**schema_ref("ladder"), "items": cls.ladder_items()},
             "datasets": schema_ref("dataset_refs"),
+            "keep_decoded": {
+                "type": "boolean",
+                "description": (
+                    "keep each point's decoded images (PNG) beside its bitstreams, or decode the bitstreams again "
+                    f"wherever pixels are needed; default for this codec: {str(cls.keeps_decoded).lower()}"
+                ),
+            },
         }
         if cls.supports_target_bpp:
             properties["target_bpp"] = schema_ref("target_bpp")

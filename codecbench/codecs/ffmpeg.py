@@ -67,6 +67,8 @@ def piped_output(args: list[str], data: bytes, what: str) -> bytes:
 class FfmpegIntraCodec(Codec):
     """A single intra frame coded by an ffmpeg encoder, the quality knob being its CRF."""
 
+    keeps_decoded = True  # decoding again costs one ffmpeg process per image
+
     encoder: ClassVar[str]
     decoder: ClassVar[str]
     stream_format: ClassVar[str]  # ffmpeg muxer/demuxer of the raw elementary stream

@@ -250,6 +250,9 @@ class LearnedCodec(ModelSource, Codec):
     a CodecError (``on_mismatch: fail``, the default) or a warning with the image kept (``on_mismatch: record``).
     """
 
+    keeps_decoded = True  # decoding again costs a network pass per image
+    parallel_images = False  # the network runs on the job's threads
+
     extension = "cbl"
     higher_is_better = True
     shared_options = "learned_options"  # metric, pretrained, checkpoint, device, on_mismatch

@@ -132,6 +132,9 @@ class ScaleSpaceFlowCodec(ModelSource, SequenceCodec):
     (the default) makes decoding a CodecError naming the frame, ``record`` keeps the clip and logs a warning.
     """
 
+    keeps_decoded = True  # decoding again costs a network pass per image
+    parallel_images = False  # the network runs on the job's threads
+
     name = "ssf2020"
     extension = "cbv"
     quality_min, quality_max = 1, 9

@@ -182,6 +182,14 @@ def training_set_points(cfg: dict) -> list[tuple[str, str, Any]]:
     return list(points)
 
 
+def compression_jobs(cfg: dict) -> int:
+    """About how many compression jobs the config makes: one per (dataset or training view, codec), times the
+    view's fixed shards (a dataset sharded by size counts once: its count is known only once prepared), plus one
+    per equal-rate target."""
+    ladders = {(d, c) for d, c, _ in sweep_points(cfg)} | {(v, c) for v, c, _ in training_set_points(cfg)}
+    return sum(dataset_shards(cfg, view) for view, _ in ladders) + len(target_points(cfg))
+
+
 def task_job_settings(cfg: dict, task: str) -> dict:
     """The config slice a task's training and evaluation jobs depend on: its task and settings, not its lists."""
     entry = cfg["tasks"][task]
@@ -197,3 +205,11 @@ def codec_job_settings(cfg: dict, codec: str) -> dict:
     if codec in cfg.get("learned", {}):
         settings["model_quality"] = cfg["learned"][codec]["quality"]
     return settings
+
+
+def codec_keeps_decoded(cfg: dict, codec: str) -> bool:
+    """Whether a config codec's points keep their decoded images: its ``keep_decoded``, else its class's policy
+    (:func:`codecbench.stages.points.keeps_decoded`)."""
+    from ..stages.points import keeps_decoded
+
+    return keeps_decoded(registry_name(cfg, codec), cfg["codecs"][codec].get("keep_decoded"))

@@ -16,7 +16,14 @@ from typing import Any
 
 import yaml
 
-from .plan import LEARNED_VIDEO_CODECS, ORIGINAL_VARIANT, is_video_dataset, normalise_quality, task_own_settings
+from .plan import (
+    LEARNED_VIDEO_CODECS,
+    ORIGINAL_VARIANT,
+    is_video_dataset,
+    normalise_quality,
+    registry_name,
+    task_own_settings,
+)
 
 DEFAULT_SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
@@ -282,6 +289,7 @@ def validate_config(config: dict, schema_path: str | Path = DEFAULT_SCHEMA, sour
 
     schema = load_schema(schema_path)
     cfg = copy.deepcopy(dict(config))
+    _admit_codec_aliases(schema, cfg)
     problems = _schema_errors(cfg, schema)
     if not problems:
         for key in ("plugins", "metrics", "anchor", "statistics", "bd", "grid", "sharding"):
@@ -293,7 +301,10 @@ def validate_config(config: dict, schema_path: str | Path = DEFAULT_SCHEMA, sour
         cfg["bd"].setdefault("metrics", rate_quality_metrics(cfg["metrics"]))
         for codec, entry in cfg["codecs"].items():
             entry["qualities"] = [normalise_quality(q) for q in entry["qualities"]]
-            entry["options"] = {**get_codec_class(codec).default_options, **entry.get("options", {})}
+            entry["options"] = {
+                **get_codec_class(registry_name(cfg, codec)).default_options,
+                **entry.get("options", {}),
+            }
         cfg.setdefault("tasks", {})
         for entry in cfg["tasks"].values():
             _fill_defaults(entry, schema["properties"]["tasks"]["additionalProperties"]["properties"])
@@ -305,6 +316,28 @@ def validate_config(config: dict, schema_path: str | Path = DEFAULT_SCHEMA, sour
         listing = "\n  - ".join(problems)
         raise ConfigError(f"invalid {source}:\n  - {listing}")
     return cfg
+
+
+def _admit_codec_aliases(schema: dict, cfg: dict) -> None:
+    """Let the schema check each codec declared under an id of its own that names its class with ``codec`` (e.g.
+    ``vtm_intra: {codec: external, ...}``, or one class with two option sets) as an entry of that class, plus the
+    ``codec`` key; an unknown class is refused at ``codec``, listing the registered ones."""
+    entries = schema["properties"]["codecs"]["properties"]
+    codecs = cfg.get("codecs")
+    if not isinstance(codecs, dict):
+        return  # the schema's own error says what codecs must be
+    codec = {"enum": list(entries), "description": "the codec class this entry uses"}
+    aliases = {}
+    for key, entry in codecs.items():
+        if key in entries or not isinstance(entry, dict) or "codec" not in entry:
+            continue
+        if isinstance(entry["codec"], str) and entry["codec"] in entries:
+            alias = copy.deepcopy(entries[entry["codec"]])
+            alias["properties"] = {"codec": codec, **alias["properties"]}
+        else:
+            alias = {"type": "object", "required": ["codec"], "properties": {"codec": codec}}
+        aliases[key] = alias
+    entries.update(aliases)
 
 
 def _fill_defaults(entry: dict, properties: dict) -> None:

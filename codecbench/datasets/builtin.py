@@ -122,6 +122,38 @@ def photos() -> Iterator[tuple[str, np.ndarray, str]]:
         yield "grace_hopper", np.asarray(im.convert("RGB")), "matplotlib sample_data/grace_hopper.jpg"
 
 
+PHOTO_CROP_SIDE = 224  # an ImageNet classifier's input side
+PHOTO_CROP_SCALE = 448  # each photo's shorter side before its corner and centre crops
+
+
+@register_builtin("photo_crops")
+def photo_crops() -> Iterator[tuple[str, np.ndarray, str]]:
+    """Six 224 x 224 views of each of the eight ``photos`` (48 images): the photo as an ImageNet classifier sees
+    it (shorter side resized to 256, centre crop), and its four corner and centre crops after resizing its shorter
+    side to 448 (Lanczos, antialiased). The images are already a classifier's input: compressing them is
+    compressing after resizing, and their parts of scenes are harder to read than whole photos."""
+    from PIL import Image
+
+    side = PHOTO_CROP_SIDE
+    for name, image, origin in photos():
+        picture = Image.fromarray(image)
+        for label, shorter in (("whole", 256), ("part", PHOTO_CROP_SCALE)):
+            scale = shorter / min(picture.size)
+            width, height = round(picture.width * scale), round(picture.height * scale)
+            resized = picture.resize((width, height), Image.Resampling.LANCZOS)
+            centre = ((width - side) // 2, (height - side) // 2)
+            corners = [(0, 0), (width - side, 0), (0, height - side), (width - side, height - side)]
+            boxes = (
+                {"centre": centre}
+                if label == "whole"
+                else {"centre": centre}
+                | dict(zip(("top_left", "top_right", "bottom_left", "bottom_right"), corners, strict=True))
+            )
+            for where, (left, top) in boxes.items():
+                crop = np.asarray(resized.crop((left, top, left + side, top + side))).copy()
+                yield f"{name}_{label}_{where}", crop, f"{origin}, {label} view, {where} crop of {side} px"
+
+
 @register_builtin("science")
 def science() -> Iterator[tuple[str, np.ndarray, str]]:
     """Three RGB scientific photographs shipped by scikit-image (microscopy, astronomy, a retina; 0.26-2 MP):

@@ -188,11 +188,16 @@ def psnr_y(reference: np.ndarray, decoded: np.ndarray) -> float:
 
 
 def limit_threads(threads: int) -> None:
-    """Let torch's metrics use at most ``threads`` CPU threads: Snakemake runs several jobs side by side, and
-    oversubscribed cores made the metric jobs 2.5x slower here."""
-    import torch
+    """Let torch (the metrics, learned codecs) use at most ``threads`` CPU threads: Snakemake runs several jobs
+    side by side, and oversubscribed cores made the metric jobs 2.5x slower here. torch is not imported for it: a
+    job whose codec and metrics need no torch never pays its import (OMP_NUM_THREADS sets its threads if it is)."""
+    import os
+    import sys
 
-    torch.set_num_threads(max(1, int(threads)))
+    threads = max(1, int(threads))
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def _as_tensor(image: np.ndarray):

@@ -196,6 +196,8 @@ def render_codecs(schema: dict) -> str:
         f"- `qualities` (required): {_text(defs['ladder']['description'])};",
         f"- `datasets`: {_text(defs['dataset_refs']['description'])};",
         f"- `target_bpp` (codecs with equal-rate points only): {_text(defs['target_bpp']['description'])};",
+        "- `keep_decoded`: keep each point's decoded images (PNG) beside its bitstreams (true), or decode the "
+        "bitstreams again wherever pixels are needed (false); each codec's default below ([config.md](config.md));",
         "- `options`: the codec's options below, each optional (a config names only what it changes).",
         "",
     ]
@@ -204,8 +206,14 @@ def render_codecs(schema: dict) -> str:
         knob = f"{'integer' if cls.quality_type is int else 'number'} "
         knob += f"{_number(cls.quality_min)}..{_number(cls.quality_max)}"
         direction = "higher" if cls.higher_is_better else "lower"
-        overview.append([f"`{name}`", knob, direction, _yes_no(cls.supports_target_bpp), str(len(cls.default_options))])
-    lines += _table(["codec", "quality knob", "better quality", "equal-rate points", "options"], overview)
+        overview.append(
+            [
+                f"`{name}`", knob, direction, _yes_no(cls.supports_target_bpp), _yes_no(cls.keeps_decoded),
+                str(len(cls.default_options)),
+            ]
+        )  # fmt: skip
+    headers = ["codec", "quality knob", "better quality", "equal-rate points", "keeps decoded images", "options"]
+    lines += _table(headers, overview)
 
     for name, cls in CODECS.items():
         entry = entries[name]
@@ -221,6 +229,7 @@ def render_codecs(schema: dict) -> str:
             lines.append(f"- `qualities`: {_text(_resolved(ladder, defs).get('description'))}")
         lines.append(f"- Equal-rate points (`target_bpp`): {_yes_no(cls.supports_target_bpp)}")
         lines.append(f"- Bitstream files: `*.{cls.extension}`")
+        lines.append(f"- Keeps decoded images (`keep_decoded` default): {_yes_no(cls.keeps_decoded)}")
         options = _properties(entry["properties"]["options"], defs) if "options" in entry["properties"] else {}
         if options:
             lines += ["- Options:", ""]

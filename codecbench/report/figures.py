@@ -23,7 +23,7 @@ RATE_LABEL = "rate (bits per pixel)"
 STYLE_ORDER = (
     "jpeg", "webp", "avif", "jpegxl", "jpeg2000", "h264", "hevc", "av1", "vp9", "png", "original",
     "bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean", "mbt2018", "cheng2020-anchor", "cheng2020-attn",
-    "cae", "h264_video", "hevc_video", "vp9_video", "av1_video", "ssf2020",
+    "cae", "h264_video", "hevc_video", "vp9_video", "av1_video", "ssf2020", "external",
 )  # fmt: skip
 
 

@@ -206,14 +206,11 @@ def gallery_examples(table: pd.DataFrame, task, per_kind: int = 3) -> pd.DataFra
     return pd.DataFrame(chosen)
 
 
-def plot_gallery(
-    table: pd.DataFrame, task, image_files: dict, decoded_dirs: dict, title: str, png_path
-) -> pd.DataFrame:
+def plot_gallery(table: pd.DataFrame, task, image_files: dict, decoded_image, title: str, png_path) -> pd.DataFrame:
     """Side by side, uncompressed and compressed, the :func:`gallery_examples` with the task's reading of each
-    (``image_files``: image id -> the prepared file; ``decoded_dirs``: (codec, quality) -> the point's decoded
-    folder, holding ``<image_id>.png``). PNG only: the pixels are the point. Returns the examples shown."""
-    from pathlib import Path
-
+    (``image_files``: image id -> the prepared file; ``decoded_image(codec, quality, image_id)``: the point's
+    decoded image, see :mod:`codecbench.stages.points`). PNG only: the pixels are the point. Returns the examples
+    shown."""
     from ..io import read_rgb
 
     plt = _pyplot()
@@ -222,13 +219,13 @@ def plot_gallery(
     fig, axes = plt.subplots(n, 2, figsize=(8, 1.9 * n + 0.6), squeeze=False)
     for axis_row, (_, example) in zip(axes, examples.iterrows(), strict=False):
         quality = normalise_quality(example.quality)  # as in the ladder: 50, not 50.0
-        decoded = Path(decoded_dirs[str(example.codec), quality]) / f"{example.image_id}.png"
+        decoded = decoded_image(str(example.codec), quality, example.image_id)
         point = f"{example.kind}: {example.codec}/{example.quality}, {example.bpp:.2f} bpp"
-        for ax, path, caption in (
-            (axis_row[0], image_files[example.image_id], f"{example.image_id}: {example.reference_caption}"),
+        for ax, image, caption in (
+            (axis_row[0], read_rgb(image_files[example.image_id]), f"{example.image_id}: {example.reference_caption}"),
             (axis_row[1], decoded, f"{point}: {task.describe_sample(example)}"),
         ):
-            ax.imshow(read_rgb(path), interpolation="nearest")
+            ax.imshow(image, interpolation="nearest")
             ax.set_title(caption, fontsize=6.5)
             ax.set_axis_off()
     if examples.empty:
@@ -238,3 +235,31 @@ def plot_gallery(
     fig.suptitle(f"{title} (model trained on {reference_variant(table)})", fontsize=9)
     save_figure(fig, png_path)
     return examples
+
+
+def plot_metric_agreement(table: pd.DataFrame, title: str, png_path, svg_path=None) -> list[str]:
+    """Per quality metric (and bpp), its Spearman correlation with the task's per-image quality across the
+    compressed points, with its bootstrap CI; bpp's level dashed (a metric is worth trusting only above it). One
+    panel of bars per training variant. Returns the metrics drawn."""
+    plt = _pyplot()
+    variants = list(dict.fromkeys(table.train_variant)) or ["(none)"]
+    fig, axes = plt.subplots(1, len(variants), figsize=(max(6.4, 3.6 * len(variants)), 4.4), squeeze=False)
+    for ax, variant in zip(axes[0], variants, strict=True):
+        rows = table[table.train_variant == variant].reset_index(drop=True)
+        values = rows.spearman.to_numpy(float)
+        errors = np.abs(np.vstack([values - rows.spearman_ci_low, rows.spearman_ci_high - values]))
+        colors = ["grey" if metric == "bpp" else "tab:blue" for metric in rows.metric]
+        ax.bar(range(len(rows)), np.nan_to_num(values), yerr=np.nan_to_num(errors), color=colors, capsize=2)
+        bpp = rows.spearman[rows.metric == "bpp"]
+        if len(bpp) and np.isfinite(bpp.iloc[0]):
+            ax.axhline(bpp.iloc[0], color="grey", linestyle="--", linewidth=1, label="bpp alone")
+            ax.legend(fontsize="x-small")
+        ax.set_xticks(range(len(rows)), list(rows.metric), rotation=45, ha="right", fontsize="small")
+        ax.axhline(0, color="black", linewidth=0.8)
+        sample = rows.sample_quality.iloc[0] if len(rows) else ""
+        ax.set_ylabel(f"Spearman with per-image {sample}")
+        ax.set_title(f"model: {variant}", fontsize="small")
+        ax.grid(True, axis="y", alpha=0.3)
+    fig.suptitle(title)
+    save_figure(fig, png_path, svg_path)
+    return list(dict.fromkeys(table.metric))

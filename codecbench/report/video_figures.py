@@ -95,6 +95,16 @@ def quality_points(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
     return point_rates(rows).merge(means.reset_index(), on=["codec", "quality"])
 
 
+def kbps_table(rows: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """Per (codec, quality) of a video dataset's frame rows: ``kbps``, ``bytes``, ``seconds`` (the clips'
+    summed durations), mean ``bpp``, ``frames`` and the mean of each of ``metrics`` over frames (as
+    :func:`quality_points`), the points of each codec by rate."""
+    table = point_rates(rows)
+    for metric in metrics:
+        table = table.merge(quality_points(rows, metric)[["codec", "quality", metric]], on=["codec", "quality"])
+    return table.sort_values(["codec", "kbps"], kind="stable", ignore_index=True)
+
+
 def middle_points(rows: pd.DataFrame) -> pd.DataFrame:
     """Each codec's ladder point of median rate (the lower of the two middle ones): the traces' points."""
     rates = rows.groupby(["codec", "quality"]).bpp.mean().reset_index().sort_values(["codec", "bpp"])
@@ -144,4 +154,12 @@ def task_points(predictions: pd.DataFrame, summary: pd.DataFrame, frames: pd.Dat
     return scores.assign(quality=scores.quality.astype(str)).merge(rates, on=["codec", "quality"], validate="1:1")
 
 
-__all__ = ["task_points", "plot_frame_traces", "plot_kbps_curves", "point_rates", "quality_points", "with_frames"]
+__all__ = [
+    "kbps_table",
+    "task_points",
+    "plot_frame_traces",
+    "plot_kbps_curves",
+    "point_rates",
+    "quality_points",
+    "with_frames",
+]

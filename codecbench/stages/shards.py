@@ -148,31 +148,3 @@ def merge_shard_tables(
             )
     order = np.lexsort((image_index, group_index))
     return merged.iloc[order].reset_index(drop=True)
-
-
-def merge_folders(sources: Sequence[str | Path], target: str | Path) -> int:
-    """Put every file of the shards' folders into ``target`` (created) and return their number.
-
-    Hard links: no second copy of bulky bitstreams and decoded images, plain files for every reader (symlinks
-    would dangle once the shard folders, temporary, are removed; copies would double the disk use). Where the
-    file system refuses hard links, copies. ValueError on a name two shards share.
-    """
-    import os
-    import shutil
-
-    target = Path(target)
-    target.mkdir(parents=True, exist_ok=True)
-    count = 0
-    for source in sources:
-        for path in sorted(Path(source).iterdir()):
-            if path.name.startswith(".snakemake"):  # Snakemake's marker of a directory output, not a shard's file
-                continue
-            destination = target / path.name
-            if destination.exists():
-                raise ValueError(f"{path.name} is in two shards ({source} and an earlier one); rerun the shard jobs")
-            try:
-                os.link(path, destination)
-            except OSError:
-                shutil.copy2(path, destination)
-            count += 1
-    return count

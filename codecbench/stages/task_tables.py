@@ -24,6 +24,7 @@ from ..io import write_csv_atomic
 from ..stats.bd import bootstrap_bd
 from ..stats.bootstrap import bootstrap_counts, percentile_bounds, resampled_means
 from ..tasks import Task
+from . import prepend_columns
 
 POINT = ["train_variant", "codec", "quality"]
 CHANGES = ("improved", "worsened")
@@ -65,14 +66,22 @@ def with_changes(table: pd.DataFrame, task: type[Task]) -> pd.DataFrame:
     return merged
 
 
+def change_column(task: type[Task]) -> str:
+    """The summary's column of the headline score's change against the uncompressed images (same model)."""
+    return f"{task.scores[0]}_change"
+
+
 def summarise(table: pd.DataFrame, task: type[Task], statistics: dict) -> pd.DataFrame:
     """One row per point: n, mean bpp, the task's scores and the improved/worsened shares, each with its
-    bootstrap CI."""
+    bootstrap CI; and the headline score's change against the same model on the uncompressed images
+    (:func:`change_column`), with its paired CI: both points scored on the same image draws, so the interval is
+    that of the difference (NaN where the two points hold different images, and for the uncompressed point)."""
     table = with_changes(table, task)
     image_ids = np.sort(table.image_id.unique())
     counts = bootstrap_counts(image_ids.size, statistics["n_boot"], statistics["seed"])
     confidence = statistics["confidence"]
-    rows = []
+    headline, change = task.scores[0], change_column(task)
+    rows, draws = [], {}
     for point, rows_of_point in table.groupby(POINT, sort=False):
         position = np.searchsorted(image_ids, rows_of_point.image_id.to_numpy())
         weights = counts[:, position]
@@ -85,7 +94,18 @@ def summarise(table: pd.DataFrame, task: type[Task], statistics: dict) -> pd.Dat
         ]:  # row 0: the estimate; then one row per replicate
             low, high = percentile_bounds(values[1:], confidence)
             row |= {name: float(values[0]), f"{name}_ci_low": float(low), f"{name}_ci_high": float(high)}
+        draws[point] = (frozenset(rows_of_point.image_id), np.asarray(scores[headline], dtype=float))
         rows.append(row)
+    uncompressed = {variant: drawn for (variant, codec, _), drawn in draws.items() if codec == UNCOMPRESSED}
+    for row in rows:
+        reference = uncompressed.get(row["train_variant"])
+        images, values = draws[tuple(row[key] for key in POINT)]
+        if row["codec"] == UNCOMPRESSED or reference is None or reference[0] != images:
+            row |= {change: np.nan, f"{change}_ci_low": np.nan, f"{change}_ci_high": np.nan}
+            continue
+        difference = values - reference[1]
+        low, high = percentile_bounds(difference[1:], confidence)
+        row |= {change: float(difference[0]), f"{change}_ci_low": float(low), f"{change}_ci_high": float(high)}
     return pd.DataFrame(rows)
 
 
@@ -197,9 +217,12 @@ def write_task_tables(
 ) -> pd.DataFrame:
     """Write every task table (keys of ``outputs``: predictions, summary, per_class, confusion, training_sets,
     bd) of a task of registry name ``task_name``; return the summary. ``training_jsons``: training variant -> its
-    training record; ``train_rate_csvs``: compressed training variant -> the rate table of its training set."""
+    training record; ``train_rate_csvs``: compressed training variant -> the ladder rate rows holding its training
+    set's point."""
+    from ..config.plan import parse_train_variant
     from ..datasets import read_manifest
     from ..tasks import get_task_class
+    from .points import point_rows, read_rates
 
     task = get_task_class(task_name)
     table = read_evaluations(evaluations, task)
@@ -209,8 +232,58 @@ def write_task_tables(
     write_csv_atomic(per_class_scores(table, task), outputs["per_class"])
     write_csv_atomic(confusion_counts(table), outputs["confusion"])
     infos = {variant: json.loads(Path(path).read_text()) for variant, path in training_jsons.items()}
-    rates = {variant: pd.read_csv(path) for variant, path in train_rate_csvs.items()}
+    rates = {
+        variant: point_rows(read_rates(path), parse_train_variant(variant)[1]).reset_index(drop=True)
+        for variant, path in train_rate_csvs.items()
+    }
     sizes = training_sets(summary, variants, read_manifest(manifest_csv), infos, rates, task.scores[0])
     write_csv_atomic(sizes, outputs["training_sets"])
     write_csv_atomic(bd_on_task(table, task, anchor, bd, statistics), outputs["bd"])
     return summary
+
+
+def metric_agreement(
+    task_name: str, evaluations: pd.DataFrame, quality: pd.DataFrame, metrics: list[str], statistics: dict
+) -> pd.DataFrame:
+    """Per training variant of a task, which quality metric (and bpp) ranks its images like the task's per-image
+    quality does, across every compressed point of the task's codecs
+    (:func:`codecbench.stats.metric_agreement.metric_task_correlations`). ``evaluations``: the task's per-sample
+    rows; ``quality``: the quality tables of the task's dataset and codecs; ``metrics``: the configured metrics."""
+    from ..config.plan import normalise_quality
+    from ..metrics import REGISTRY
+    from ..stats.metric_agreement import metric_task_correlations
+    from ..tasks import get_task_class
+
+    task = get_task_class(task_name)
+    columns = ["bpp", *[m for m in metrics if m in quality.columns and quality[m].notna().any()]]
+    lower = {m for m in columns if m in REGISTRY and not REGISTRY[m].higher_is_better}
+    key = ["codec", "quality", "image_id"]
+    measured = quality[[*key, *columns]].assign(quality=lambda t: t.quality.map(lambda q: str(normalise_quality(q))))
+    tables = []
+    for variant, rows in evaluations[evaluations.codec != UNCOMPRESSED].groupby("train_variant", sort=False):
+        rows = rows[[*key, task.sample_quality]].assign(
+            quality=lambda t: t.quality.map(lambda q: str(normalise_quality(q))),
+            **{task.sample_quality: lambda t: t[task.sample_quality].astype(float)},
+        )
+        joined = rows.merge(measured, on=key, how="inner", validate="1:1")
+        if joined.empty:
+            continue
+        table = metric_task_correlations(joined, columns, task.sample_quality, lower, statistics)
+        tables.append(prepend_columns(table, {"train_variant": variant, "sample_quality": task.sample_quality}))
+    if not tables:
+        return pd.DataFrame(columns=["train_variant", "sample_quality", "metric"])
+    return pd.concat(tables, ignore_index=True)
+
+
+def write_metric_agreement(
+    task_name: str, predictions_csv: str | Path, quality_csvs: Iterable[str | Path], metrics: list[str],
+    statistics: dict, out_csv: str | Path,
+) -> pd.DataFrame:  # fmt: skip
+    """:func:`metric_agreement` from the task's predictions table and its codecs' quality tables, written."""
+    from ..tasks import get_task_class
+
+    evaluations = read_evaluations([predictions_csv], get_task_class(task_name))
+    quality = pd.concat([pd.read_csv(path, dtype={"image_id": str}) for path in quality_csvs], ignore_index=True)
+    table = metric_agreement(task_name, evaluations, quality, metrics, statistics)
+    write_csv_atomic(table, out_csv)
+    return table

@@ -2,8 +2,8 @@
 
 A training variant is the dataset's train split as prepared (``original``) or as decoded from a codec point's
 bitstreams (the compress job of the dataset view ``<dataset>-train``). An evaluation reads the test split as
-prepared (``uncompressed``, 24 bpp) or each decoded point of one codec, and writes one row per (point, image):
-the task's per-sample scores plus the image's bytes and bpp.
+prepared (``uncompressed``, 24 bpp) or each stored point of its codecs (:mod:`codecbench.stages.points`), and
+writes one row per (point, image): the task's per-sample scores plus the image's bytes and bpp.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from ..datasets.edges import EDGES_DIR, edges_file
 from ..io import read_rgb, write_csv_atomic, write_text_atomic
 from ..tasks import get_task_class
 from . import prepend_columns
+from .points import PointImages
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,8 @@ class ImageFiles(Sequence):
         return read_rgb(self.paths[index])
 
 
-def _read_images(folder: Path, rows: pd.DataFrame, decoded: bool) -> ImageFiles:
-    """The images of ``rows``: the prepared files (``file`` column) or a decoded folder's ``<image_id>.png``."""
-    if decoded:
-        return ImageFiles([folder / f"{image_id}.png" for image_id in rows.image_id])
+def _read_images(folder: Path, rows: pd.DataFrame) -> ImageFiles:
+    """The prepared images of ``rows`` (``file`` column)."""
     return ImageFiles([folder / name for name in rows.file])
 
 
@@ -94,20 +93,24 @@ def read_annotations(manifest_path: str | Path, split: str) -> pd.DataFrame:
 def train_task_variant(
     task_settings: dict[str, Any],
     manifest_path: str | Path,
-    decoded_dir: str | Path | None,
+    decoded: PointImages | None,
     out_dir: str | Path,
     info_json: str | Path,
     device: str = "auto",
 ) -> dict[str, Any]:
-    """Train the task's model on the train split (prepared images, or the decoded ones in ``decoded_dir``).
+    """Train the task's model on the train split (prepared images, or ``decoded``: a stored point's).
 
     ``task_settings`` is ``{"task": name, "settings": {...}}``. The task writes ``out_dir/checkpoint.pt`` and
     ``out_dir/train.csv``; ``info_json`` gets its training info plus which images it read.
     """
     manifest_path = Path(manifest_path)
     rows = read_annotations(manifest_path, "train")
-    source = Path(decoded_dir) if decoded_dir else manifest_path.parent
-    images = _read_images(source, rows, decoded=bool(decoded_dir))
+    if decoded is not None:
+        images = decoded.subset(list(rows.image_id))
+        source = decoded.point.folder
+    else:
+        images = _read_images(manifest_path.parent, rows)
+        source = manifest_path.parent
     task = get_task_class(task_settings["task"])(task_settings["settings"])
     log.info("training %s on %d images from %s", task_settings["task"], len(images), source)
     info = task.train(images, rows, Path(out_dir), device=device)
@@ -120,7 +123,7 @@ def evaluate_task_model(
     task_settings: dict[str, Any],
     manifest_path: str | Path,
     checkpoint: str | Path | None,
-    points: Sequence[tuple[str, Any, str | Path | None, str | Path | None]],
+    points: Sequence[tuple[str, Any, PointImages | None]],
     keys: dict[str, Any],
     out_csv: str | Path,
     device: str = "auto",
@@ -128,8 +131,8 @@ def evaluate_task_model(
 ) -> pd.DataFrame:
     """Evaluate one model on the test split at every given point and write one row per (point, image).
 
-    ``points`` holds ``(codec, quality, decoded folder, rate csv)``; the codec ``"uncompressed"`` (quality 0, no
-    files) reads the prepared test images, whose rate is the raw 24 bits per pixel. ``keys`` are constant
+    ``points`` holds ``(codec, quality, stored images)``; the codec ``"uncompressed"`` (quality 0, no images)
+    reads the prepared test images, whose rate is the raw 24 bits per pixel. ``keys`` are constant
     columns put first (task, train_variant). The model is loaded once for all points.
     ``shard``: ``(k, n)`` evaluates only the images of shard k of n (:func:`codecbench.stages.shards.shard_rows`); an
     empty shard writes a table without rows (the model is not even loaded).
@@ -147,20 +150,20 @@ def evaluate_task_model(
     model = f"task {task_settings['task']} ({', '.join(f'{k} {v}' for k, v in keys.items())})"
     where = f"{model} on dataset {manifest_path.parent.name!r}"
     if task.reference_from_uncompressed:  # the model's reading of the uncompressed images is the ground truth
-        uncompressed = _read_images(manifest_path.parent, rows, decoded=False)
+        uncompressed = _read_images(manifest_path.parent, rows)
         uncompressed_predictions = _predict_naming_failures(
             task, uncompressed, list(rows.image_id), f"{where}, uncompressed (the reference)"
         )
         rows = task.reference_annotations(uncompressed_predictions, rows)
     frames = []
-    for codec, quality, decoded_dir, rate_csv in points:
+    for codec, quality, stored in points:
         start = time.perf_counter()
         if codec == UNCOMPRESSED:
-            images = _read_images(manifest_path.parent, rows, decoded=False)
+            images = _read_images(manifest_path.parent, rows)
             rates = pd.DataFrame({"image_id": rows.image_id, "bytes": rows.width * rows.height * 3, "bpp": 24.0})
         else:
-            images = _read_images(Path(decoded_dir), rows, decoded=True)
-            rates = pd.read_csv(rate_csv, dtype={"image_id": str})[["image_id", "bytes", "bpp"]]
+            images = stored.subset(list(rows.image_id))
+            rates = stored.rows[["image_id", "bytes", "bpp"]]
         if codec == UNCOMPRESSED and uncompressed_predictions is not None:
             predictions = uncompressed_predictions
         else:
@@ -169,7 +172,9 @@ def evaluate_task_model(
         per_sample, aggregate = task.score(predictions, rows)
         frame = per_sample.merge(rates, on="image_id", how="left", validate="1:1")
         if frame.bpp.isna().any():
-            raise ValueError(f"{rate_csv} lacks test images {list(frame.image_id[frame.bpp.isna()])[:5]}")
+            raise ValueError(
+                f"{codec} quality {quality} lacks test images {list(frame.image_id[frame.bpp.isna()])[:5]}"
+            )
         frames.append(prepend_columns(frame, {"codec": codec, "quality": quality}))
         log.info(
             "%s quality %s: %s (%d images, %.1f s)",

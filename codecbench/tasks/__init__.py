@@ -132,6 +132,12 @@ class Task(abc.ABC):
         for tasks without classes."""
         return pd.DataFrame(columns=["class", "score", "value", "n_objects"])
 
+    def counted_network(self) -> tuple[Any, tuple[int, int]] | None:
+        """The loaded model's torch network and the (height, width) of the input it sees, for the complexity
+        table's parameters and kMAC/px (:mod:`codecbench.stats.complexity`); None (the default) where the task runs
+        no torch network (Canny, HED through OpenCV, OCR's ONNX or Paddle models)."""
+        return None
+
     @abc.abstractmethod
     def train(
         self,
@@ -198,6 +204,6 @@ def fill_schema(schema: dict) -> None:
 
 
 # Importing the modules registers their tasks. Heavy libraries are imported lazily inside them.
-from . import classification, detection, edges, ocr  # noqa: E402,F401
+from . import classification, detection, edges, imagenet, ocr  # noqa: E402,F401
 
 __all__ = ["TASKS", "Task", "fill_schema", "get_task_class", "merge_settings", "register_task"]

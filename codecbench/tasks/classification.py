@@ -440,6 +440,12 @@ class Classification(Task):
         self.mean = tuple(float(v) for v in payload.get("mean", mean))
         self.std = tuple(float(v) for v in payload.get("std", std))
 
+    def counted_network(self) -> tuple[Any, tuple[int, int]] | None:
+        """The loaded network at its input size (every image is resized to ``image_px`` square)."""
+        if self._network is None:
+            raise RuntimeError("classification: no model yet; call train() or load() first")
+        return self._network, (self.image_px, self.image_px)
+
     def predict(self, images: list[np.ndarray], image_ids: list[str]) -> pd.DataFrame:
         """``image_id, predicted, confidence``: the most probable class and its softmax probability."""
         import torch

@@ -855,6 +855,14 @@ class Detection(Task):
         self.classes = [str(names[k]) for k in sorted(names)]
         self._model, self._device_arg, self.device = model, device_arg, dev.type
 
+    def counted_network(self) -> tuple[Any, tuple[int, int]] | None:
+        """The YOLO network (the ``DetectionModel``, without pre- and post-processing: non-maximum suppression is
+        not counted) at ``image_px`` square, the size it predicts at."""
+        if self._model is None:
+            raise RuntimeError("detection: no model yet; call train() or load() first")
+        side = self.settings["image_px"]
+        return self._model.model, (side, side)
+
     def predict(self, images: list[np.ndarray], image_ids: list[str]) -> pd.DataFrame:
         """``image_id, detections`` (a JSON list of [class, confidence, x_min, y_min, x_max, y_max] per image)."""
         if self._model is None:

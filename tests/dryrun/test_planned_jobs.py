@@ -15,11 +15,12 @@ def test_full_scale_kodak_configs_plan_the_zoo_and_the_trainings(tmp_path, photo
         workdir, "-n", "--quiet", "rules", "--configfile", "configs/kodak-zoo.yaml", "configs/kodak-train.yaml"
     ).stdout
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", out, re.M))
-    zoo_points = 4 * 8 + 2 * 6  # bmshj2018-*, mbt2018-* at qualities 1-8; cheng2020-* at 1-6
-    classical_points = 1 + 1 + 10 + 7 + 7 + 6 + 6 + 7 + 6
+    zoo_codecs = 4 + 2  # bmshj2018-*, mbt2018-* (qualities 1-8), cheng2020-* (1-6)
+    classical_codecs = 9
     assert counts["prepare_dataset"] == "2"  # kodak and the training folder
     assert counts["train_codec"] == "8"  # two architectures at four lambdas
-    assert counts["compress"] == str(zoo_points + classical_points + 8)
+    # One compression job per codec on Kodak (each codes its whole ladder), the two trained codecs included.
+    assert counts["compress_ladder"] == str(zoo_codecs + classical_codecs + 2)
     assert not (workdir / "results").exists()  # a dry run downloads and writes nothing
 
 
@@ -42,7 +43,9 @@ def test_a_users_model_files_are_inputs_of_the_jobs_that_read_them(tmp_path, pho
     out = run_snakemake(workdir, "-n", "--configfile", write_config(workdir, cfg)).stdout
     # Each job's block of the dry run: its rule line and the indented lines under it (the jobs' order is not fixed).
     blocks = re.findall(r"^(?:local)?rule \w+:\n(?:    .*\n)+", out, re.M)
-    compress = [b for b in blocks if b.startswith("rule compress:") and "dataset=tiny, codec=bmshj2018-factorized" in b]
+    compress = [
+        b for b in blocks if b.startswith("rule compress_ladder:") and "dataset=tiny, codec=bmshj2018-factorized" in b
+    ]
     assert len(compress) == 1 and re.search(r"input: .*codec\.pth\.tar", compress[0])
     evaluate = [b for b in blocks if b.startswith("rule evaluate_task:")]
     assert len(evaluate) == 1 and re.search(r"input: .*detector\.pt", evaluate[0])

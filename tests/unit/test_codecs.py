@@ -47,7 +47,20 @@ MAGIC = {
 
 
 def test_registry_holds_the_issue_codecs():
-    classical = {"original", "png", "jpeg", "jpeg2000", "webp", "avif", "jpegxl", "h264", "hevc", "av1", "vp9"}
+    classical = {
+        "original",
+        "png",
+        "jpeg",
+        "jpeg2000",
+        "webp",
+        "avif",
+        "jpegxl",
+        "h264",
+        "hevc",
+        "av1",
+        "vp9",
+        "external",
+    }
     learned = {
         "bmshj2018-factorized",
         "bmshj2018-hyperprior",
@@ -252,7 +265,7 @@ def test_an_unknown_option_is_refused_listing_the_codecs_options(name):
         assert f"{expected}(allowed: {allowed})" in message
     else:
         expected = f"codecs.{name}: Additional properties are not allowed ('options' was unexpected) "
-        assert f"{expected}(allowed: qualities, datasets)" in message
+        assert f"{expected}(allowed: qualities, datasets, keep_decoded)" in message
 
 
 @pytest.mark.parametrize("name", sorted(CODECS))

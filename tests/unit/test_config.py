@@ -7,7 +7,7 @@ import copy
 import pytest
 import yaml
 
-from codecbench.config.plan import codec_job_settings, sweep_points
+from codecbench.config.plan import codec_job_settings, compression_jobs, sweep_points
 from codecbench.config.validate import ConfigError, validate_config
 
 GOOD = {
@@ -66,7 +66,7 @@ def test_the_default_config_is_valid(project):
         (with_change("codecs.jpeg.datasets", ["kodak"]), r"codecs\.jpeg\.datasets: dataset 'kodak' is not declared under datasets \(declared: photos\)"),
         (with_change("anchor", "avif"), r"anchor: codec 'avif' is not declared under codecs"),
         (with_change("codecs.webp.options", {"speed": 3}), r"codecs\.webp\.options: .*'speed' was unexpected.*allowed: method"),
-        (with_change("datasets.photos.name", "nope"), r"datasets\.photos: unknown builtin dataset 'nope' \(known: digits, moving_shapes, photos, plates, science, shapes\)"),
+        (with_change("datasets.photos.name", "nope"), r"datasets\.photos: unknown builtin dataset 'nope' \(known: digits, moving_shapes, photo_crops, photos, plates, science, shapes\)"),
         (with_change("codecs.avif.qualities", ["high"]), r"codecs\.avif\.qualities\[0\]: 'high' is not of type 'integer'"),
     ],
     ids=[
@@ -105,6 +105,14 @@ def test_sweep_points_respect_codec_dataset_lists():
         ("b", "jpeg", 20),
         ("b", "png", 6),
     ]
+
+
+def test_compression_jobs_count_ladders_shards_and_targets():
+    # photos: jpeg and webp ladders; a 3-shard copy: 3 jobs per codec; two jpeg targets; 2 + 6 + 2.
+    cfg = with_change("datasets.sharded", {"source": "builtin", "name": "photos", "shards": 3})
+    cfg["codecs"]["jpeg"]["target_bpp"] = [0.5, 1.0]
+    assert compression_jobs(validate_config(GOOD)) == 2
+    assert compression_jobs(validate_config(cfg)) == 2 * 1 + 2 * 3 + 2 * 2
 
 
 def test_a_compression_job_depends_on_options_not_on_the_ladder():

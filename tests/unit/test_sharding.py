@@ -4,7 +4,6 @@ Snakefile sharded."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,6 @@ from codecbench.stages.shards import (
     assign_shards,
     coding_order,
     count_shards,
-    merge_folders,
     merge_shard_tables,
     read_shard_table,
     shard_rows,
@@ -124,22 +122,6 @@ def test_shard_tables_round_trip_as_text(tmp_path):
     assert read_shard_table(tmp_path / "empty.csv").empty
 
 
-def test_folders_merge_as_hard_links(tmp_path):
-    for k, names in enumerate([["a.png", "b.png"], [], ["c.png"]]):
-        folder = tmp_path / "shards" / str(k)
-        folder.mkdir(parents=True)
-        (folder / ".snakemake_timestamp").touch()
-        for name in names:
-            (folder / name).write_bytes(name.encode())
-    sources = [tmp_path / "shards" / str(k) for k in range(3)]
-    assert merge_folders(sources, tmp_path / "merged") == 3
-    assert sorted(p.name for p in (tmp_path / "merged").iterdir()) == ["a.png", "b.png", "c.png"]
-    assert os.stat(tmp_path / "merged" / "c.png").st_ino == os.stat(sources[2] / "c.png").st_ino
-    (sources[1] / "a.png").write_bytes(b"again")
-    with pytest.raises(ValueError, match="a.png is in two shards"):
-        merge_folders(sources, tmp_path / "again")
-
-
 def test_the_config_takes_a_shard_count_per_dataset(tmp_path):
     cfg = {
         "datasets": {"digits": {"source": "builtin", "shards": 4}, "photos": {"source": "builtin"}},
@@ -177,31 +159,35 @@ def test_sharding_by_size_applies_to_every_dataset_without_its_own_setting():
 
 
 def test_sharded_compression_of_clips_merges_to_the_unsharded_rate_table(tmp_path):
-    """The library path of compress_shard + compress_merge on a video dataset with a video codec: each clip is
-    one file in one shard; the merged rate table and folders equal one unsharded job's."""
+    """The library path of compress_ladder_shard + compress_ladder_merge on a video dataset with a video codec:
+    each clip is one file in one shard, every shard writes into the one point store; the merged rate table and
+    the store's files equal one unsharded job's."""
     from codecbench.datasets import prepare_dataset, read_split
-    from codecbench.stages.compress import compress_dataset
+    from codecbench.stages.compress import compress_ladder
+    from codecbench.stages.points import Point
 
     settings = {"source": "builtin", "name": "moving_shapes", "clips": ["test_00", "test_01"], "max_frames": 3}
     prepare_dataset("moving", settings, tmp_path / "moving", tmp_path / "downloads")
     manifest = tmp_path / "moving" / "manifest.csv"
-    options = {"gop": 3}
+    codec = {"codec": "h264_video", "options": {"gop": 3}}
 
     def run(out: Path, shard=None):
-        return compress_dataset(
-            manifest, "h264_video", 30, options, out / "bitstreams", out / "decoded", out / "rate.csv", shard=shard
-        )
+        point = Point(30, out / "30", codec)
+        label = "whole" if shard is None else f"shard-{shard[0]}"
+        return compress_ladder(manifest, [point], [], {}, out / f"rates-{label}.csv", shard=shard)[0]
 
     run(tmp_path / "whole")
     for k in range(3):  # 2 clips over 3 shards: one shard is empty
-        run(tmp_path / "shards" / str(k), shard=(k, 3))
-    shard_dirs = [tmp_path / "shards" / str(k) for k in range(3)]
-    assert sorted(len(list((d / "bitstreams").iterdir())) for d in shard_dirs) == [0, 1, 1]
+        run(tmp_path / "sharded", shard=(k, 3))
+    store = tmp_path / "sharded" / "30"
+    assert sorted(p.name for p in store.glob("rate-*.csv")) == [f"rate-{k}-of-3.csv" for k in range(3)]
     order = coding_order(manifest, read_split(manifest, "test"), sequence_codec=True)
-    merged = merge_shard_tables([read_shard_table(d / "rate.csv") for d in shard_dirs], order)
-    whole = read_shard_table(tmp_path / "whole" / "rate.csv")
+    shard_tables = [read_shard_table(tmp_path / "sharded" / f"rates-shard-{k}.csv") for k in range(3)]
+    assert sorted(len(table) for table in shard_tables) == [0, 3, 3]
+    merged = merge_shard_tables(shard_tables, order, group_columns=["quality"])
+    whole = read_shard_table(tmp_path / "whole" / "rates-whole.csv")
     pd.testing.assert_frame_equal(merged.drop(columns=TIMING_COLUMNS), whole.drop(columns=TIMING_COLUMNS))
-    for kind in ("bitstreams", "decoded"):
-        merge_folders([d / kind for d in shard_dirs], tmp_path / "merged" / kind)
-        for path in (tmp_path / "whole" / kind).iterdir():
-            assert (tmp_path / "merged" / kind / path.name).read_bytes() == path.read_bytes()
+    whole_files = sorted((tmp_path / "whole" / "30" / "bitstreams").iterdir())
+    assert [path.name for path in whole_files] == sorted(p.name for p in (store / "bitstreams").iterdir())
+    for path in whole_files:
+        assert (store / "bitstreams" / path.name).read_bytes() == path.read_bytes()

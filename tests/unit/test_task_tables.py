@@ -98,6 +98,33 @@ def test_summary_is_reproducible_and_paired():
     assert not np.allclose(first.accuracy_ci_low, other.accuracy_ci_low)
 
 
+def test_the_headline_change_against_uncompressed_has_a_paired_interval():
+    table = evaluation_table()
+    summary = summarise(table, Classification, STATISTICS).set_index(["train_variant", "codec", "quality"])
+    for variant in ("original", "jpeg-10"):
+        before = table[(table.train_variant == variant) & (table.codec == "uncompressed")].set_index("image_id")
+        for quality in (10, 50):
+            after = table[(table.train_variant == variant) & (table.quality == quality)].set_index("image_id")
+            row = summary.loc[(variant, "jpeg", quality)]
+            assert row.accuracy_change == pytest.approx(after.correct.mean() - before.correct.mean())
+            assert row.accuracy_change_ci_low <= row.accuracy_change <= row.accuracy_change_ci_high
+            # The paired interval of the difference, from the images' own changes: narrower than the two
+            # points' intervals put together (the same images are drawn for both).
+            own = after.correct.astype(float) - before.correct.loc[after.index].astype(float)
+            rng = np.random.default_rng(0)
+            means = [own.to_numpy()[rng.integers(0, len(own), len(own))].mean() for _ in range(2000)]
+            low, high = np.percentile(means, [2.5, 97.5])
+            assert row.accuracy_change_ci_low == pytest.approx(low, abs=0.05)
+            assert row.accuracy_change_ci_high == pytest.approx(high, abs=0.05)
+            unpaired = (row.accuracy_ci_high - row.accuracy_ci_low) + (
+                summary.loc[(variant, "uncompressed", 0)].accuracy_ci_high
+                - summary.loc[(variant, "uncompressed", 0)].accuracy_ci_low
+            )
+            assert row.accuracy_change_ci_high - row.accuracy_change_ci_low < unpaired
+            assert row.accuracy_change == pytest.approx(row.improved - row.worsened)  # accuracy: net flips
+        assert np.isnan(summary.loc[(variant, "uncompressed", 0)].accuracy_change)
+
+
 def test_per_class_and_confusion_tables():
     table = evaluation_table()
     per_class = per_class_scores(table, Classification)
@@ -148,3 +175,31 @@ def test_bd_on_the_task_quality_compares_codecs_on_the_same_images():
     assert row.available and row.bd_rate_pct == pytest.approx(-50, abs=1e-6)
     assert list(bd.train_variant) == ["original", "jpeg-10"]
     assert bd_on_task(table, Classification, "avif", {"method": "pchip"}, STATISTICS).empty  # no anchor: header only
+
+
+def test_metric_agreement_joins_each_image_of_each_point_to_its_metrics():
+    from scipy.stats import spearmanr
+
+    from codecbench.stages.task_tables import metric_agreement
+
+    rng = np.random.default_rng(3)
+    images = [f"im{i}" for i in range(12)]
+    points = [("jpeg", 10), ("jpeg", 50), ("webp", 20)]
+    quality = pd.DataFrame(
+        [(c, q, i, rng.random() * q, 20 + rng.random() * q, rng.random()) for c, q in points for i in images],
+        columns=["codec", "quality", "image_id", "bpp", "psnr_rgb", "mse"],
+    )
+    quality["vmaf"] = np.nan  # not measured on images: left out, not ranked
+    evaluations = pd.DataFrame(
+        [("original", c, q, i, bool(rng.random() < q / 60)) for c, q in points for i in images]
+        + [("original", "uncompressed", 0, i, True) for i in images],
+        columns=["train_variant", "codec", "quality", "image_id", "correct"],
+    )
+    evaluations["quality"] = evaluations.quality.astype(float)  # as read back from CSV: 10.0 names point 10
+    table = metric_agreement("classification", evaluations, quality, ["psnr_rgb", "mse", "vmaf"], STATISTICS)
+    assert set(table.metric) == {"bpp", "psnr_rgb", "mse"}
+    assert (table.n_pairs == 36).all() and (table.n_images == 12).all()
+    joined = evaluations[evaluations.codec != "uncompressed"].reset_index(drop=True)
+    for metric, sign in (("psnr_rgb", 1), ("mse", -1)):  # mse: lower is better, by the metric registry
+        expected = sign * spearmanr(quality[metric], joined.correct.astype(float)).statistic
+        assert table.set_index("metric").spearman[metric] == pytest.approx(expected)

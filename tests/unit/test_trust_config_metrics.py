@@ -9,16 +9,14 @@ import math
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
+from dataset_builders import prepared_images
 
 from codecbench.codecs import CodecError, get_codec_class
 from codecbench.config.validate import ConfigError, check_config_files
-from codecbench.datasets import FRAME_COLUMNS, FRAMES_FILE, MANIFEST_COLUMNS
-from codecbench.io import read_rgb, write_rgb_png
 from codecbench.metrics import METRICS, MIN_SIDE, SEQUENCE_METRICS, MetricError, compute_metrics
-from codecbench.stages.compress import compress_dataset
-from codecbench.stages.quality import measure_quality
+from codecbench.stages import compress as compress_stage
+from codecbench.stages.compress import compress_point
 
 
 def test_json_configs_and_every_duplicate_are_reported_and_yaml_merge_keys_are_no_duplicates(tmp_path):
@@ -69,23 +67,11 @@ def test_each_metric_is_computed_from_its_minimum_side_on():
             assert math.isnan(METRICS[name](reference[1:], decoded[1:])), name
 
 
-def _dataset(root, images, frames=None):
-    """A prepared dataset folder ``root`` (its name is the dataset id) of test images ``im0``, ``im1``, ..."""
-    rows = []
-    for index, image in enumerate(images):
-        write_rgb_png(root / "images" / f"im{index}.png", image)
-        rows.append([f"im{index}", f"images/im{index}.png", image.shape[1], image.shape[0], "test", "", "", "RGB", ""])
-    pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(root / "manifest.csv", index=False)
-    if frames is not None:
-        pd.DataFrame(frames, columns=FRAME_COLUMNS).to_csv(root / FRAMES_FILE, index=False)
-    return root / "manifest.csv"
-
-
 @pytest.mark.parametrize(("quality", "target_bpp", "point"), [(50, None, "quality=50"), (None, 1.5, "target 1.5 bpp")])
 def test_a_codec_failing_on_one_image_names_dataset_codec_point_and_image(
     tmp_path, photo, monkeypatch, quality, target_bpp, point
 ):
-    manifest = _dataset(tmp_path / "photos", [photo[:48, :64], photo[:40, :56], photo[8:56, :64]])
+    manifest = prepared_images(tmp_path / "photos", [photo[:48, :64], photo[:40, :56], photo[8:56, :64]])
     jpeg = get_codec_class("jpeg")
     broken = OSError("encoder state corrupt")  # a library's own exception, not a CodecError
 
@@ -98,20 +84,26 @@ def test_a_codec_failing_on_one_image_names_dataset_codec_point_and_image(
     monkeypatch.setattr(jpeg, "encode", encode)
     out = tmp_path / "point"
     with pytest.raises(CodecError) as caught:
-        compress_dataset(manifest, "jpeg", quality, {}, out / "b", out / "d", out / "r.csv", target_bpp=target_bpp)
+        compress_point(manifest, "jpeg", quality, {}, out, target_bpp=target_bpp)
     assert str(caught.value).startswith(f"jpeg {point} on dataset 'photos', image 'im1' (")
     assert str(caught.value).endswith("): OSError: encoder state corrupt")
     assert caught.value.__cause__ is broken
 
 
-def test_a_metric_failing_on_one_image_names_dataset_codec_point_and_image(tmp_path, photo):
-    manifest = _dataset(tmp_path / "photos", [photo[:48, :64], photo[:40, :56]])
-    point = tmp_path / "jpeg50"
-    compress_dataset(manifest, "jpeg", 50, {}, point / "b", point / "d", point / "rate.csv")
-    write_rgb_png(point / "d" / "im1.png", read_rgb(point / "d" / "im1.png")[:-1])  # a decoded image cut short
-    keys = {"dataset": "photos", "codec": "jpeg", "quality": 50}
+def test_a_metric_failing_on_one_image_names_dataset_codec_point_and_image(tmp_path, photo, monkeypatch):
+    manifest = prepared_images(tmp_path / "photos", [photo[:48, :64], photo[:40, :56]])
+    jpeg = get_codec_class("jpeg")
+    original_decode = jpeg.decode
+
+    def decode(self, data, size=None):  # a decoder that returns im1 (40 rows) cut short by one row
+        decoded = original_decode(self, data, size)
+        return decoded[:-1] if decoded.shape[0] == 40 else decoded
+
+    monkeypatch.setattr(jpeg, "decode", decode)
+    monkeypatch.setattr(compress_stage, "_check_decoded_shape", lambda *args: None)
+    keys = {"dataset": "photos", "codec": "jpeg"}
     with pytest.raises(MetricError) as caught:
-        measure_quality(manifest, point / "rate.csv", point / "d", ["psnr_rgb", "ssim"], keys, None)
+        compress_point(manifest, "jpeg", 50, {}, tmp_path / "jpeg50", metrics=["psnr_rgb", "ssim"], keys=keys)
     assert str(caught.value).startswith("psnr_rgb of dataset 'photos', codec 'jpeg', quality 50, image 'im1' (")
     assert isinstance(caught.value.__cause__, ValueError) and "differ in shape" in str(caught.value.__cause__)
 
@@ -119,17 +111,15 @@ def test_a_metric_failing_on_one_image_names_dataset_codec_point_and_image(tmp_p
 def test_a_clip_metric_failing_names_dataset_codec_point_and_clip(tmp_path, photo, monkeypatch):
     clip = [photo[i : i + 40, :48] for i in range(2)]
     frames = [["im0", "c0", 0, 10.0], ["im1", "c0", 1, 10.0]]
-    manifest = _dataset(tmp_path / "clips", clip, frames)
-    point = tmp_path / "png6"
-    compress_dataset(manifest, "png", 6, {}, point / "b", point / "d", point / "rate.csv")
+    manifest = prepared_images(tmp_path / "clips", clip, frames)
     broken = RuntimeError("libvmaf: out of memory")
 
     def failing_vmaf(reference, decoded, fps):
         raise broken
 
     monkeypatch.setitem(SEQUENCE_METRICS, "vmaf", failing_vmaf)
-    keys = {"dataset": "clips", "codec": "png", "quality": 6}
+    keys = {"dataset": "clips", "codec": "png"}
     with pytest.raises(MetricError) as caught:
-        measure_quality(manifest, point / "rate.csv", point / "d", ["vmaf"], keys, None)
+        compress_point(manifest, "png", 6, {}, tmp_path / "png6", metrics=["vmaf"], keys=keys)
     assert str(caught.value).startswith("vmaf of dataset 'clips', codec 'png', quality 6, clip 'c0' (")
     assert str(caught.value).endswith("RuntimeError: libvmaf: out of memory") and caught.value.__cause__ is broken

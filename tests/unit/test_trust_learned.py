@@ -26,7 +26,7 @@ from codecbench.datasets import prepare_dataset
 from codecbench.learned import models
 from codecbench.learned.train import partial_path, train_codec
 from codecbench.learned.train_video import CHECKPOINT_NAME, build_ssf, save_ssf_checkpoint, train_ssf
-from codecbench.stages.compress import compress_dataset
+from codecbench.stages.compress import compress_point
 from codecbench.tasks.classification import Classification, _build_network, imagenet_weights_file
 
 pytestmark = pytest.mark.usefixtures("torch_home")  # every test gets an empty torch.hub cache (conftest.py)
@@ -69,9 +69,7 @@ def one_image_dataset(tmp_path):
 
 
 def _compress(manifest, out, **options):
-    return compress_dataset(
-        manifest, "cae", 1, {"pretrained": False, **options}, out / "bits", out / "decoded", out / "rate.csv"
-    )
+    return compress_point(manifest, "cae", 1, {"pretrained": False, **options}, out)[0]
 
 
 def test_a_mismatching_decoder_fails_the_job_naming_the_image_and_the_mismatch(

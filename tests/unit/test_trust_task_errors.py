@@ -41,7 +41,7 @@ def test_a_failing_model_names_task_dataset_point_and_image(tmp_path, monkeypatc
             {"task": "classification", "settings": {}},
             tmp_path / "prepared" / "manifest.csv",
             None,
-            [(UNCOMPRESSED, 0, None, None)],
+            [(UNCOMPRESSED, 0, None)],
             {"task": "digits", "train_variant": "original"},
             tmp_path / "predictions.csv",
         )

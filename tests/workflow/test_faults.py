@@ -97,7 +97,9 @@ def compressing(workdir: Path, proc) -> bool:
     """The trained codec's compression job is running, has written one stream (the astronaut's) and not its rate
     table: a directory output half written."""
     return bool(
-        streams(workdir) and not (workdir / MINI_POINT / "rate.csv").exists() and job_processes(proc, "compress.py")
+        streams(workdir)
+        and not (workdir / MINI_POINT / "rate.csv").exists()
+        and job_processes(proc, "compress_ladder.py")
     )
 
 
@@ -137,7 +139,7 @@ def test_kill9_mid_training_and_mid_compression_then_a_rerun_matches_an_uninterr
         f"rerunning {executed_rules(rerun)}"
     )
     assert first == ["snakemake"] and second in RECOVERIES and third in RECOVERIES
-    assert "compress" in executed_rules(rerun) and "train_codec" not in executed_rules(rerun)
+    assert "compress_ladder" in executed_rules(rerun) and "train_codec" not in executed_rules(rerun)
     assert_same_results(clean_runs[0], workdir)
     assert not list(Path(workdir, MODELS).glob("*/*.partial"))
     assert planned_jobs(workdir, configfile) == []  # up to date: nothing is left marked incomplete

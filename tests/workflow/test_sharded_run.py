@@ -47,29 +47,30 @@ def test_a_sharded_run_gives_the_results_of_an_unsharded_run(tmp_path_factory, p
         return pd.read_csv(run / path, dtype={"image_id": str, "label": str, "predicted": str})
 
     logs = sharded / "results/logs"
-    assert sorted(p.name for p in (logs / "compress/digits/jpeg/20").iterdir()) == [
+    assert sorted(p.name for p in (logs / "compress/digits/jpeg").iterdir()) == [
         f"shard-{k}-of-3.log" for k in range(3)
     ]
-    assert "shard 1 of 3: 4 of 12 images" in (logs / "compress/digits/jpeg/20/shard-1-of-3.log").read_text()
+    assert "shard 1 of 3: 4 of 12 images" in (logs / "compress/digits/jpeg/shard-1-of-3.log").read_text()
     assert sorted(p.name for p in (logs / "evaluate_task/cnn/original").iterdir()) == [
         f"shard-{k}-of-3.log" for k in range(3)
     ]
-    assert sorted(p.name for p in (logs / "quality/photos/jpeg").iterdir()) == ["shard-0-of-2.log", "shard-1-of-2.log"]
-    assert not (sharded / point / "shards").exists()  # temporary, merged
+    assert sorted(p.name for p in (logs / "compress/photos/jpeg").iterdir()) == ["shard-0-of-2.log", "shard-1-of-2.log"]
+    assert not (sharded / "results/compressed/digits/jpeg/shards").exists()  # temporary, merged
+    # Each shard job stored its rows of the point beside the others'.
+    assert sorted(p.name for p in (sharded / point).glob("rate-*.csv")) == [f"rate-{k}-of-3.csv" for k in range(3)]
     quality = read(sharded, "results/tables/quality.csv")
     timing = [c for c in TIMING_COLUMNS if c in quality]
     pd.testing.assert_frame_equal(
         quality.drop(columns=timing), read(unsharded, "results/tables/quality.csv").drop(columns=timing)
     )
+    rates = "results/compressed/digits/jpeg/rates.csv"
     pd.testing.assert_frame_equal(
-        read(sharded, f"{point}/rate.csv").drop(columns=TIMING_COLUMNS),
-        read(unsharded, f"{point}/rate.csv").drop(columns=TIMING_COLUMNS),
+        read(sharded, rates).drop(columns=TIMING_COLUMNS), read(unsharded, rates).drop(columns=TIMING_COLUMNS)
     )
-    for kind in ("bitstreams", "decoded"):
-        files = sorted(p for p in (unsharded / point / kind).iterdir() if not p.name.startswith("."))
-        assert len(files) == 12
-        assert [p.name for p in files] == sorted(p.name for p in (sharded / point / kind).glob("[!.]*"))
-        assert all((sharded / point / kind / p.name).read_bytes() == p.read_bytes() for p in files)
+    files = sorted(p for p in (unsharded / point / "bitstreams").iterdir() if not p.name.startswith("."))
+    assert len(files) == 12
+    assert [p.name for p in files] == sorted(p.name for p in (sharded / point / "bitstreams").glob("[!.]*"))
+    assert all((sharded / point / "bitstreams" / p.name).read_bytes() == p.read_bytes() for p in files)
     for table in ("tasks/cnn/original/predictions.csv", "tables/tasks/cnn/predictions.csv"):
         pd.testing.assert_frame_equal(read(sharded, f"results/{table}"), read(unsharded, f"results/{table}"))
     summary = [c for c in read(unsharded, "results/tables/tasks/cnn/summary.csv") if not c.endswith("_s")]

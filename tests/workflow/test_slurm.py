@@ -121,7 +121,7 @@ def scontrol_job(job_id: int) -> dict[str, str]:
 def test_every_job_ran_as_a_slurm_job_in_the_given_partition(runs):
     jobs = submitted_jobs(runs["log"])
     rules = {rule for rule, _ in jobs.values()}
-    assert {"train_task", "compress_shard", "quality_ladder_shard", "evaluate_task_shard"} <= rules
+    assert {"train_task", "compress_ladder_shard", "evaluate_task_shard"} <= rules
     # Dataset preparation downloads: it runs on the submitting machine (compute nodes often have no internet).
     assert "prepare_dataset" not in rules and re.search(r"^localcheckpoint prepare_dataset:", runs["log"], re.M)
     assert sum(rule == "evaluate_task_shard" for rule, _ in jobs.values()) == 2  # 40 test images, 20 per shard

@@ -22,10 +22,11 @@ REQUIRED_COLUMNS = [
     "dataset", "codec", "quality", "image_id", "bytes", "bpp", "psnr_rgb", "psnr_y", "ssim", "ms_ssim", "vif",
     "mse", "mae", "encode_s", "decode_s", "compression_ratio", "codec_version",
 ]  # fmt: skip
-# Jobs that follow any change of a point: tables, statistics, provenance, every figure of the dataset and the
-# stage costs (the point's jobs' benchmarks are new).
+# Jobs that follow any change of a point: tables, statistics, provenance, every figure of the dataset, the stage
+# costs (the point's jobs' benchmarks are new), the coding costs (its times per megapixel) and the findings.
 AGGREGATES = [
-    "all", "bd_rate", "dataset_figures[dataset=tiny]", "provenance", "quality_table", "stage_costs", "summary",
+    "all", "bd_rate", "complexity", "dataset_figures[dataset=tiny]", "findings", "provenance", "quality_table",
+    "stage_costs", "summary",
 ]  # fmt: skip
 
 
@@ -92,16 +93,16 @@ def test_figures_logs_and_benchmarks_are_written(tiny_run):
     for metric in ("psnr_rgb", "ms_ssim"):
         with Image.open(tiny_run / f"results/figures/tiny/rd_{metric}.png") as im:
             assert im.size[0] > 400 and np.asarray(im.convert("L")).std() > 5
-    compress_log = (tiny_run / "results/logs/compress/tiny/jpeg/30.log").read_text()
-    assert "Pillow" in compress_log and "jpeg quality=30" in compress_log
-    assert (tiny_run / "results/benchmarks/compress/tiny/webp/50.tsv").read_text().startswith("s\t")
+    compress_log = (tiny_run / "results/logs/compress/tiny/jpeg.log").read_text()
+    assert "Pillow" in compress_log and "jpeg quality=30: coding" in compress_log
+    assert (tiny_run / "results/benchmarks/compress/tiny/webp.tsv").read_text().startswith("s\t")
 
 
 def test_stage_costs_sum_every_jobs_benchmark(tiny_run):
     costs = pd.read_csv(tiny_run / "results/tables/stage_costs.csv").set_index("stage")
     # The tiny run's jobs with a benchmark, stage by stage (its benchmark folder holds nothing else).
     assert costs.jobs.to_dict() == {
-        "prepare_dataset": 1, "compress": 4, "compress_target": 1, "quality": 4, "summary": 1, "bd_rate": 1,
+        "prepare_dataset": 1, "compress": 3, "compress_target": 1, "summary": 1, "bd_rate": 1, "complexity": 1,
     }  # fmt: skip
     for stage in costs.index:
         folder = tiny_run / "results/benchmarks" / stage
@@ -113,7 +114,7 @@ def test_stage_costs_sum_every_jobs_benchmark(tiny_run):
     assert costs.wall_share_pct.sum() == pytest.approx(100, abs=0.01)
     with Image.open(tiny_run / "results/figures/stage_costs.png") as im:
         assert im.size[0] > 400
-    assert "4 jobs, peak" in (tiny_run / "results/figures/stage_costs.svg").read_text()
+    assert "3 jobs, peak" in (tiny_run / "results/figures/stage_costs.svg").read_text()
 
 
 def test_nothing_is_written_to_home_and_the_default_experiment_does_not_leak(tiny_run):
@@ -130,8 +131,7 @@ def test_adding_a_quality_reruns_that_point_its_codecs_metrics_and_the_aggregate
     cfg = {**TINY, "codecs": {**TINY["codecs"], "jpeg": {"qualities": [30, 50, 70]}}}
     assert planned_jobs(tiny_run, write_config(tiny_run, cfg, "more.yaml")) == sorted(
         [
-            "compress[dataset=tiny, codec=jpeg, quality=50]",
-            "quality_ladder[dataset=tiny, codec=jpeg]",
+            "compress_ladder[dataset=tiny, codec=jpeg]",
             *AGGREGATES,
         ]
     )
@@ -141,8 +141,7 @@ def test_editing_another_codecs_ladder_reruns_only_that_codec(tiny_run):
     ladder = {**TINY, "codecs": {**TINY["codecs"], "webp": {"qualities": [50, 80]}}}
     assert planned_jobs(tiny_run, write_config(tiny_run, ladder, "ladder.yaml")) == sorted(
         [
-            "compress[dataset=tiny, codec=webp, quality=80]",
-            "quality_ladder[dataset=tiny, codec=webp]",
+            "compress_ladder[dataset=tiny, codec=webp]",
             *AGGREGATES,
         ]
     )
@@ -152,21 +151,70 @@ def test_editing_a_codecs_options_reruns_its_points_only(tiny_run):
     options = {**TINY, "codecs": {**TINY["codecs"], "webp": {"qualities": [50], "options": {"method": 6}}}}
     assert planned_jobs(tiny_run, write_config(tiny_run, options, "options.yaml")) == sorted(
         [
-            "compress[dataset=tiny, codec=webp, quality=50]",
-            "quality_ladder[dataset=tiny, codec=webp]",
+            "compress_ladder[dataset=tiny, codec=webp]",
             *AGGREGATES,
         ]
     )
 
 
-def test_changing_the_metrics_reruns_metric_jobs_but_no_compression(tiny_run):
+def test_changing_the_metrics_reruns_the_measuring_jobs_but_not_the_datasets(tiny_run):
+    # What those jobs then code: nothing (test_a_rerun_codes_only_the_points_not_stored_yet).
     fewer = {**TINY, "metrics": ["psnr_rgb", "ms_ssim"]}
     jobs = planned_jobs(tiny_run, write_config(tiny_run, fewer, "metrics.yaml"))
-    assert sorted(job for job in jobs if job.startswith(("quality_ladder", "quality_target"))) == [
-        "quality_ladder[dataset=tiny, codec=jpeg]", "quality_ladder[dataset=tiny, codec=png]",
-        "quality_ladder[dataset=tiny, codec=webp]", "quality_target[dataset=tiny, codec=jpeg, bpp=1]",
+    assert sorted(job for job in jobs if job.startswith("compress")) == [
+        "compress_ladder[dataset=tiny, codec=jpeg]", "compress_ladder[dataset=tiny, codec=png]",
+        "compress_ladder[dataset=tiny, codec=webp]", "compress_target[dataset=tiny, codec=jpeg, bpp=1]",
     ]  # fmt: skip
-    assert not [job for job in jobs if job.startswith(("compress", "prepare_dataset"))]
+    assert not [job for job in jobs if job.startswith("prepare_dataset")]
+
+
+STORE = {
+    "datasets": {"tiny": {"source": "local", "path": "input"}},
+    "codecs": {"jpeg": {"qualities": [30, 70]}},
+    "metrics": ["psnr_rgb"],
+    "bd": {"metrics": ["psnr_rgb"]},
+    "statistics": {"n_boot": 100},
+}
+
+
+def test_a_rerun_codes_only_the_points_not_stored_yet(tmp_path, photo):
+    """The one compression job of a ladder reruns when a point is added or the metrics change, but codes only the
+    points whose stored bitstreams do not hold: new ones, and one whose file was damaged."""
+    workdir = make_project_copy(tmp_path, photo)
+    point = workdir / "results/compressed/tiny/jpeg"
+    log = workdir / "results/logs/compress/tiny/jpeg.log"
+
+    def run(cfg, name):
+        run_snakemake(workdir, "--configfile", write_config(workdir, cfg, name))
+        return log.read_text(), pd.read_csv(workdir / "results/tables/quality.csv")
+
+    def stamps(quality):
+        return {p.name: p.stat().st_mtime_ns for p in (point / str(quality) / "bitstreams").iterdir()}
+
+    _, first = run(STORE, "first.yaml")
+    before = {quality: stamps(quality) for quality in (30, 70)}
+    more = {**STORE, "codecs": {"jpeg": {"qualities": [30, 50, 70]}}}
+    text, second = run(more, "more.yaml")
+    assert "jpeg quality=30: stored already with this coding key: reused" in text
+    assert "jpeg quality=50: coding" in text and "2 points reused, 1 to code" in text
+    assert {quality: stamps(quality) for quality in (30, 70)} == before  # not written again
+    old = second[second.quality != 50].drop(columns=["encode_s", "decode_s"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(old, first.drop(columns=["encode_s", "decode_s"]))
+    assert len(second[second.quality == 50]) == 2
+
+    text, third = run({**more, "metrics": ["psnr_rgb", "mae"]}, "metrics.yaml")
+    assert "3 points reused, 0 to code" in text and third.mae.notna().all()
+    assert {quality: stamps(quality) for quality in (30, 70)} == before
+
+    damaged = point / "70/bitstreams/coffee.jpg"
+    damaged.write_bytes(damaged.read_bytes()[:-10])
+    text, fourth = run(more, "again.yaml")
+    assert f"stored {damaged.relative_to(workdir)} is missing or changed: coding the point again" in text
+    assert "2 points reused, 1 to code" in text and stamps(30) == before[30]
+    assert damaged.read_bytes()[-2:] == b"\xff\xd9"  # a whole JPEG again
+    pd.testing.assert_frame_equal(
+        fourth.drop(columns=["encode_s", "decode_s"]), second.drop(columns=["encode_s", "decode_s"])
+    )
 
 
 def test_a_corrupt_image_fails_naming_the_file(tmp_path, photo):
@@ -352,7 +400,7 @@ def test_changing_one_lambda_retrains_only_that_model(learned_run):
     jobs = planned_jobs(learned_run, write_config(learned_run, cfg, "lambda.yaml"))
     trainings = [job for job in jobs if job.startswith("train_codec")]
     assert len(trainings) == 1 and "model=2," in trainings[0]
-    assert "compress[dataset=tiny, codec=mini, quality=2]" in jobs
+    assert "compress_ladder[dataset=tiny, codec=mini]" in jobs  # which codes model 2's point only
     assert not [job for job in jobs if "quality=1" in job or "codec=jpeg" in job]
 
 
@@ -391,9 +439,10 @@ def test_a_model_trained_on_compressed_images_read_the_decoded_bitstreams(task_r
     compressed = task_run / "results/compressed/digits-train/jpeg/10"
     streams = sorted((compressed / "bitstreams").glob("*.jpg"))
     assert len(streams) == 80 and all(p.read_bytes()[:2] == b"\xff\xd8" for p in streams)
-    decoded = [compressed / "decoded" / f"{image_id}.png" for image_id in train.image_id]
+    assert not (compressed / "decoded").exists()  # JPEG decodes again where pixels are needed
+    decoded = [compressed / "bitstreams" / f"{image_id}.jpg" for image_id in train.image_id]
     info = json.loads((task_run / "results/models/tasks/digits_cnn/jpeg-10/training.json").read_text())
-    assert info["images_sha256"] == images_sha256(decoded)
+    assert info["images_sha256"] == images_sha256(decoded)  # Pillow's decoding of the stored JPEG files
     original = json.loads((task_run / "results/models/tasks/digits_cnn/original/training.json").read_text())
     assert original["images_sha256"] == images_sha256([task_run / "results/datasets/digits" / f for f in train.file])
     assert info["images_sha256"] != original["images_sha256"]
@@ -439,8 +488,8 @@ def test_task_edits_rerun_only_what_depends_on_them(task_run):
     assert [j for j in jobs if j.startswith("evaluate_task")] == [
         "evaluate_task[task=digits_cnn, train_variant=jpeg-10]", "evaluate_task[task=digits_cnn, train_variant=original]"
     ]  # fmt: skip
-    assert "compress[dataset=digits, codec=webp, quality=70]" in jobs
-    assert not [j for j in jobs if j.startswith("compress") and "codec=jpeg," in j]
+    assert "compress_ladder[dataset=digits, codec=webp]" in jobs
+    assert not [j for j in jobs if j.startswith("compress") and "codec=jpeg" in j]
 
 
 def test_a_users_own_checkpoint_is_evaluated_without_training(task_run):
@@ -534,6 +583,20 @@ def video_run(tmp_path_factory, photo):
     return finished_run(tmp_path_factory, photo, "video", VIDEO_TINY)
 
 
+def ffmpeg_frame(stream: Path, index: int, height: int, width: int) -> np.ndarray:
+    """Frame ``index`` of a video file as the ffmpeg program decodes it to RGB (BT.601 full range, as coded)."""
+    import imageio_ffmpeg
+
+    from codecbench.codecs.ffmpeg import TO_RGB
+
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(stream), "-vf", f"{TO_RGB},format=rgb24"]
+    command += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:"]
+    raw = subprocess.run(command, capture_output=True, check=True).stdout
+    padded = (height + height % 2, width + width % 2)
+    frames = np.frombuffer(raw, np.uint8).reshape(-1, *padded, 3)
+    return frames[index, :height, :width]
+
+
 def test_a_clip_is_one_video_file_whose_frames_are_measured_like_images(video_run):
     point = video_run / "results/compressed/moving/h264_video/30"
     (stream,) = (point / "bitstreams").glob("*.mp4")
@@ -548,7 +611,8 @@ def test_a_clip_is_one_video_file_whose_frames_are_measured_like_images(video_ru
 
     row = frames[frames.frame == 3].iloc[0]
     reference = read_rgb(video_run / f"results/datasets/moving/images/{row.image_id}.png")
-    decoded = read_rgb(point / "decoded" / f"{row.image_id}.png")
+    assert not (point / "decoded").exists()  # a video codec's clip decodes again where pixels are needed
+    decoded = ffmpeg_frame(stream, 3, int(row.height), int(row.width))
     assert row.psnr_y == pytest.approx(psnr_y(reference, decoded))
     assert table.vmaf.between(0, 100.001).all() and (table.groupby("codec").vmaf.mean() > 50).all()
     for name in ("kbps", "traces"):
@@ -573,5 +637,5 @@ def test_a_learned_video_codec_trains_on_the_clips_in_the_plan(video_run):
     jobs = planned_jobs(video_run, write_config(video_run, cfg, "ssf.yaml"))
     trained = [job for job in jobs if job.startswith("train_codec")]
     assert len(trained) == 1 and trained[0].startswith("train_codec[codec=ssf, model=1, settings_hash=")
-    assert "compress[dataset=moving, codec=ssf, quality=1]" in jobs
+    assert "compress_ladder[dataset=moving, codec=ssf]" in jobs
     assert "prepare_dataset[dataset=clips]" in jobs and not [job for job in jobs if "dataset=clips, codec" in job]
