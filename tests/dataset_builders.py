@@ -189,3 +189,42 @@ def prepared_images(root: Path, images: list[np.ndarray], frames: list[list] | N
     if frames is not None:
         pd.DataFrame(frames, columns=FRAME_COLUMNS).to_csv(root / FRAMES_FILE, index=False)
     return root / "manifest.csv"
+
+
+# ILSVRC2012 class id -> WordNet id of a devkit's meta.mat, and a non-leaf synset (id 1001) that is no class.
+ILSVRC_SYNSETS = [(1, "n01440764", 0), (2, "n01443537", 0), (3, "n01484850", 0), (4, "n02124075", 0),
+                  (5, "n07920052", 0), (1001, "n00001740", 3)]  # fmt: skip
+
+
+def add_tar_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+def make_ilsvrc_devkit(path: Path, ground_truth: list[int]) -> Path:
+    """A devkit laid out like ILSVRC2012_devkit_t12.tar.gz: meta.mat with ILSVRC_SYNSETS and the validation ground
+    truth, line k the class id of image k."""
+    from scipy.io import savemat
+
+    synsets = np.zeros(len(ILSVRC_SYNSETS), dtype=[("ILSVRC2012_ID", "O"), ("WNID", "O"), ("num_children", "O")])
+    for row, entry in enumerate(ILSVRC_SYNSETS):
+        synsets[row] = entry
+    meta = io.BytesIO()
+    savemat(meta, {"synsets": synsets})
+    with tarfile.open(path, "w:gz") as tar:
+        add_tar_member(tar, "ILSVRC2012_devkit_t12/data/meta.mat", meta.getvalue())
+        truth = "".join(f"{class_id}\n" for class_id in ground_truth).encode()
+        add_tar_member(tar, "ILSVRC2012_devkit_t12/data/ILSVRC2012_validation_ground_truth.txt", truth)
+    return path
+
+
+def make_ilsvrc_images(path: Path, images: list[np.ndarray]) -> Path:
+    """An images tar laid out like ILSVRC2012_img_val.tar: images[k - 1] as ILSVRC2012_val_<k, 8 digits>.JPEG,
+    written last to first."""
+    with tarfile.open(path, "w") as tar:
+        for number in range(len(images), 0, -1):
+            buffer = io.BytesIO()
+            Image.fromarray(images[number - 1]).save(buffer, "JPEG", quality=95)
+            add_tar_member(tar, f"ILSVRC2012_val_{number:08d}.JPEG", buffer.getvalue())
+    return path

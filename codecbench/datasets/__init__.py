@@ -1,13 +1,13 @@
 """Datasets: resolve a config entry (source builtin | local | url | cifar10 | folder | coco | yolo | mot17 |
-video_folder | bsds500) to normalised images plus a manifest and, for detection sets, their boxes; for edge sets their
-boundary maps; for video sets the clip and frame of each image.
+video_folder | bsds500 | ilsvrc2012_val) to normalised images plus a manifest and, for detection sets, their boxes;
+for edge sets their boundary maps; for video sets the clip and frame of each image.
 
 A prepared dataset is ``<dir>/images/<image_id>.png`` (8-bit RGB, see :mod:`.normalize` for how other inputs are
 converted) and ``<dir>/manifest.csv`` with one row per image: its id, file, size, ``split`` ("train" or "test";
 datasets without splits are all "test"), ``label`` and where it came from. Image ids are unique across the whole
 dataset, splits included. What ``label`` holds depends on the dataset's annotation kind (:func:`annotation_kind`):
 
-* **classes** (cifar10, folder with class sub-folders, builtin digits): the image's class name.
+* **classes** (cifar10, folder with class sub-folders, ilsvrc2012_val, builtin digits): the image's class name.
 * **text** (builtin plates, folder with ``labels_file``): the text the image shows, exactly (OCR ground truth).
 * **objects** (builtin shapes and moving_shapes, coco, yolo, mot17): "". The boxes are in ``<dir>/objects.csv``
   (:data:`OBJECT_COLUMNS`: one row per object, in the prepared image's pixels, ``x_max``/``y_max`` the exclusive
@@ -783,4 +783,4 @@ __all__ = [
 
 # The reader modules declare the other sources; imported in this order, which is the registry's (and so the order
 # the config schema lists the sources in). Last: they build on this module.
-from . import labelled, annotated, video, bsds  # noqa: E402, F401, I001
+from . import labelled, annotated, video, bsds, ilsvrc  # noqa: E402, F401, I001

@@ -55,7 +55,7 @@ VIDEO_BUILTINS: set[str] = set()  # built-in sets of video clips (their records 
 LABELLED_BUILTINS: set[str] = set()  # built-in sets with class labels and a train/test split (classification)
 # Every annotation kind, with what it is in words (error messages say what a task needs).
 ANNOTATION_KINDS = {
-    "classes": "class labels with a train/test split",
+    "classes": "class labels",  # a task whose model trains also needs a train split, checked on its own
     "objects": "object boxes",
     "text": "text transcriptions",
     "edges": "edge ground truth",

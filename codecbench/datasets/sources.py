@@ -2,10 +2,11 @@
 
 A source is a :class:`DatasetSource` registered with :func:`register_source`, declared beside the code that reads
 it: ``builtin``, ``local`` and ``url`` in :mod:`codecbench.datasets`, the others in its reader modules
-(:mod:`.labelled`, :mod:`.annotated`, :mod:`.video`, :mod:`.bsds`), which the package imports in this order, so the
-registry lists the package's sources in that order and then those registered from elsewhere. From a config entry
-alone (nothing is read or fetched) a source tells what its images are annotated with, whether they are video and
-whether they have a train split; it checks the entry for what the schema cannot express, and it reads the images.
+(:mod:`.labelled`, :mod:`.annotated`, :mod:`.video`, :mod:`.bsds`, :mod:`.ilsvrc`), which the package imports in this
+order, so the registry lists the package's sources in that order and then those registered from elsewhere. From a
+config entry alone (nothing is read or fetched) a source tells what its images are annotated with, whether they are
+video and whether they have a train split; it checks the entry for what the schema cannot express, and it reads the
+images.
 
 The config schema's list of sources is the registry's (:func:`fill_schema`): a source registered before a config
 is validated, by the package or by a user's module, is accepted like the package's own.

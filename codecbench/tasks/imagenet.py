@@ -366,7 +366,8 @@ class ImagenetClassification(_ImagenetClassifier):
         A torchvision ImageNet classifier (`model`: mobilenet_v2, mobilenet_v3_large, resnet18, resnet50,
         efficientnet_b0, vit_b_16, convnext_tiny), evaluated as it is (variant `pretrained`) with its weights' own
         preprocessing and classes on a dataset labelled with ImageNet classes: the labels are WordNet ids
-        (`n02124075`; an ILSVRC2012 validation set sorted into one folder per WordNet id is a `folder` dataset),
+        (`n02124075`: the `ilsvrc2012_val` source reads ILSVRC2012's official validation archives so, and a
+        class-folder tree named by WordNet ids is a `folder` dataset),
         class indices 0-999 or the weights' category names. Scores: `top1_accuracy`, `top5_accuracy`, and the
         agreement scores of `imagenet_agreement` against the uncompressed reading. An image *improved* or
         *worsened* when its top-1 went from wrong to right or right to wrong.

@@ -49,7 +49,7 @@ def test_the_default_config_is_valid(project):
     ("cfg", "message"),
     [
         (with_change("codecs.jpg", {"qualities": [5]}), r"codecs: .*'jpg' was unexpected.*allowed: original, png, jpeg"),
-        (with_change("datasets.photos.source", "ftp"), r"datasets\.photos\.source: 'ftp' is not one of \['builtin', 'local', 'url', 'cifar10', 'folder', 'coco', 'yolo', 'mot17', 'video_folder', 'bsds500'\]"),
+        (with_change("datasets.photos.source", "ftp"), r"datasets\.photos\.source: 'ftp' is not one of \['builtin', 'local', 'url', 'cifar10', 'folder', 'coco', 'yolo', 'mot17', 'video_folder', 'bsds500', 'ilsvrc2012_val'\]"),
         (with_change("codecs.jpeg.qualities", [5, 101]), r"codecs\.jpeg\.qualities\[1\]: 101 is greater than the maximum of 100"),
         (with_change("codecs.h264.qualities", [-1]), r"codecs\.h264\.qualities\[0\]: -1 is less than the minimum of 0"),
         (with_change("codecs.jpeg.qualities", [5, 50.5]), r"codecs\.jpeg\.qualities\[1\]: 50\.5 is not of type 'integer'"),
@@ -292,7 +292,8 @@ def test_task_defaults_and_variants():
 
 
 @pytest.mark.parametrize(
-    "name", ["kodak-zoo", "kodak-train", "cifar10", "isic-folder", "coco-yolo", "plates-folder", "mot17-video"]
+    "name",
+    ["kodak-zoo", "kodak-train", "cifar10", "isic-folder", "coco-yolo", "plates-folder", "mot17-video", "imagenet"],
 )
 def test_full_scale_configs_are_valid(project, tmp_path, monkeypatch, name):
     monkeypatch.chdir(tmp_path)
@@ -305,4 +306,10 @@ def test_full_scale_configs_are_valid(project, tmp_path, monkeypatch, name):
         cfg = {**base, "datasets": {**base["datasets"], **cfg["datasets"]}, "learned": cfg["learned"]}
     validated = validate_config(cfg)
     for task in validated["tasks"].values():
-        assert validated["datasets"][task["dataset"]]["source"] in ("cifar10", "folder", "coco", "mot17")
+        assert validated["datasets"][task["dataset"]]["source"] in (
+            "cifar10",
+            "folder",
+            "coco",
+            "mot17",
+            "ilsvrc2012_val",
+        )

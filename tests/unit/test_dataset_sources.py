@@ -36,7 +36,19 @@ from codecbench.datasets.sources import (
     unregister_source,
 )
 
-PACKAGE_SOURCES = ["builtin", "local", "url", "cifar10", "folder", "coco", "yolo", "mot17", "video_folder", "bsds500"]
+PACKAGE_SOURCES = [
+    "builtin",
+    "local",
+    "url",
+    "cifar10",
+    "folder",
+    "coco",
+    "yolo",
+    "mot17",
+    "video_folder",
+    "bsds500",
+    "ilsvrc2012_val",
+]
 CODECS = {"jpeg": {"qualities": [50]}}
 
 
@@ -156,8 +168,8 @@ def test_a_registered_sources_annotations_reach_task_checks_and_messages():
         assert annotation_kinds({"source": "toy"}, "toys") == {"classes"} and has_train_split({"source": "toy"}, "t")
         with pytest.raises(
             ConfigError,
-            match=r"needs a dataset annotated with class labels with a train/test split \(builtin digits, source "
-            r"cifar10, source folder, source toy\), but 'photos' has no annotations",
+            match=r"needs a dataset annotated with class labels \(builtin digits, source cifar10, source folder, "
+            r"source ilsvrc2012_val, source toy\), but 'photos' has no annotations",
         ):
             validate_config(
                 {
@@ -199,6 +211,7 @@ def test_the_schema_lists_the_registry_and_the_yaml_no_sources_of_its_own(projec
         ({"source": "mot17", "sha256": "0" * 64}, "objects", {"objects"}, True, False),
         ({"source": "video_folder", "path": "x"}, None, set(), True, False),
         ({"source": "bsds500", "sha256": "0" * 64}, "edges", {"edges"}, False, False),
+        ({"source": "ilsvrc2012_val", "path": "v.tar", "devkit": "d.tgz"}, "classes", {"classes"}, False, False),
         ({"source": "ftp"}, None, set(), False, False),  # unknown: the schema's enum reports it
     ],
 )  # fmt: skip

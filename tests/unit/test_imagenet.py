@@ -7,11 +7,13 @@ from __future__ import annotations
 import hashlib
 import shutil
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import PROJECT
+from dataset_builders import sha256_of
 from PIL import Image
 
 from codecbench.tasks import get_task_class
@@ -173,3 +175,29 @@ def test_the_task_takes_no_checkpoint_and_trains_nothing():
         task.train([], pd.DataFrame(), PROJECT)
     assert get_task_class("imagenet_agreement").needed_annotation({}) is None
     assert get_task_class("imagenet_classification").needed_annotation({}) == "classes"
+
+
+@needs_mobilenet
+def test_top1_on_archives_laid_out_like_ilsvrc2012_validation(tmp_path, mobilenet):
+    import skimage.data
+    from dataset_builders import make_ilsvrc_devkit, make_ilsvrc_images
+
+    from codecbench.datasets import prepare_dataset
+    from codecbench.stages.tasks import read_annotations
+
+    # Image 1 is labelled class 4 (n02124075 Egyptian cat), image 2 class 5 (n07920052 espresso).
+    entry = {
+        "source": "ilsvrc2012_val",
+        "path": str(make_ilsvrc_images(tmp_path / "val.tar", [skimage.data.chelsea(), skimage.data.coffee()])),
+        "devkit": str(make_ilsvrc_devkit(tmp_path / "devkit.tar.gz", [4, 5])),
+    }
+    entry |= {"sha256": sha256_of(Path(entry["path"])), "devkit_sha256": sha256_of(Path(entry["devkit"]))}
+    prepare_dataset("val", entry, tmp_path / "prepared", tmp_path / "downloads")
+    rows = read_annotations(tmp_path / "prepared" / "manifest.csv", "test")
+    assert rows.label.tolist() == ["n02124075", "n07920052"]
+    images = [np.asarray(Image.open(tmp_path / "prepared" / file).convert("RGB")) for file in rows.file]
+    task = get_task_class("imagenet_classification")({})
+    task.load(device="cpu")
+    predictions = task.predict(images, list(rows.image_id))
+    _, summary = task.score(predictions, task.reference_annotations(predictions, rows))
+    assert summary["top1_accuracy"] == 1.0
