@@ -185,7 +185,7 @@ def plot_complexity(table: pd.DataFrame, png_path: str | Path, svg_path: str | P
     plt = _pyplot()
     heights = [max(len(times), 1), max(len(networks), 1)]
     fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(8, 0.3 * sum(heights) + 2.4), gridspec_kw={"height_ratios": heights}
+        2, 1, figsize=(10, 0.3 * sum(heights) + 2.4), gridspec_kw={"height_ratios": heights}
     )
     positions = range(len(times))
     top.barh([p - 0.2 for p in positions], times.encode_s_per_mp, height=0.4, label="encode")
@@ -195,7 +195,7 @@ def plot_complexity(table: pd.DataFrame, png_path: str | Path, svg_path: str | P
     top.set_xscale("log")
     top.set_xlabel("seconds per megapixel (measured in this run, on its machine)")
     top.set_title("coding time per codec, over all its points", fontsize=9)
-    top.legend(fontsize=7, loc="lower right")
+    top.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: bars reach both ends
     positions = range(len(networks))
     bottom.barh(list(positions), networks.kmacs_per_pixel, height=0.6, color="tab:gray", label="one forward")
     for side, marker, colour in (("encoder", "<", "tab:blue"), ("decoder", ">", "tab:orange")):
@@ -211,7 +211,7 @@ def plot_complexity(table: pd.DataFrame, png_path: str | Path, svg_path: str | P
         values = networks.kmacs_per_pixel
         if values.max() > 20 * values.min() > 0:
             bottom.set_xscale("log")
-        bottom.legend(fontsize=7, loc="lower right")
+        bottom.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     else:
         bottom.text(0.5, 0.5, "no torch networks in this run", ha="center", va="center", transform=bottom.transAxes)
     bottom.margins(x=0.25)
