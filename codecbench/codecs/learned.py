@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..io import check_rgb
+from ..io import check_rgb, file_digest
 from ..learned import ARCHITECTURES, CAE, METRICS
 from . import register_codec
 from .base import Codec, CodecError, LearnedCodecError
@@ -146,12 +146,10 @@ class ModelSource:
     def weights(self) -> str:
         """Where the weights come from: ``checkpoint <sha256[:12]>``, ``pretrained <zoo file>`` or ``random init``."""
         if self._weights is None:
-            from ..learned.models import file_sha256
-
             checkpoint = self.options["checkpoint"]
             if checkpoint is not None:
                 try:
-                    self._weights = f"checkpoint {file_sha256(checkpoint)[:12]}"
+                    self._weights = f"checkpoint {file_digest(checkpoint)[:12]}"
                 except OSError as exc:
                     raise LearnedCodecError(f"{self.name}: cannot read checkpoint {checkpoint}: {exc}") from exc
             elif self.options["pretrained"]:

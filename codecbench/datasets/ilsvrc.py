@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..io import file_digest
 from . import DatasetError, ImageRead, SourceImage, SourceSet
 from .download import ArchiveBudget, archive_limits
 from .normalize import ImageOptions, image_options, load_normalized
@@ -51,14 +52,12 @@ def verified_file(dataset: str, path_key: str, sha_key: str, cfg: dict[str, Any]
     if not path.is_file():
         raise DatasetError(f"dataset {dataset!r}: {path} is not a file; fix datasets.{dataset}.{path_key}")
     expected = cfg.get(sha_key)
-    digest = hashlib.sha256() if expected else hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    if digest.hexdigest() != (expected or published).lower():
+    algorithm = "sha256" if expected else "md5"
+    actual = file_digest(path, algorithm)
+    if actual != (expected or published).lower():
         what = f"datasets.{dataset}.{sha_key} ({expected})" if expected else f"the official file's MD5 ({published})"
         raise DatasetError(
-            f"dataset {dataset!r}: {path} does not match {what}: its {digest.name} is {digest.hexdigest()}; replace "
+            f"dataset {dataset!r}: {path} does not match {what}: its {algorithm} is {actual}; replace "
             f"the file, or give the sha256 of the copy you trust as datasets.{dataset}.{sha_key}"
         )
     return path

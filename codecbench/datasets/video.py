@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ..io import file_digest
 from . import DatasetError, ImageRead, ObjectBox, SourceImage, SourceSet, image_files, image_id_for, in_memory
 from .download import ArchiveLimits, BoundedZipFile, archive_limits, fetch
 from .normalize import ImageOptions, image_options, load_normalized
@@ -63,13 +64,10 @@ def verified_archive(dataset: str, cfg: dict[str, Any], default_url: str, what: 
         if not path.is_file():
             raise DatasetError(f"dataset {dataset!r}: {what} archive {path} is not a file; fix datasets.{dataset}.path")
         if sha256:
-            digest = hashlib.sha256()
-            with path.open("rb") as handle:
-                while chunk := handle.read(1 << 20):
-                    digest.update(chunk)
-            if digest.hexdigest() != sha256.lower():
+            actual = file_digest(path)
+            if actual != sha256.lower():
                 raise DatasetError(
-                    f"dataset {dataset!r}: sha256 mismatch for {path}: expected {sha256}, got {digest.hexdigest()}; "
+                    f"dataset {dataset!r}: sha256 mismatch for {path}: expected {sha256}, got {actual}; "
                     f"check the file and datasets.{dataset}.sha256"
                 )
         return path
@@ -239,19 +237,11 @@ def mot17_set(dataset: str, cfg: dict[str, Any], downloads_dir: Path) -> SourceS
 # ---- folders of videos and frame folders ------------------------------------------------------------------------
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _video_frames(dataset: str, path: Path, clip: str, max_frames: int | None) -> Iterator[SourceImage]:
     """The frames of one video file, decoded as they are listed (only the first ``max_frames``)."""
     import imageio_ffmpeg
 
-    sha = _file_sha256(path)
+    sha = file_digest(path)
     frames = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
     try:
         try:

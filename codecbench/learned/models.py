@@ -416,11 +416,6 @@ def synthesize(model: CompressionModel, y_hat: torch.Tensor) -> torch.Tensor:
     return model.g_s(y_hat).clamp(0, 1)
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 __all__ = [
     "CHECKPOINT_FORMAT",
     "CompressiveAutoencoder",
@@ -430,7 +425,6 @@ __all__ = [
     "decode_with_latents",
     "encode_with_latents",
     "fetch_weights",
-    "file_sha256",
     "load_checkpoint",
     "load_pretrained",
     "pick_device",

@@ -31,9 +31,9 @@ import pandas as pd
 from ..codecs import CodecError, bits_per_pixel, get_codec_class
 from ..codecs.learned import MISMATCH_TOLERANCE_LEVELS
 from ..datasets import read_split
-from ..io import read_rgb, write_bytes_atomic, write_csv_atomic, write_rgb_png
+from ..io import file_digest, read_rgb, write_bytes_atomic, write_csv_atomic, write_rgb_png
 from . import prepend_columns
-from .points import CODING_KEY, STORE_COLUMNS, Point, PointImages, file_sha256, pixels_sha256, rate_file, read_rates
+from .points import CODING_KEY, STORE_COLUMNS, Point, PointImages, pixels_sha256, rate_file, read_rates
 from .target_bpp import find_quality_for_bpp
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def compress_ladder(
     dataset = _dataset_label(manifest_path, split)
     key_base = {
         # The manifest names each image's source and its sha256; the prepared files' sizes guard the rest.
-        "manifest_sha256": file_sha256(manifest_path),
+        "manifest_sha256": file_digest(manifest_path),
         "image_bytes": [(manifest_path.parent / name).stat().st_size for name in rows.file],
         "split": split,
         "shard": list(shard) if shard else None,
@@ -218,7 +218,7 @@ def _point_key(point: Point) -> dict[str, Any]:
         "extra": point.extra,
         "version": codec_class.version(),
         "code": _code_sha256(codec_class),
-        "checkpoint": file_sha256(point.checkpoint) if point.checkpoint else None,
+        "checkpoint": file_digest(point.checkpoint) if point.checkpoint else None,
     }
 
 
@@ -227,7 +227,7 @@ def _code_sha256(cls: type) -> str:
     import inspect
 
     try:
-        return file_sha256(inspect.getsourcefile(cls) or "")
+        return file_digest(inspect.getsourcefile(cls) or "")
     except (OSError, TypeError):
         return ""
 
@@ -287,7 +287,7 @@ class _PointCoder:
             return None
         for name, digest in stored[["bitstream", "bitstream_sha256"]].drop_duplicates().itertuples(index=False):
             path = self.point.bitstream_dir() / name
-            if not path.exists() or file_sha256(path) != digest:
+            if not path.exists() or file_digest(path) != digest:
                 log.warning("%s: stored %s is missing or changed: coding the point again", self.name(), path)
                 return None
         if self.point.keep_decoded and not all(

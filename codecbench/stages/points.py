@@ -34,10 +34,6 @@ def pixels_sha256(image: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
 
 
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def keeps_decoded(codec_name: str, setting: bool | None = None) -> bool:
     """Whether a codec's points keep their decoded images: the config's ``keep_decoded`` when given, else the
     codec class's policy (``keeps_decoded``: decoding again would cost more than reading a PNG)."""

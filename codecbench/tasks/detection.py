@@ -86,7 +86,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..io import check_rgb, write_bytes_atomic, write_csv_atomic
+from ..io import check_rgb, file_digest, write_bytes_atomic, write_csv_atomic
 from ..workflow import written_by_another_process
 from . import Task, register_task
 from .detection_metrics import average_precision, detection_summary, image_counts, match_images
@@ -145,14 +145,9 @@ def _is_asset_name(name: str) -> bool:
     return Path(name).name == name
 
 
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 def _sha256_mismatch(path: Path, name: str) -> str | None:
     """None if ``path`` holds exactly the asset ``name`` (its pinned sha256), else what it has instead."""
-    actual, expected = _sha256(path), PINNED_WEIGHTS[name]
+    actual, expected = file_digest(path), PINNED_WEIGHTS[name]
     if actual == expected:
         return None
     return f"sha256 {actual}, not the {expected} pinned for {name!r} ({WEIGHTS_URL.format(name=name)})"

@@ -26,7 +26,6 @@ downloads). Offline, the job fails naming the file to place and its URL. ``make 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -39,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..io import file_digest
 from . import Task, register_task
 
 logger = logging.getLogger(__name__)
@@ -76,13 +76,10 @@ def check_hub_file(path: Path, url: str) -> None:
     match = _HASH_IN_NAME.search(path.name)
     if match is None:
         return
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    if not digest.hexdigest().startswith(match.group(1)):
+    actual = file_digest(path)
+    if not actual.startswith(match.group(1)):
         raise WeightsError(
-            f"{path} is not the published file: its sha256 {digest.hexdigest()[:16]}... does not start with "
+            f"{path} is not the published file: its sha256 {actual[:16]}... does not start with "
             f"{match.group(1)} (the prefix in its name); delete it and place the file from {url}"
         )
 
