@@ -440,6 +440,29 @@ class Classification(Task):
         self.mean = tuple(float(v) for v in payload.get("mean", mean))
         self.std = tuple(float(v) for v in payload.get("std", std))
 
+    def frozen_network(self) -> tuple[Any, Callable[[Any], Any]]:
+        """A frozen copy of the loaded network, and the map from a float NCHW [0, 1] RGB batch to its input.
+
+        For training something else against this classifier, e.g. a learned codec whose reconstructions must stay
+        recognisable (:class:`codecbench.learned.task_loss.TaskLoss`). The copy is in eval mode (batch norm uses
+        its stored statistics, which a codec's batches must not move) with ``requires_grad`` off, so gradients
+        flow through it into its input but never into its weights; the task's own network is left as it was.
+        The map is :meth:`predict`'s preprocessing on a tensor instead of uint8 images (the same resize to
+        ``image_px`` and per-channel normalisation), differentiable, on the batch's device.
+        """
+        if self._network is None:
+            raise RuntimeError("classification: no model yet; call train() or load() first")
+        import torch
+
+        network = copy.deepcopy(self._network).eval().requires_grad_(False)
+        px, mean, std = self.image_px, self.mean, self.std
+
+        def to_input(x: torch.Tensor) -> torch.Tensor:
+            shift, scale = (torch.tensor(v, device=x.device, dtype=x.dtype).view(1, 3, 1, 1) for v in (mean, std))
+            return (_resized(x, px) - shift) / scale
+
+        return network, to_input
+
     def counted_network(self) -> tuple[Any, tuple[int, int]] | None:
         """The loaded network at its input size (every image is resized to ``image_px`` square)."""
         if self._network is None:
@@ -582,16 +605,24 @@ def _build_network(model: str, n_classes: int, pretrained: bool):
 def _unit_tensor(images: Sequence[np.ndarray], px: int):
     """Float NCHW in [0, 1], resized to px x px (bilinear, antialiased) where the size differs."""
     import torch
-    import torch.nn.functional as F
 
     resized = []
     for image in images:
         # contiguous NCHW: permuted (channels-last) tensors crash torch 2.14's CPU backward in some layers
         x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).unsqueeze(0).contiguous().float() / 255
-        if x.shape[-2:] != (px, px):
-            x = F.interpolate(x, size=(px, px), mode="bilinear", antialias=True, align_corners=False)
-        resized.append(x)
+        resized.append(_resized(x, px))
     return torch.cat(resized).contiguous()
+
+
+def _resized(x, px: int):
+    """A float NCHW batch resized to px x px (bilinear, antialiased) where its size differs: the one resize that
+    :meth:`Classification.predict` (through :func:`_unit_tensor`) and :meth:`Classification.frozen_network`'s input
+    map share, so that a network trained against through the latter sees what it is evaluated on."""
+    import torch.nn.functional as F
+
+    if x.shape[-2:] != (px, px):
+        x = F.interpolate(x, size=(px, px), mode="bilinear", antialias=True, align_corners=False)
+    return x
 
 
 def _stored_images(images: Sequence[np.ndarray], annotations: pd.DataFrame, px: int):
