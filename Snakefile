@@ -27,6 +27,7 @@ wildcard_constraints:
     quality=LADDER_QUALITY,
     bpp=TARGET_BPP,
     task=alternatives(config.get("tasks", {})),
+    mask=never_if_empty(alternatives(config.get("masks", {}))),
     train_variant=alternatives(
         {v for task in config.get("tasks", {}) for v in train_variants(config, task)}
     ),
@@ -34,6 +35,7 @@ wildcard_constraints:
 
 # ---- stages, in DAG order -----------------------------------------------------------------------------------
 include: "rules/datasets.smk"
+include: "rules/masks.smk"
 include: "rules/compress.smk"
 include: "rules/learned.smk"
 include: "rules/aggregate.smk"

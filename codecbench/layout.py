@@ -15,6 +15,7 @@ from the same function.
 ``quality/{dataset}/{codec}.csv``                  the metrics of every ladder point of one codec
 ``quality/{dataset}/{codec}/target_{bpp}.csv``      the metrics of one equal-rate point
 ``tables/``, ``figures/``                          the tables and figures (``tasks/{task}/`` for a task's)
+``masks/{dataset}/{mask}/``                         one mask id's masks: ``masks.csv`` and a PNG per test image
 ``models/codecs/{codec}/{model}-{settings_hash}/``  a learned codec trained in the pipeline
 ``models/tasks/{task}/{train_variant}/``           a task model trained in the pipeline
 ``tasks/{task}/{train_variant}/predictions.csv``    one task model's predictions on every test point
@@ -96,6 +97,15 @@ def ladder_quality_shard_table(
 
 def target_quality_table(dataset: str = _w("dataset"), codec: str = _w("codec"), bpp: object = _w("bpp")) -> str:
     return f"{RESULTS}/quality/{dataset}/{codec}/{target_label(bpp)}.csv"
+
+
+def masks_dir(dataset: str = _w("dataset"), mask: str = _w("mask")) -> str:
+    """One mask id's masks of a dataset's test images (:mod:`codecbench.masks`)."""
+    return f"{RESULTS}/masks/{dataset}/{mask}"
+
+
+def masks_table(dataset: str = _w("dataset"), mask: str = _w("mask")) -> str:
+    return f"{masks_dir(dataset, mask)}/masks.csv"
 
 
 def table(name: str) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+import copy
+from typing import Any, ClassVar, TypeVar
 
 T = TypeVar("T")
 
@@ -34,3 +35,25 @@ class Registry(dict[str, type[T]]):
             return self[name]
         except KeyError:
             raise KeyError(f"unknown {self.kind} {name!r} (known: {', '.join(sorted(self))})") from None
+
+
+class SettingsPlugin:
+    """A plug-in chosen by one key of its config entry (``selector``, e.g. ``source`` for a mask source) whose other
+    keys are its settings, each a JSON-schema fragment with a ``default`` in ``setting_schemas``; the schema's branch
+    for it and its defaults are derived from them."""
+
+    name: ClassVar[str]
+    selector: ClassVar[str]
+    setting_schemas: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    @classmethod
+    def default_settings(cls) -> dict[str, Any]:
+        return {key: copy.deepcopy(spec["default"]) for key, spec in cls.setting_schemas.items()}
+
+    @classmethod
+    def schema_branch(cls) -> dict[str, Any]:
+        """Its branch of the entry's schema: its settings, when the selector names it."""
+        return {
+            "if": {"properties": {cls.selector: {"const": cls.name}}},
+            "then": {"properties": copy.deepcopy(cls.setting_schemas)},
+        }

@@ -197,6 +197,8 @@ rule findings:
         tasks=lambda wildcards: {
             task: entry["task"] for task, entry in config.get("tasks", {}).items()
         },
+        # Codec -> the task whose model drew its mask or trained it: a gain that task scores is self-fulfilling.
+        self_scorers=lambda wildcards: self_scorers(),
         plugin_code=lambda wildcards: next(
             (
                 PLUGIN_CODE
@@ -207,3 +209,55 @@ rule findings:
         ),
     script:
         "../scripts/findings.py"
+
+
+# ROI variants, per dataset: PSNR inside and outside each ROI variant's mask beside its plain codec's;
+# for the run, each variant's BD-rates against its plain codec on those and on every task's score, with CIs and the
+# mask's kind (codecbench.stages.roi).
+rule roi_quality:
+    input:
+        unpack(get_roi_quality_inputs),
+    output:
+        layout.dataset_table("roi_quality.csv"),
+    log:
+        layout.log("roi_quality", "{dataset}"),
+    benchmark:
+        layout.benchmark("roi_quality", "{dataset}")
+    conda:
+        "../envs/learned.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        variants=lambda wildcards: roi_variant_facts(wildcards.dataset),
+        codecs=lambda wildcards: roi_codecs_of(wildcards.dataset),
+        readings=lambda wildcards: {
+            codec: codec_reading(codec) for codec in roi_codecs_of(wildcards.dataset)
+        },
+    script:
+        "../scripts/roi_quality.py"
+
+
+rule machines_summary:
+    input:
+        unpack(get_machines_summary_inputs),
+    output:
+        report(
+            layout.table("machines.csv"),
+            caption="../report/machines.rst",
+            category="Compression for machines",
+            labels={"table": "variants for machines against their references"},
+        ),
+    log:
+        layout.log("machines_summary"),
+    localrule: True
+    conda:
+        "../envs/tables.yaml"
+    params:
+        tasks=lambda wildcards: machines_summary_tasks(),
+        trained=lambda wildcards: trained_for_task(),
+        bd=config["bd"],
+        statistics=config["statistics"],
+    script:
+        "../scripts/machines_summary.py"

@@ -16,8 +16,13 @@ from codecbench.metrics import REGISTRY as METRIC_REGISTRY, rate_quality_metrics
 from codecbench.config.plugins import PluginError, load_plugins, plugin_fingerprint
 from codecbench.report.provenance import config_hash
 from codecbench.tasks import get_task_class
+from codecbench.masks import get_mask_source
 from codecbench.config.plan import (
     codec_datasets,
+    learned_comparisons,
+    mask_jobs,
+    roi_comparisons,
+    variant_comparisons,
     TRAIN_VIEW_SUFFIX,
     UNCOMPRESSED,
     USER_CHECKPOINT,
@@ -311,6 +316,22 @@ def get_model_dir(codec, model):
     return layout.codec_model_dir(codec, model, model_settings_hash(codec, model))
 
 
+def get_train_codec_inputs(wildcards):
+    """A trained codec's dataset, the base model it starts from (init_from) and the frozen task model its task
+    loss runs (task_loss)."""
+    entry = config["learned"][wildcards.codec]
+    inputs = {
+        "manifest": layout.manifest(entry["dataset"]),
+        "init": [],
+        "task_model": [],
+    }
+    if entry.get("init_from"):
+        inputs["init"] = [point_checkpoint(entry["init_from"], int(wildcards.model))]
+    if entry.get("task_loss"):
+        inputs["task_model"] = [complexity_task_model(entry["task_loss"]["task"])]
+    return inputs
+
+
 def local_cores():
     """The cores of a local run; None without --cores (a dry run), with a cluster executor, or inside a job."""
     try:
@@ -585,7 +606,7 @@ def get_final_outputs():
     for dataset in measured:
         outputs += get_codec_jsons(dataset) + get_dataset_figures(dataset)
         outputs += get_video_figures(dataset)
-    return outputs + get_task_outputs()
+    return outputs + get_task_outputs() + get_roi_outputs()
 
 
 # ---- stage costs: the benchmark TSV of every job with one, per stage -------------------------------------------
@@ -703,4 +724,163 @@ def get_findings_inputs(wildcards):
     for task in config.get("tasks", {}):
         inputs[f"summary_{task}"] = layout.task_table("summary.csv", task)
         inputs[f"agreement_{task}"] = layout.task_table("metric_agreement.csv", task)
+    if machines_datasets():
+        inputs["machines"] = layout.table("machines.csv")
     return inputs
+
+
+# ---- region-of-interest coding: the masks ROI variants read --------------------------------------------------
+def mask_task(mask):
+    """The task whose model draws a mask (a detector source), else None."""
+    entry = config["masks"][mask]
+    return entry.get("task") if get_mask_source(entry["source"]).uses_task else None
+
+
+def mask_task_model(mask):
+    """The model file a mask's task runs (its first variant's), or None for the ready model its settings name."""
+    task = mask_task(mask)
+    return complexity_task_model(task) if task else None
+
+
+def get_mask_inputs(wildcards):
+    """The dataset's manifest and, for a mask drawn by a model, the model file."""
+    model = mask_task_model(wildcards.mask)
+    return {
+        "manifest": layout.manifest(wildcards.dataset),
+        "model": [model] if model else [],
+    }
+
+
+def get_mask_task_settings(wildcards):
+    """The settings of the task whose model draws the mask (None for other sources)."""
+    task = mask_task(wildcards.mask)
+    return task_job_settings(config, task) if task else None
+
+
+def get_ladder_masks(wildcards):
+    """An ROI variant's masks of the job's dataset (changing them reruns only its jobs); nothing for others."""
+    roi = config["codecs"][wildcards.codec].get("roi")
+    return [layout.masks_table(wildcards.dataset, roi["mask"])] if roi else []
+
+
+def roi_datasets():
+    """The datasets some ROI variant runs on, in config order."""
+    return list(dict.fromkeys(dataset for dataset, _ in mask_jobs(config)))
+
+
+def roi_variant_facts(dataset):
+    """ROI variant -> its plain codec, strategy and mask, for the variants on ``dataset``."""
+    return {
+        codec: {
+            "compare_to": plain,
+            "strategy": config["codecs"][codec]["roi"]["strategy"],
+            "mask": config["codecs"][codec]["roi"]["mask"],
+        }
+        for codec, plain in roi_comparisons(config, dataset).items()
+    }
+
+
+def roi_codecs_of(dataset):
+    """The ROI variants on ``dataset`` and their plain codecs, each once."""
+    facts = roi_variant_facts(dataset)
+    return list(dict.fromkeys([*facts, *(f["compare_to"] for f in facts.values())]))
+
+
+def get_roi_quality_inputs(wildcards):
+    """A dataset's manifest, its ROI masks and the rate rows and quality tables of its ROI and plain codecs, in the
+    order of the params."""
+    codecs = roi_codecs_of(wildcards.dataset)
+    masks = dict.fromkeys(
+        f["mask"] for f in roi_variant_facts(wildcards.dataset).values()
+    )
+    return {
+        "manifest": layout.manifest(wildcards.dataset),
+        "masks": [layout.masks_table(wildcards.dataset, mask) for mask in masks],
+        "rates": [layout.ladder_rates(wildcards.dataset, codec) for codec in codecs],
+        "quality": [
+            layout.ladder_quality_table(wildcards.dataset, codec) for codec in codecs
+        ],
+        # Reading a trained codec's points needs its models.
+        "checkpoints": [
+            path
+            for codec in codecs
+            for path in codec_reading(codec)["checkpoints"].values()
+        ],
+    }
+
+
+def machines_datasets():
+    """The datasets with a variant made for a vision model: an ROI variant or a codec trained for a task."""
+    trained = [
+        d
+        for codec in learned_comparisons(config)
+        for d in codec_datasets(config, codec)
+    ]
+    return list(dict.fromkeys([*roi_datasets(), *trained]))
+
+
+def machines_summary_tasks():
+    """Task -> its dataset, for the tasks on a dataset with such variants (the order of the task_bd input)."""
+    return {
+        task: entry["dataset"]
+        for task, entry in config.get("tasks", {}).items()
+        if entry["dataset"] in machines_datasets()
+    }
+
+
+def get_machines_summary_inputs(wildcards):
+    """Every dataset's ROI quality table and the BD table of each task on a dataset with such variants."""
+    return {
+        "quality": [
+            layout.dataset_table("roi_quality.csv", dataset)
+            for dataset in roi_datasets()
+        ],
+        "task_bd": [
+            layout.task_table("bd_rate.csv", task) for task in machines_summary_tasks()
+        ],
+    }
+
+
+def trained_for_task():
+    """Codec compared with a reference (learned compare_to) -> its reference, datasets and how it was trained."""
+    facts = {}
+    for codec, reference in learned_comparisons(config).items():
+        task_loss = config["learned"][codec].get("task_loss")
+        how = (
+            f"task_loss {task_loss['task']} gamma={task_loss['gamma']:g}"
+            if task_loss
+            else "fine-tuned"
+        )
+        facts[codec] = {
+            "compare_to": reference,
+            "datasets": codec_datasets(config, codec),
+            "strategy": how,
+        }
+    return facts
+
+
+def self_scorers():
+    """Codec -> the task whose model drew its mask or trained it: a gain that task scores flatters the codec."""
+    scorers = {}
+    for codec in config["codecs"]:
+        roi = config["codecs"][codec].get("roi")
+        if roi and mask_task(roi["mask"]):
+            scorers[codec] = mask_task(roi["mask"])
+    for codec, entry in config.get("learned", {}).items():
+        if entry.get("task_loss"):
+            scorers[codec] = entry["task_loss"]["task"]
+    return scorers
+
+
+def get_roi_outputs():
+    """The ROI and task-trained codecs' tables and figures, when the config has such variants."""
+    if not machines_datasets():
+        return []
+    outputs = [layout.table("machines.csv"), layout.run_figure("machines_bd.png")]
+    for dataset in roi_datasets():
+        outputs += [
+            layout.dataset_table("roi_quality.csv", dataset),
+            layout.figure("roi_quality.png", dataset),
+            layout.figure("roi_gallery.png", dataset),
+        ]
+    return outputs

@@ -11,6 +11,8 @@ rule compress_ladder:
         manifest=get_view_manifest,
         # A trained codec's models, a learned codec's own checkpoint file (replacing one reruns the job).
         checkpoints=get_ladder_checkpoints,
+        # An ROI variant's masks of this dataset (codecbench.masks).
+        masks=get_ladder_masks,
     output:
         rates=layout.ladder_rates(),
         table=layout.ladder_quality_table(),

@@ -92,3 +92,63 @@ rule video_figures:
         metrics=get_video_metrics(),
     script:
         "../scripts/video_figures.py"
+
+
+# ROI variants per dataset: PSNR inside and outside the mask against rate, and a gallery of plain and
+# ROI images at about equal rate with the mask drawn (its pixels decoded from the stored bitstreams).
+rule roi_figures:
+    input:
+        unpack(get_roi_quality_inputs),
+        table=layout.dataset_table("roi_quality.csv"),
+    output:
+        quality=report(
+            layout.figure("roi_quality.png"),
+            caption="../report/roi_quality.rst",
+            category="Compression for machines",
+            labels={
+                "dataset": "{dataset}",
+                "figure": "PSNR inside and outside the mask",
+            },
+        ),
+        quality_svg=layout.figure("roi_quality.svg"),
+        gallery=report(
+            layout.figure("roi_gallery.png"),
+            caption="../report/roi_gallery.rst",
+            category="Compression for machines",
+            labels={
+                "dataset": "{dataset}",
+                "figure": "plain and ROI at about equal rate",
+            },
+        ),
+    log:
+        layout.log("roi_figures", "{dataset}"),
+    localrule: True
+    conda:
+        "../envs/learned.yaml"
+    params:
+        codecs=lambda wildcards: roi_codecs_of(wildcards.dataset),
+        readings=lambda wildcards: {
+            codec: codec_reading(codec) for codec in roi_codecs_of(wildcards.dataset)
+        },
+    script:
+        "../scripts/roi_figures.py"
+
+
+rule machines_figure:
+    input:
+        layout.table("machines.csv"),
+    output:
+        png=report(
+            layout.run_figure("machines_bd.png"),
+            caption="../report/machines.rst",
+            category="Compression for machines",
+            labels={"figure": "variants for machines against their references"},
+        ),
+        svg=layout.run_figure("machines_bd.svg"),
+    log:
+        layout.log("machines_figure"),
+    localrule: True
+    conda:
+        "../envs/tables.yaml"
+    script:
+        "../scripts/machines_figure.py"

@@ -1,14 +1,13 @@
 # Stage 2b: learned codecs trained inside the pipeline, one model per (codec, lambda). GPU-tagged: the job uses
 # CUDA when present, the CPU otherwise, and records which. A checkpoint's folder name carries the hash of its
 # training settings, so changing one model's settings trains a new model beside the old one (never overwritten)
-# and retrains only that model.
+# and retrains only that model. A codec fine-tuned from another (init_from) takes the base model of the same lambda
+# as input, and one trained for a task (task_loss) the frozen task model: replacing either retrains it.
 
 
 rule train_codec:
     input:
-        manifest=lambda wildcards: layout.manifest(
-            config["learned"][wildcards.codec]["dataset"]
-        ),
+        unpack(get_train_codec_inputs),
     output:
         checkpoint=protected(f"{layout.codec_model_dir()}/checkpoint.pth.tar"),
         curve=f"{layout.codec_model_dir()}/train.csv",

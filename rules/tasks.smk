@@ -161,6 +161,11 @@ rule task_tables:
         compressed_training_variants=lambda wildcards: compressed_training_variants(
             wildcards.task
         ),
+        # Variant -> its reference (ROI variant: its plain codec; a codec trained for a task: its compare_to), on the
+        # task's dataset: their BD-rates too.
+        references=lambda wildcards: variant_comparisons(
+            config, config["tasks"][wildcards.task]["dataset"]
+        ),
     script:
         "../scripts/task_tables.py"
 

@@ -23,6 +23,7 @@ def main(smk):
                 keep_decoded=smk.params.keep_decoded,
                 checkpoint=point["checkpoint"],
                 extra=point["extra"],
+                masks=smk.input.masks[0] if smk.input.masks else None,
             )
             for point in smk.params.points
         ]

@@ -11,8 +11,9 @@ def main(smk):
             for name, kind in smk.params.tasks.items()
         }
         table = write_findings(
-            smk.input.bd, smk.params.metrics, task_tables, smk.output.table, smk.output.markdown, smk.output.html
-        )
+            smk.input.bd, smk.params.metrics, task_tables, smk.output.table, smk.output.markdown, smk.output.html,
+            machines_csv=smk.input.get("machines"), self_scorers=dict(smk.params.self_scorers),
+        )  # fmt: skip
         log.info("%d findings, %d beyond their CI", len(table), int(table.beyond_ci.sum()))
 
 

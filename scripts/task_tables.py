@@ -18,6 +18,7 @@ def main(smk):
             dict(smk.params.bd),
             dict(smk.params.statistics),
             dict(smk.output.items()),
+            dict(smk.params.references),
         )
 
 

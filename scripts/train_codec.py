@@ -41,12 +41,24 @@ def main(smk):
         if settings["architecture"] in LEARNED_VIDEO_CODECS:
             return train_video_codec(smk, settings, log)
         root = Path(smk.input.manifest).parent
-        images = [read_rgb(root / file) for file in read_manifest(smk.input.manifest).file]
+        manifest = read_manifest(smk.input.manifest)
+        # The train split where the dataset has one (the test images are what the codec is measured on), else all.
+        rows = manifest[manifest.split == "train"] if (manifest.split == "train").any() else manifest
+        images = [read_rgb(root / file) for file in rows.file]
         log.info("training %s on %d images of %s: %s", smk.wildcards.codec, len(images), settings["dataset"], settings)
+        task = gamma = labels = None
+        if settings.get("task_loss"):
+            from codecbench.learned.task_loss import TaskLoss
+
+            task_settings = settings["task_loss"]["task"]["settings"]
+            task = TaskLoss.from_classification(smk.input.task_model[0], task_settings)
+            gamma, labels = settings["task_loss"]["gamma"], [str(label) for label in rows.label]
         training = train_codec(
             images, settings["architecture"], settings["quality"], settings["lambda"], smk.output.checkpoint,
             smk.output.curve, metric=settings["metric"], steps=settings["steps"], batch_size=settings["batch_size"],
-            crop_px=settings["crop_px"], learning_rate=settings["learning_rate"], seed=settings["seed"], device="auto",
+            crop_px=settings["crop_px"], learning_rate=settings["learning_rate"],
+            aux_learning_rate=settings.get("aux_learning_rate", 1e-3), seed=settings["seed"], device="auto",
+            init_checkpoint=smk.input.init[0] if smk.input.init else None, task=task, gamma=gamma, labels=labels,
         )  # fmt: skip
         log.info("trained on %s: %s", training.get("device"), training.get("final"))
 

@@ -139,6 +139,7 @@ class Codec(ABC):
         }
         if cls.supports_target_bpp:
             properties["target_bpp"] = schema_ref("target_bpp")
+        properties["roi"] = schema_ref("roi")
         own = copy.deepcopy(cls.option_schemas)
         if cls.shared_options is not None:
             properties["options"] = {"allOf": [schema_ref(cls.shared_options)], "properties": own}

@@ -16,7 +16,7 @@ import functools
 import io
 import subprocess
 from abc import abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from PIL import Image
@@ -74,6 +74,13 @@ class FfmpegIntraCodec(Codec):
     stream_format: ClassVar[str]  # ffmpeg muxer/demuxer of the raw elementary stream
     higher_is_better = False
     supports_target_bpp = True
+    # Why ROI side data (ffmpeg's addroi) does not reach this encoder, or None when it does (codecbench.roi).
+    roi_ignored: ClassVar[str | None] = None
+    roi_filter = ""  # an instance's addroi chain for the next encode (set by the qp_offset ROI strategy)
+
+    @classmethod
+    def roi_problem(cls, options: dict[str, Any]) -> str | None:
+        return cls.roi_ignored
 
     @abstractmethod
     def encoder_args(self) -> list[str]:
@@ -95,7 +102,7 @@ class FfmpegIntraCodec(Codec):
         pix_fmt = self.options["pix_fmt"]
         args = [
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{padded.shape[1]}x{padded.shape[0]}", "-i", "pipe:",
-            "-frames:v", "1", "-vf", f"{TO_YUV},format={pix_fmt}",
+            "-frames:v", "1", "-vf", f"{self.roi_filter}{TO_YUV},format={pix_fmt}",
             "-color_range", "pc", "-colorspace", "smpte170m",
             "-c:v", self.encoder, *self.encoder_args(), "-threads", "1",
             "-f", self.stream_format, "pipe:",
@@ -166,6 +173,7 @@ class Av1(FfmpegIntraCodec):
     quality_doc = "libaom CRF 0..63 in still-picture mode, lower is better"
     description = "ffmpeg libaom-av1 still picture (decoded by dav1d); quality = CRF 0..63, lower is better"
     notes = "The stored file is a low-overhead OBU stream."
+    roi_ignored = "libaom-av1 ignores ROI side data (ffmpeg passes it to libx264, libx265 and libvpx only)"
     option_schemas = {
         "cpu_used": {"type": "integer", "minimum": 0, "maximum": 8, "default": 6, "description": "0 = slowest, best"},
         "pix_fmt": schema_ref("pix_fmt"),
@@ -195,6 +203,10 @@ class Vp9(FfmpegIntraCodec):
         "ffmpeg libvpx-vp9 intra frame (WebM's codec; the bare frame is stored); quality = CRF 0..63, lower is better"
     )
     notes = "The stored file is the bare VP9 frame: ffmpeg's IVF container is stripped, and rebuilt for decoding."
+    roi_ignored = (
+        "libvpx-vp9 applies ROI side data only in realtime mode and not to a lone key frame (measured: the frame is "
+        "unchanged); use vp9_video with deadline realtime and cpu_used >= 5 on a video"
+    )
     option_schemas = {
         "cpu_used": {"type": "integer", "minimum": 0, "maximum": 8, "default": 4, "description": "0 = slowest, best"},
         "pix_fmt": schema_ref("pix_fmt"),

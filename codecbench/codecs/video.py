@@ -119,6 +119,16 @@ class FfmpegVideoCodec(SequenceCodec):
     container: ClassVar[str]  # ffmpeg muxer
     lossless_pix_fmt: ClassVar[str | None] = "gbrp"  # None: cannot be bit-exact in RGB
     higher_is_better = False
+    # Why ROI side data (ffmpeg's addroi) does not reach this encoder at these options, or None when it does
+    # (codecbench.roi's qp_offset strategy); an instance's addroi chain for the next clip is roi_filter.
+    roi_filter = ""
+
+    @classmethod
+    def roi_problem(cls, options: dict[str, Any]) -> str | None:
+        if options.get("lossless"):
+            return "a lossless encode has no quantiser to offset"
+        return None
+
     # The options every video codec has; subclasses add their speed settings.
     option_schemas = {
         "rate_control": schema_ref("rate_control"),
@@ -207,7 +217,8 @@ class FfmpegVideoCodec(SequenceCodec):
             return ["-vf", f"format={pix_fmt}", "-pix_fmt", pix_fmt, *colour]
         pix_fmt = self.options["pix_fmt"]
         return [
-            "-vf", f"{TO_YUV},format={pix_fmt}", "-pix_fmt", pix_fmt, "-color_range", "pc", "-colorspace", "smpte170m",
+            "-vf", f"{self.roi_filter}{TO_YUV},format={pix_fmt}", "-pix_fmt", pix_fmt,
+            "-color_range", "pc", "-colorspace", "smpte170m",
         ]  # fmt: skip
 
     def describe(self) -> str:
@@ -388,10 +399,21 @@ class Vp9Video(FfmpegVideoCodec):
         fixed = ["-qmin", q, "-qmax", q] if self.rate_control == "qp" else []
         return ["-crf", q, *fixed, "-b:v", "0"]
 
+    @classmethod
+    def roi_problem(cls, options: dict[str, Any]) -> str | None:
+        if options.get("deadline") != "realtime" or options.get("cpu_used", 0) < 5:
+            return (
+                "libvpx-vp9 applies ROI side data only with deadline realtime and cpu_used >= 5 (and adaptive "
+                f"quantisation off, which the ROI encode sets); these options have deadline "
+                f"{options.get('deadline')!r}, cpu_used {options.get('cpu_used')!r}"
+            )
+        return super().roi_problem(options)
+
     def encoder_args(self) -> list[str]:
         rate = ["-lossless", "1"] if self.options["lossless"] else self.rate_args()
         speed = ["-deadline", self.options["deadline"], "-cpu-used", str(self.options["cpu_used"])]
-        return [*rate, *speed, "-threads", "1", "-row-mt", "0"]
+        roi = ["-aq-mode", "0"] if self.roi_filter else []  # libvpx reads ROI maps only without its own AQ
+        return [*rate, *speed, *roi, "-threads", "1", "-row-mt", "0"]
 
 
 AV1_ENCODERS = ("libsvtav1", "libaom-av1")
@@ -468,6 +490,13 @@ class Av1Video(FfmpegVideoCodec):
             return ["-crf", q] if self.rate_control == "crf" else ["-qp", q]
         fixed = ["-qmin", q, "-qmax", q] if self.rate_control == "qp" else []
         return ["-crf", q, *fixed, "-b:v", "0"]
+
+    @classmethod
+    def roi_problem(cls, options: dict[str, Any]) -> str | None:
+        return (
+            f"{options.get('encoder', 'libsvtav1')} ignores ROI side data (ffmpeg passes it to libx264, libx265 and "
+            "libvpx only): an AV1 ROI variant would be the plain codec under another name"
+        )
 
     def encoder_args(self) -> list[str]:
         if self.encoder == "libsvtav1":

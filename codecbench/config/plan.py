@@ -36,7 +36,16 @@ def training_settings(cfg: dict, codec: str, model: int) -> dict:
     keys = ("architecture", "quality", "metric", "dataset", "steps", "batch_size", "crop_px", "learning_rate", "seed")
     if entry["architecture"] in LEARNED_VIDEO_CODECS:
         keys += ("frames_per_sample",)
-    return {**{key: entry[key] for key in keys}, "lambda": entry["lambdas"][model - 1]}
+    settings = {**{key: entry[key] for key in keys}, "lambda": entry["lambdas"][model - 1]}
+    # Set only when given, so that the settings (and model folders) of codecs that do not use them stay as they were.
+    if entry.get("aux_learning_rate") is not None:
+        settings["aux_learning_rate"] = entry["aux_learning_rate"]
+    if entry.get("init_from"):  # the base model's own settings: retraining it makes a new fine-tuned model too
+        settings["init_from"] = training_settings(cfg, entry["init_from"], model)
+    if entry.get("task_loss"):
+        task = entry["task_loss"]["task"]
+        settings["task_loss"] = {"gamma": entry["task_loss"]["gamma"], "task": task_job_settings(cfg, task)}
+    return settings
 
 
 def is_video_dataset(cfg: dict, dataset: str) -> bool:
@@ -202,6 +211,8 @@ def codec_job_settings(cfg: dict, codec: str) -> dict:
     A trained codec's model comes in as the job's checkpoint input, so its training settings are not here.
     """
     settings = {"codec": registry_name(cfg, codec), "options": dict(sorted(cfg["codecs"][codec]["options"].items()))}
+    if cfg["codecs"][codec].get("roi"):
+        settings["roi"] = dict(sorted(cfg["codecs"][codec]["roi"].items()))
     if codec in cfg.get("learned", {}):
         settings["model_quality"] = cfg["learned"][codec]["quality"]
     return settings
@@ -213,3 +224,46 @@ def codec_keeps_decoded(cfg: dict, codec: str) -> bool:
     from ..stages.points import keeps_decoded
 
     return keeps_decoded(registry_name(cfg, codec), cfg["codecs"][codec].get("keep_decoded"))
+
+
+# ---- region-of-interest coding: variants of a plain codec that read a mask per image --------------------------
+def roi_codecs(cfg: dict) -> list[str]:
+    """The config codecs that are ROI variants (an ``roi`` entry), in config order."""
+    return [codec for codec, entry in cfg["codecs"].items() if entry.get("roi")]
+
+
+def plain_codec(cfg: dict, codec: str) -> str:
+    """The plain codec an ROI variant is compared with: its ``compare_to``, else the id of its codec class."""
+    return cfg["codecs"][codec]["roi"].get("compare_to") or registry_name(cfg, codec)
+
+
+def mask_jobs(cfg: dict) -> list[tuple[str, str]]:
+    """Every (dataset, mask id) some ROI variant reads, each once, in config order."""
+    jobs = {}
+    for codec in roi_codecs(cfg):
+        for dataset in codec_datasets(cfg, codec):
+            jobs[(dataset, cfg["codecs"][codec]["roi"]["mask"])] = None
+    return list(jobs)
+
+
+def roi_comparisons(cfg: dict, dataset: str | None = None) -> dict[str, str]:
+    """ROI variant -> its plain codec, for the variants that run on ``dataset`` (every dataset when None)."""
+    return {
+        codec: plain_codec(cfg, codec)
+        for codec in roi_codecs(cfg)
+        if dataset is None or dataset in codec_datasets(cfg, codec)
+    }
+
+
+def learned_comparisons(cfg: dict, dataset: str | None = None) -> dict[str, str]:
+    """Learned codec -> the codec it is compared with (its ``compare_to``), for those that run on ``dataset``."""
+    return {
+        codec: entry["compare_to"]
+        for codec, entry in cfg.get("learned", {}).items()
+        if entry.get("compare_to") and (dataset is None or dataset in codec_datasets(cfg, codec))
+    }
+
+
+def variant_comparisons(cfg: dict, dataset: str | None = None) -> dict[str, str]:
+    """Every codec with a reference of its own (ROI variants, codecs trained for a task) -> that reference."""
+    return {**roi_comparisons(cfg, dataset), **learned_comparisons(cfg, dataset)}

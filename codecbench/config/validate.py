@@ -19,6 +19,7 @@ import yaml
 from .plan import (
     LEARNED_VIDEO_CODECS,
     ORIGINAL_VARIANT,
+    codec_datasets,
     is_video_dataset,
     normalise_quality,
     registry_name,
@@ -98,7 +99,7 @@ def _schema_file(path: str | Path) -> dict:
 def load_schema(path: str | Path = DEFAULT_SCHEMA) -> dict:
     """The config schema: the YAML file, with the plug-in parts filled from the registries as they are now (a
     plug-in module registers before the config is validated)."""
-    from .. import codecs, metrics, tasks
+    from .. import codecs, masks, metrics, roi, tasks
     from ..datasets import sources
 
     schema = copy.deepcopy(_schema_file(path))
@@ -106,6 +107,8 @@ def load_schema(path: str | Path = DEFAULT_SCHEMA) -> dict:
     sources.fill_schema(schema)
     codecs.fill_schema(schema)
     tasks.fill_schema(schema)
+    masks.fill_schema(schema)
+    roi.fill_schema(schema)
     return schema
 
 
@@ -165,6 +168,7 @@ def _reference_errors(cfg: dict) -> list[str]:
                 )
         if entry["architecture"] in LEARNED_VIDEO_CODECS:
             problems += _video_training_errors(cfg, name, entry)
+        problems += _fine_tuning_errors(cfg, name, entry)
         quality_max = get_codec_class(entry["architecture"]).quality_max
         if entry.get("quality", 1) > quality_max:
             problems.append(
@@ -172,12 +176,148 @@ def _reference_errors(cfg: dict) -> list[str]:
             )
     for name, entry in cfg.get("tasks", {}).items():
         problems += _task_errors(cfg, name, entry, declared)
+    problems += _roi_errors(cfg)
     anchor = cfg.get("anchor")
     if anchor is not None and anchor not in cfg["codecs"] and anchor not in cfg.get("learned", {}):
         problems.append(f"anchor: codec {anchor!r} is not declared under codecs (declared: {', '.join(cfg['codecs'])})")
     missing = [m for m in cfg["bd"]["metrics"] if m not in cfg["metrics"]]
     if missing:
         problems.append(f"bd.metrics: {missing} are not computed; add them to metrics (computed: {cfg['metrics']})")
+    return problems
+
+
+def _fine_tuning_errors(cfg: dict, name: str, entry: dict) -> list[str]:
+    """A learned codec that starts from another one's models, is trained for a task or is compared with another
+    codec: what it names exists and fits."""
+    problems = []
+    learned = cfg.get("learned", {})
+    key = f"learned.{name}"
+    base = entry.get("init_from")
+    if base is not None:
+        if base not in learned or base == name:
+            problems.append(f"{key}.init_from: {base!r} is not another learned codec (learned: {', '.join(learned)})")
+        else:
+            other = learned[base]
+            for setting in ("architecture", "quality"):
+                if other.get(setting, 1) != entry.get(setting, 1):
+                    problems.append(
+                        f"{key}.init_from: {base} has {setting} {other.get(setting, 1)!r}, this codec "
+                        f"{entry.get(setting, 1)!r}; a model can only start from one of its own kind"
+                    )
+            if len(other["lambdas"]) != len(entry["lambdas"]):
+                problems.append(
+                    f"{key}.init_from: {base} has {len(other['lambdas'])} lambdas, this codec {len(entry['lambdas'])}: "
+                    "each model starts from the base model of the same index"
+                )
+            if other.get("init_from"):
+                problems.append(f"{key}.init_from: {base} starts from another codec itself; start from its base")
+    task_loss = entry.get("task_loss")
+    if task_loss is not None:
+        task = cfg.get("tasks", {}).get(task_loss["task"])
+        if task is None:
+            problems.append(f"{key}.task_loss.task: {task_loss['task']!r} is not a task under tasks")
+        elif task["task"] != "classification":
+            problems.append(
+                f"{key}.task_loss.task: {task_loss['task']!r} is a {task['task']} task; the task loss is a "
+                "classifier's cross-entropy (a classification task)"
+            )
+        elif task["dataset"] != entry["dataset"]:
+            problems.append(
+                f"{key}.task_loss.task: {task_loss['task']!r} is on dataset {task['dataset']!r}, this codec trains "
+                f"on {entry['dataset']!r}; the labels of the training images must be the task's classes"
+            )
+        elif task.get("checkpoint") is None and task.get("train_on", [ORIGINAL_VARIANT])[0] != ORIGINAL_VARIANT:
+            problems.append(f"{key}.task_loss.task: {task_loss['task']!r} must train on 'original' first")
+        if entry.get("crop_px", 64) is not None:
+            problems.append(f"{key}.crop_px: a task loss scores whole labelled images; set crop_px: null")
+        if base is None:
+            problems.append(
+                f"{key}.init_from: a task-trained codec starts from the MSE-trained model of the same codec "
+                "(training with the task loss from scratch loses); name it with init_from"
+            )
+    compare_to = entry.get("compare_to")
+    if compare_to is not None and compare_to not in cfg["codecs"] and compare_to not in learned:
+        problems.append(f"{key}.compare_to: {compare_to!r} is not a declared codec")
+    elif compare_to is not None:
+        evaluated = [d for d, e in cfg["datasets"].items() if e.get("evaluate", True)]
+        other = cfg["codecs"].get(compare_to) or learned[compare_to]
+        missing = sorted(set(entry.get("datasets", evaluated)) - set(other.get("datasets", evaluated)))
+        if missing:
+            problems.append(
+                f"{key}.compare_to: {compare_to} does not run on {', '.join(missing)}; add them to its datasets"
+            )
+    return problems
+
+
+def _roi_errors(cfg: dict) -> list[str]:
+    """Masks and ROI variants: each mask's source can be made (its task, its folder), each variant's mask is
+    declared and made from what its datasets have, its strategy works with its codec (an encoder that would ignore
+    the mask is an error, never a silent no-op), and its plain codec is a declared codec without roi."""
+    from ..codecs import get_codec_class
+    from ..datasets import ANNOTATION_KINDS, annotation_kinds
+    from ..masks import get_mask_source
+    from ..roi import get_strategy
+
+    problems = []
+    masks = cfg.get("masks", {})
+    for name, entry in masks.items():
+        source = get_mask_source(entry["source"])
+        if source.uses_task:
+            task = entry.get("task") or ""
+            if task not in cfg.get("tasks", {}):
+                problems.append(
+                    f"masks.{name}.task: {task!r} is not a task under tasks; name the detection task whose model draws "
+                    f"the boxes (tasks: {', '.join(cfg.get('tasks', {})) or 'none'})"
+                )
+            elif cfg["tasks"][task]["task"] != "detection":
+                problems.append(f"masks.{name}.task: {task!r} is a {cfg['tasks'][task]['task']} task, not detection")
+        if entry["source"] == "files" and not Path(entry.get("path") or "").expanduser().is_dir():
+            problems.append(f"masks.{name}.path: folder {entry.get('path')!r} does not exist (the user's mask files)")
+    for codec, entry in cfg["codecs"].items():
+        roi = entry.get("roi")
+        if not roi:
+            continue
+        key = f"codecs.{codec}.roi"
+        codec_class = get_codec_class(registry_name(cfg, codec))
+        strategy = get_strategy(roi["strategy"])
+        problem = strategy.problem(codec_class, entry["options"])
+        if problem:
+            problems.append(f"{key}.strategy: {roi['strategy']} cannot steer {codec}: {problem}")
+        problem = strategy.settings_problem(roi)
+        if problem:
+            problems.append(f"{key}: {problem}")
+        if entry.get("target_bpp"):
+            problems.append(f"codecs.{codec}.target_bpp: an ROI variant has no equal-rate points (remove target_bpp)")
+        plain = roi.get("compare_to") or registry_name(cfg, codec)
+        if plain not in cfg["codecs"] or cfg["codecs"][plain].get("roi"):
+            problems.append(
+                f"{key}.compare_to: {plain!r} is not a plain codec under codecs; declare it (without roi) or name one "
+                "with compare_to"
+            )
+        elif set(codec_datasets(cfg, codec)) - set(codec_datasets(cfg, plain)):
+            missing = sorted(set(codec_datasets(cfg, codec)) - set(codec_datasets(cfg, plain)))
+            problems.append(f"{key}.compare_to: {plain} does not run on {', '.join(missing)}; add them to its datasets")
+        if roi["mask"] not in masks:
+            problems.append(
+                f"{key}.mask: {roi['mask']!r} is not declared under masks (declared: {', '.join(masks) or 'none'})"
+            )
+            continue
+        needed = get_mask_source(masks[roi["mask"]]["source"]).annotation
+        for dataset in codec_datasets(cfg, codec):
+            if needed and dataset in cfg["datasets"]:
+                if needed not in annotation_kinds(cfg["datasets"][dataset], dataset):
+                    problems.append(
+                        f"{key}.mask: mask {roi['mask']!r} needs {ANNOTATION_KINDS[needed]}, which dataset "
+                        f"{dataset!r} does not have; limit the codec's datasets or use another mask source"
+                    )
+    for name, entry in cfg.get("tasks", {}).items():
+        for index, variant in enumerate(entry.get("train_on", [])):
+            codec = variant.rpartition("/")[0]
+            if codec in cfg["codecs"] and cfg["codecs"][codec].get("roi"):
+                problems.append(
+                    f"tasks.{name}.train_on[{index}]: {codec} is an ROI variant, whose masks exist for test images "
+                    "only; train on its plain codec"
+                )
     return problems
 
 
@@ -305,6 +445,7 @@ def validate_config(config: dict, schema_path: str | Path = DEFAULT_SCHEMA, sour
                 **get_codec_class(registry_name(cfg, codec)).default_options,
                 **entry.get("options", {}),
             }
+        _fill_roi_defaults(cfg)
         cfg.setdefault("tasks", {})
         for entry in cfg["tasks"].values():
             _fill_defaults(entry, schema["properties"]["tasks"]["additionalProperties"]["properties"])
@@ -338,6 +479,21 @@ def _admit_codec_aliases(schema: dict, cfg: dict) -> None:
             alias = {"type": "object", "required": ["codec"], "properties": {"codec": codec}}
         aliases[key] = alias
     entries.update(aliases)
+
+
+def _fill_roi_defaults(cfg: dict) -> None:
+    """Give each mask and each ROI variant every setting its source or strategy defines."""
+    from ..masks import get_mask_source
+    from ..roi import get_strategy
+
+    cfg.setdefault("masks", {})
+    for entry in cfg["masks"].values():
+        for key, value in get_mask_source(entry["source"]).default_settings().items():
+            entry.setdefault(key, value)
+    for entry in cfg["codecs"].values():
+        if entry.get("roi"):
+            for key, value in get_strategy(entry["roi"]["strategy"]).default_settings().items():
+                entry["roi"].setdefault(key, value)
 
 
 def _fill_defaults(entry: dict, properties: dict) -> None:

@@ -136,6 +136,13 @@ def _frame_note(path: str | Path, im: Image.Image, options: ImageOptions) -> str
     return f", frame 1 of {frames}"
 
 
+def pillow_cause(error: ImportError) -> BaseException:
+    """What Pillow said about a file when ``Image.open`` raised ``error``: ultralytics wraps Image.open and, when
+    Pillow cannot identify a file, imports an optional HEIF plug-in that may be absent; the file is what is wrong,
+    as Pillow's own error (the ImportError's context) says."""
+    return error.__context__ if isinstance(error.__context__, UnidentifiedImageError) else error
+
+
 def load_normalized(
     path: str | Path, data: bytes | None = None, upright: bool = True, options: ImageOptions | None = None
 ) -> tuple[np.ndarray, str]:
@@ -166,11 +173,9 @@ def load_normalized(
             f"(now {options.max_pixels:,})"
         ) from exc
     except ImportError as exc:
-        # ultralytics wraps Image.open and, when Pillow cannot identify a file, imports an optional HEIF plug-in
-        # that may be absent: the file is what is wrong, as Pillow's own error (the ImportError's context) says.
-        cause = exc.__context__ if isinstance(exc.__context__, UnidentifiedImageError) else exc
         raise ImageFileError(
-            f"cannot use image {path}: {cause}. Replace or remove the file (it may be truncated or corrupt)."
+            f"cannot use image {path}: {pillow_cause(exc)}. Replace or remove the file (it may be truncated or "
+            "corrupt)."
         ) from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageFileError(

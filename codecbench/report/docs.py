@@ -384,9 +384,61 @@ def render_tasks(schema: dict) -> str:
     return "\n".join(lines)
 
 
+def _branch_settings(branches: list[dict], key: str, name: str) -> dict[str, dict[str, Any]]:
+    """The settings of one plug-in's ``if: {<key>: <name>}`` block of a registry-filled schema entry."""
+    for block in branches:
+        if block.get("if", {}).get("properties", {}).get(key, {}).get("const") == name:
+            return block["then"].get("properties", {})
+    return {}
+
+
+def render_roi(schema: dict) -> str:
+    """``docs/roi.md``: the mask sources (kind, annotation, settings) and the ROI strategies (settings, and which
+    codecs each can steer at their default options, with the reason for those it cannot)."""
+    from ..codecs import CODECS
+    from ..masks import MASK_SOURCES
+    from ..roi import STRATEGIES
+
+    defs = schema["$defs"]
+    lines = _header("Region-of-interest coding", "the mask sources (`codecbench.masks`) and ROI strategies "
+                    "(`codecbench.roi`)", "roi.md")  # fmt: skip
+    lines += ["## Mask sources", "", "Each entry under `masks:` names its `source` (below):", ""]
+    branches = schema["properties"]["masks"]["additionalProperties"].get("allOf", [])
+    for name, cls in MASK_SOURCES.items():
+        lines += [f"### `{name}`", "", f"{_text(cls.description)}. Module: `{cls.__module__}`.", ""]
+        lines += [f"- Kind (in every ROI table): {cls.kind}"]
+        if cls.annotation:
+            lines += [f"- Dataset annotated with: {cls.annotation}"]
+        if cls.uses_task:
+            lines += ["- Runs a task's model (its checkpoint is an input of the mask job)"]
+        lines += [""]
+        settings = _branch_settings(branches, "source", name)
+        lines += _table(SETTING_COLUMNS, _setting_rows(settings, defs)) if settings else ["No settings.", ""]
+    lines += ["## Strategies", "", "A codec entry's `roi:` names its `mask`, its `strategy` (below) and optionally "
+              "`compare_to`:", ""]  # fmt: skip
+    common = {key: spec for key, spec in defs["roi"]["properties"].items() if key != "strategy"}
+    lines += _table(SETTING_COLUMNS, _setting_rows(common, defs))
+    for name, cls in STRATEGIES.items():
+        lines += [f"### `{name}`", "", f"{_text(cls.description)}. Module: `{cls.__module__}`.", ""]
+        settings = _branch_settings(defs["roi"].get("allOf", []), "strategy", name)
+        lines += _table(SETTING_COLUMNS, _setting_rows(settings, defs)) if settings else ["No settings.", ""]
+        steers, refused = [], []
+        for codec, codec_class in CODECS.items():
+            problem = cls.problem(codec_class, codec_class.default_options)
+            (refused.append([f"`{codec}`", _text(problem)]) if problem else steers.append(f"`{codec}`"))
+        lines += [f"- Steers (at their default options): {', '.join(steers) or 'none'}", ""]
+        if refused and steers:
+            lines += ["- Refused, a config error naming the reason:", ""]
+            lines += _table(["codec", "why"], refused)
+    return "\n".join(lines)
+
+
 def render_settings(schema: dict) -> str:
     """``docs/settings.md``: the config's other top-level keys (statistics, BD-rates, the grid, sharding, ...)."""
-    pages = {"datasets": "datasets.md", "codecs": "codecs.md", "learned": "codecs.md", "tasks": "tasks.md"}
+    pages = {
+        "datasets": "datasets.md", "codecs": "codecs.md", "learned": "codecs.md", "tasks": "tasks.md",
+        "masks": "roi.md",
+    }  # fmt: skip
     lines = _header("Settings", "`schemas/config.schema.yaml` as the registries fill it", "settings.md")
     listed = ", ".join(f"`{key}:` ([{page}]({page}))" for key, page in pages.items())
     lines += [
@@ -404,6 +456,7 @@ PAGES: dict[str, Callable[[dict], str]] = {
     "datasets.md": render_datasets,
     "tasks.md": render_tasks,
     "settings.md": render_settings,
+    "roi.md": render_roi,
 }
 
 

@@ -31,7 +31,12 @@ from ..stats.metric_agreement import best_metric
 FINDING_COLUMNS = [
     "section", "subject", "codec", "metric", "estimate", "ci_low", "ci_high", "beyond_ci", "sentence",
 ]  # fmt: skip
-SECTIONS = {"codecs": "Codecs", "tasks": "Tasks", "metrics": "Which metric predicts each task"}
+SECTIONS = {
+    "codecs": "Codecs",
+    "tasks": "Tasks",
+    "metrics": "Which metric predicts each task",
+    "machines": "Compression for machines",
+}
 
 
 def _interval(estimate: float, low: float, high: float, digits: int = 2) -> str:
@@ -193,18 +198,73 @@ def metric_findings(task_name: str, agreement: pd.DataFrame) -> list[dict[str, A
     ]
 
 
+KIND_WORDS = {
+    "oracle": "the ground truth's mask (an oracle: no deployed sender has it)",
+    "model": "a model's mask",
+    "weight-free": "a weight-free saliency mask",
+    "user": "the user's masks",
+}
+
+
+def machines_findings(machines: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per variant made for a machine and task: its BD-rate on the task score against its reference, with the mask's
+    kind (or how it was trained), and whether the scorer drew the mask or trained the codec itself
+    (``self_scored``: a gain then flatters the variant). ``machines``: the run's ``machines.csv`` with a
+    ``self_scored`` column."""
+    rows = []
+    for row in machines[machines.scorer != "image"].itertuples(index=False):
+        subject = f"{row.codec} on {row.dataset}"
+        if row.mask_kind == "none":
+            mask = f"{row.strategy}"
+        else:
+            mask = f"{row.strategy}, {KIND_WORDS.get(row.mask_kind, row.mask_kind)}, {row.coverage:.0%} of the pixels"
+        if not math.isfinite(row.bd_rate_pct):
+            sentence = (
+                f"{subject} against {row.compare_to}, scored by {row.scorer}: no BD-rate (the curves do not overlap)"
+            )
+        else:
+            change = _interval(row.bd_rate_pct, row.bd_rate_ci_low, row.bd_rate_ci_high, digits=1)
+            verdict = "a finding" if row.finding else "its interval holds no change: not a finding"
+            sentence = (
+                f"{subject} ({mask}) against {row.compare_to}: "
+                f"BD-rate on {row.scorer}'s {row.measure} {change}%, {verdict}"
+            )
+            if getattr(row, "self_scored", False):
+                sentence += (
+                    f"; {row.scorer} drew the mask or trained the codec itself, so the gain flatters the variant"
+                )
+        rows.append(
+            _finding(
+                "machines",
+                subject,
+                sentence,
+                codec=row.codec,
+                metric=row.measure,
+                estimate=row.bd_rate_pct,
+                ci_low=row.bd_rate_ci_low,
+                ci_high=row.bd_rate_ci_high,
+                beyond_ci=bool(row.finding),
+            )  # fmt: skip
+        )
+    return rows
+
+
 def findings_table(
     bd: pd.DataFrame,
     metrics: Sequence[str],
     tasks: Mapping[str, dict[str, Any]],
+    machines: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every finding of a run. ``tasks``: task name -> ``summary`` and ``agreement`` tables, ``headline`` score,
-    ``lower_is_better`` and its ``label``."""
+    ``lower_is_better`` and its ``label``; ``machines``: the summary of variants made for machines
+    (:func:`machines_findings`), if the run has one."""
     rows = codec_findings(bd, metrics)
     for name, task in tasks.items():
         rows += task_findings(name, task["summary"], task["headline"], task["lower_is_better"], task["label"])
     for name, task in tasks.items():
         rows += metric_findings(name, task["agreement"])
+    if machines is not None:
+        rows += machines_findings(machines)
     return pd.DataFrame(rows, columns=FINDING_COLUMNS)
 
 
@@ -241,9 +301,12 @@ def write_findings(
     csv_path: str | Path,
     markdown_path: str | Path,
     html_path: str | Path,
+    machines_csv: str | Path | None = None,
+    self_scorers: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """The findings from the run's BD table and each task's summary and metric agreement tables.
-    ``task_tables``: task name -> ``task`` (its registry name), ``summary`` and ``agreement`` (paths)."""
+    ``task_tables``: task name -> ``task`` (its registry name), ``summary`` and ``agreement`` (paths); ``machines_csv``:
+    the run's ``machines.csv``, with ``self_scorers`` (codec -> the task whose model drew its mask or trained it)."""
     from ..tasks import get_task_class
     from .task_figures import score_label
 
@@ -258,7 +321,12 @@ def write_findings(
             "lower_is_better": headline in task.lower_is_better,
             "label": score_label(headline),
         }
-    table = findings_table(pd.read_csv(bd_csv), metrics, tasks)
+    machines = None
+    if machines_csv is not None:
+        machines = pd.read_csv(machines_csv, dtype={"codec": str, "mask": str, "scorer": str})
+        own = machines.codec.map(dict(self_scorers or {}))
+        machines["self_scored"] = [s.split(" (")[0] == t for s, t in zip(machines.scorer, own, strict=True)]
+    table = findings_table(pd.read_csv(bd_csv), metrics, tasks, machines)
     write_csv_atomic(table, csv_path)
     write_text_atomic(markdown_path, findings_markdown(table))
     write_text_atomic(html_path, findings_html(table))

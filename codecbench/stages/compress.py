@@ -208,9 +208,17 @@ def _units(manifest_path: Path, rows: pd.DataFrame, sequence_codec: bool) -> Ite
 
 def _point_key(point: Point) -> dict[str, Any]:
     """What a point's bitstreams depend on beyond the dataset: codec, options, quality, the codec's library and
-    code, a trained codec's model file."""
+    code, a trained codec's model file, an ROI variant's masks and strategy code."""
     codec_class = get_codec_class(point.codec_name)
+    roi = {}
+    if point.settings.get("roi"):
+        from ..masks import StoredMasks
+        from ..roi import get_strategy
+
+        strategy = get_strategy(point.settings["roi"]["strategy"])
+        roi = {"masks": StoredMasks(point.masks).digest, "roi_code": _code_sha256(strategy)}
     return {
+        **roi,
         "settings": point.settings,
         "quality": str(point.quality),
         "target_bpp": point.target_bpp,
@@ -254,6 +262,12 @@ class _PointCoder:
         self._local = threading.local()  # each coding thread its own codec instances
         self.version = get_codec_class(point.codec_name).version()
         self.host = platform.node()
+        self.strategy = self.masks = None
+        if point.settings.get("roi"):  # an ROI variant: its strategy codes each image with its mask
+            from ..masks import StoredMasks
+            from ..roi import make_strategy
+
+            self.strategy, self.masks = make_strategy(point.settings["roi"]), StoredMasks(point.masks)
 
     def name(self) -> str:
         return f"{self.point.describe()} on {self.dataset}"
@@ -323,7 +337,10 @@ class _PointCoder:
             else:
                 codec = self._codec(None)
             start = time.perf_counter()
-            data = codec.encode(image)
+            if self.strategy is None:
+                data = codec.encode(image)
+            else:
+                data = self.strategy.encode(codec, image, self.masks[item.image_id])
             encode_s = time.perf_counter() - start
             start = time.perf_counter()
             decoded = codec.decode(data, size=(height, width))
@@ -365,7 +382,11 @@ class _PointCoder:
         codec = self._codec(None)
         try:
             start = time.perf_counter()
-            encoded = codec.encode_sequence(frames, unit.fps)
+            if self.strategy is None:
+                encoded = codec.encode_sequence(frames, unit.fps)
+            else:
+                masks = [self.masks[item.image_id] for item in unit.rows]
+                encoded = self.strategy.encode_sequence(codec, frames, masks, unit.fps)
             encode_s = time.perf_counter() - start
             start = time.perf_counter()
             decoded = codec.decode_sequence(encoded.data, (height, width), len(frames))

@@ -45,9 +45,10 @@ class Point:
     """One compression point as jobs code or read it.
 
     ``quality`` is its value in the tables' ``quality`` column (a ladder value, or ``target_<bpp>``);
-    ``settings`` is :func:`codecbench.config.plan.codec_job_settings` (codec, options, and for a trained codec
-    ``model_quality``); ``checkpoint`` a trained codec's model file; ``extra`` constant columns of its rows (a
-    trained codec's lambda); ``target_bpp`` makes it an equal-rate point.
+    ``settings`` is :func:`codecbench.config.plan.codec_job_settings` (codec, options, for a trained codec
+    ``model_quality``, for an ROI variant ``roi``); ``checkpoint`` a trained codec's model file; ``extra`` constant
+    columns of its rows (a trained codec's lambda); ``target_bpp`` makes it an equal-rate point; ``masks`` an ROI
+    variant's ``masks.csv`` (:mod:`codecbench.masks`).
     """
 
     quality: Any
@@ -57,6 +58,7 @@ class Point:
     checkpoint: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     target_bpp: float | None = None
+    masks: str | None = None
 
     @property
     def codec_name(self) -> str:

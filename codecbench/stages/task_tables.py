@@ -185,21 +185,34 @@ def training_sets(
     return pd.DataFrame(rows)
 
 
-def bd_on_task(table: pd.DataFrame, task: type[Task], anchor: str, bd: dict, statistics: dict) -> pd.DataFrame:
+def bd_on_task(
+    table: pd.DataFrame,
+    task: type[Task],
+    anchor: str,
+    bd: dict,
+    statistics: dict,
+    references: dict[str, str] | None = None,
+) -> pd.DataFrame:
     """BD-rate (and BD-quality) of every codec against ``anchor`` on the mean of the task's per-image quality
-    (accuracy for classification), per training variant, with bootstrap CIs."""
+    (accuracy for classification), per training variant, with bootstrap CIs; and of each ROI variant against its
+    plain codec (``references``: variant -> plain codec; rows whose ``anchor`` is that plain codec)."""
     rows = []
     metric = task.sample_quality_label
     points = table[table.codec != UNCOMPRESSED].assign(**{metric: lambda t: t[task.sample_quality].astype(float)})
     for variant, data in points.groupby("train_variant", sort=False):
-        if anchor not in set(data.codec):
-            continue
-        for codec in sorted(set(data.codec) - {anchor}):
+        present = set(data.codec)
+        pairs = [(codec, anchor) for codec in sorted(present - {anchor})] if anchor in present else []
+        pairs += [
+            (codec, plain)
+            for codec, plain in (references or {}).items()
+            if codec in present and plain in present and plain != anchor
+        ]
+        for codec, reference in pairs:
             result = bootstrap_bd(
-                data, anchor, codec, metric, method=bd["method"], n_boot=statistics["n_boot"],
+                data, reference, codec, metric, method=bd["method"], n_boot=statistics["n_boot"],
                 seed=statistics["seed"], confidence=statistics["confidence"],
             )  # fmt: skip
-            rows.append({"train_variant": variant, "codec": codec, "anchor": anchor, "metric": metric, **result})
+            rows.append({"train_variant": variant, "codec": codec, "anchor": reference, "metric": metric, **result})
     return pd.DataFrame(rows).reindex(columns=BD_COLUMNS)
 
 
@@ -214,6 +227,7 @@ def write_task_tables(
     bd: dict,
     statistics: dict,
     outputs: dict[str, str | Path],
+    references: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Write every task table (keys of ``outputs``: predictions, summary, per_class, confusion, training_sets,
     bd) of a task of registry name ``task_name``; return the summary. ``training_jsons``: training variant -> its
@@ -238,7 +252,7 @@ def write_task_tables(
     }
     sizes = training_sets(summary, variants, read_manifest(manifest_csv), infos, rates, task.scores[0])
     write_csv_atomic(sizes, outputs["training_sets"])
-    write_csv_atomic(bd_on_task(table, task, anchor, bd, statistics), outputs["bd"])
+    write_csv_atomic(bd_on_task(table, task, anchor, bd, statistics, references), outputs["bd"])
     return summary
 
 

@@ -82,7 +82,7 @@ _TABLE_RULES = (
     "provenance",
 )
 _TABLE_RULES += ("video_figures", "task_tables", "task_kbps_figure", "metric_agreement")
-_TABLE_RULES += ("stage_costs", "findings")
+_TABLE_RULES += ("stage_costs", "findings", "machines_summary", "machines_figure")
 LAZY_EXCLUSIONS: dict[tuple[str, ...], dict[str, str]] = {
     _CODING_RULES + _READING_RULES + _TABLE_RULES: {
         "codecbench.tasks.*:*": "task models (torchvision, ultralytics, rapidocr, OpenCV) run in train_task and "

@@ -49,3 +49,24 @@ def test_a_users_model_files_are_inputs_of_the_jobs_that_read_them(tmp_path, pho
     assert len(compress) == 1 and re.search(r"input: .*codec\.pth\.tar", compress[0])
     evaluate = [b for b in blocks if b.startswith("rule evaluate_task:")]
     assert len(evaluate) == 1 and re.search(r"input: .*detector\.pt", evaluate[0])
+
+
+def test_a_task_trained_codec_takes_its_base_model_and_the_frozen_task_model_as_inputs(tmp_path, photo):
+    """The default config's digits_task: each model's job reads digits_mse's model of the same lambda and the
+    digits classifier trained on the original train split, so retraining either retrains it; its control reads
+    the base model only; the masks of the ROI variants are inputs of their compression jobs only."""
+    workdir = make_project_copy(tmp_path, photo)
+    out = run_snakemake(workdir, "-n").stdout
+    blocks = re.findall(r"^(?:local)?rule \w+:\n(?:    .*\n)+", out, re.M)
+    trainings = [b for b in blocks if b.startswith("rule train_codec:")]
+    task = [b for b in trainings if "codec=digits_task, model=2" in b]
+    assert len(task) == 1
+    assert re.search(r"input: .*models/codecs/digits_mse/2-[0-9a-f]{12}/checkpoint\.pth\.tar", task[0])
+    assert re.search(r"input: .*models/tasks/digits_cnn/original/checkpoint\.pt", task[0])
+    control = [b for b in trainings if "codec=digits_mse_control, model=2" in b]
+    assert len(control) == 1 and "models/tasks/" not in control[0] and "digits_mse/2-" in control[0]
+    compress = [b for b in blocks if b.startswith("rule compress_ladder:")]
+    with_masks = sorted(re.search(r"codec=(\w+)", b).group(1) for b in compress if "results/masks/" in b)
+    assert with_masks == ["jpeg_roi", "jpeg_roi_yolo", "jpeg_salient", "webp_blur"]
+    masks = [b for b in blocks if b.startswith("rule make_masks:") and "mask=yolo_boxes" in b]
+    assert len(masks) == 1 and re.search(r"input: .*models/tasks/shapes_yolo/original/checkpoint\.pt", masks[0])

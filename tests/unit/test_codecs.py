@@ -265,7 +265,7 @@ def test_an_unknown_option_is_refused_listing_the_codecs_options(name):
         assert f"{expected}(allowed: {allowed})" in message
     else:
         expected = f"codecs.{name}: Additional properties are not allowed ('options' was unexpected) "
-        assert f"{expected}(allowed: qualities, datasets, keep_decoded)" in message
+        assert f"{expected}(allowed: qualities, datasets, keep_decoded, roi)" in message
 
 
 @pytest.mark.parametrize("name", sorted(CODECS))

@@ -293,7 +293,17 @@ def test_task_defaults_and_variants():
 
 @pytest.mark.parametrize(
     "name",
-    ["kodak-zoo", "kodak-train", "cifar10", "isic-folder", "coco-yolo", "plates-folder", "mot17-video", "imagenet"],
+    [
+        "kodak-zoo",
+        "kodak-train",
+        "cifar10",
+        "isic-folder",
+        "coco-yolo",
+        "plates-folder",
+        "mot17-video",
+        "imagenet",
+        "roi-coco",
+    ],
 )
 def test_full_scale_configs_are_valid(project, tmp_path, monkeypatch, name):
     monkeypatch.chdir(tmp_path)

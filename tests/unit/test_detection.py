@@ -512,3 +512,37 @@ def test_resampled_scores_and_per_class_from_the_rows():
     assert sorted(ap50.index) == ["a", "b", "c"]  # d has no objects
     for name in ap50.index:
         assert ap50.value[name] == pytest.approx(metrics["per_class_ap50"][name])
+
+
+def test_a_detector_mask_is_the_union_of_its_boxes_above_the_confidence(trained, tmp_path):
+    """The mask source ``detector`` runs the task's model once on each uncompressed image: its mask is the union of
+    the boxes it predicts (grown by dilate_px), recomputed here from the model's own predictions."""
+    from codecbench.datasets import prepare_dataset
+    from codecbench.io import read_rgb
+    from codecbench.masks import make_masks
+
+    folder, _, task, _, _, _ = trained
+    prepare_dataset("shapes", {"source": "builtin", "max_images": 2}, tmp_path / "shapes", tmp_path / "downloads")
+    manifest = tmp_path / "shapes" / "manifest.csv"
+    settings = {"task": "detection", "settings": dict(task.settings)}
+    table = make_masks(
+        manifest, "found", {"source": "detector", "task": "boxes", "min_confidence": 0.0, "dilate_px": 1},
+        tmp_path / "found", task_checkpoint=folder / "checkpoint.pt", task_settings=settings,
+    )  # fmt: skip
+    assert set(table.mask_kind) == {"model"}
+    rows = pd.read_csv(manifest, dtype={"image_id": str})
+    for row in rows[rows.split == "test"].itertuples(index=False):
+        image = read_rgb(tmp_path / "shapes" / row.file)
+        predicted = json.loads(task.predict([image], [row.image_id]).detections.iloc[0])
+        expected = np.zeros(image.shape[:2], dtype=bool)
+        for _, _, x_min, y_min, x_max, y_max in predicted:
+            expected[max(0, int(np.floor(y_min)) - 1) : int(np.ceil(y_max)) + 1,
+                     max(0, int(np.floor(x_min)) - 1) : int(np.ceil(x_max)) + 1] = True  # fmt: skip
+        coverage = table.set_index("image_id").coverage[row.image_id]
+        assert coverage == pytest.approx(expected.mean())
+    assert table.coverage.max() > 0  # the 2-epoch model finds some boxes at confidence 1e-6
+    none = make_masks(
+        manifest, "none", {"source": "detector", "task": "boxes", "min_confidence": 1.0, "dilate_px": 1},
+        tmp_path / "none", task_checkpoint=folder / "checkpoint.pt", task_settings=settings,
+    )  # fmt: skip
+    assert (none.coverage == 0).all()

@@ -154,3 +154,39 @@ def test_a_task_without_rows_says_so(empty):
     table = findings_table(BD.iloc[:0], [], {"t": spec})
     section = "tasks" if empty == "summary" else "metrics"
     assert table[table.section == section].sentence.iloc[0].startswith("t: no ")
+
+
+def test_machines_findings_name_the_mask_kind_the_verdict_and_a_self_scored_gain():
+    import numpy as np
+
+    from codecbench.report.findings import machines_findings
+
+    def row(codec, kind, scorer, estimate, low, high, finding, self_scored, strategy="background_jpeg"):
+        return {
+            "dataset": "shapes", "codec": codec, "compare_to": "jpeg", "strategy": strategy, "mask": "m",
+            "mask_kind": kind, "coverage": 0.27 if kind != "none" else np.nan, "measure": "f1_50", "scorer": scorer,
+            "bd_rate_pct": estimate, "bd_rate_ci_low": low, "bd_rate_ci_high": high, "finding": finding,
+            "self_scored": self_scored,
+        }  # fmt: skip
+
+    table = pd.DataFrame(
+        [
+            row("jpeg_roi", "oracle", "yolo", -23.3, -39.8, -0.1, True, False),
+            row("jpeg_roi_yolo", "model", "yolo", -38.9, -53.3, -25.1, True, True),
+            row("webp_blur", "oracle", "yolo", np.nan, np.nan, np.nan, False, False, "prefilter"),
+            row("digits_task", "none", "second", 10.5, -0.3, 22.6, False, False, "task_loss digits_cnn gamma=1"),
+            {**row("jpeg_roi", "oracle", "image", -25.0, -28.0, -23.0, True, False), "measure": "psnr_roi"},
+        ]
+    )
+    sentences = [finding["sentence"] for finding in machines_findings(table)]
+    assert len(sentences) == 4  # the image-quality row is the table's, not a finding about a task
+    assert sentences[0] == (
+        "jpeg_roi on shapes (background_jpeg, the ground truth's mask (an oracle: no deployed sender has it), 27% of "
+        "the pixels) against jpeg: BD-rate on yolo's f1_50 -23.3 [-39.8, -0.1]%, a finding"
+    )
+    assert sentences[1].endswith("yolo drew the mask or trained the codec itself, so the gain flatters the variant")
+    assert sentences[2] == "webp_blur on shapes against jpeg, scored by yolo: no BD-rate (the curves do not overlap)"
+    assert sentences[3] == (
+        "digits_task on shapes (task_loss digits_cnn gamma=1) against jpeg: BD-rate on second's f1_50 10.5 "
+        "[-0.3, 22.6]%, its interval holds no change: not a finding"
+    )
