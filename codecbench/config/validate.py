@@ -264,13 +264,20 @@ def _roi_errors(cfg: dict) -> list[str]:
         source = get_mask_source(entry["source"])
         if source.uses_task:
             task = entry.get("task") or ""
+            kinds = " or ".join(source.task_kinds)
             if task not in cfg.get("tasks", {}):
                 problems.append(
-                    f"masks.{name}.task: {task!r} is not a task under tasks; name the detection task whose model draws "
-                    f"the boxes (tasks: {', '.join(cfg.get('tasks', {})) or 'none'})"
+                    f"masks.{name}.task: {task!r} is not a task under tasks; name the {kinds} task whose model draws "
+                    f"the mask (tasks: {', '.join(cfg.get('tasks', {})) or 'none'})"
                 )
-            elif cfg["tasks"][task]["task"] != "detection":
-                problems.append(f"masks.{name}.task: {task!r} is a {cfg['tasks'][task]['task']} task, not detection")
+            elif cfg["tasks"][task]["task"] not in source.task_kinds:
+                problems.append(f"masks.{name}.task: {task!r} is a {cfg['tasks'][task]['task']} task, not {kinds}")
+            elif entry["source"] == "gradcam" and cfg["tasks"][task].get("preprocess", "none") != "none":
+                problems.append(
+                    f"masks.{name}.task: {task!r} centre-crops its images (preprocess "
+                    f"{cfg['tasks'][task]['preprocess']!r}), so its class-activation map covers part of each image "
+                    "only; give the task preprocess: none"
+                )
         if entry["source"] == "files" and not Path(entry.get("path") or "").expanduser().is_dir():
             problems.append(f"masks.{name}.path: folder {entry.get('path')!r} does not exist (the user's mask files)")
     for codec, entry in cfg["codecs"].items():

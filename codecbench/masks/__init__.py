@@ -8,7 +8,7 @@ the annotation kind a dataset needs for it, and its ``kind``, which every ROI ta
 from the ground truth is labelled an oracle wherever its gains are shown:
 
 - ``oracle``: the dataset's own annotations (object boxes, edge maps);
-- ``model``: a task's model run on the uncompressed image (a detector's boxes);
+- ``model``: a task's model run on the uncompressed image (a detector's boxes, a classifier's Grad-CAM);
 - ``weight-free``: a saliency method without weights (spectral residual);
 - ``user``: a user's own per-image mask files (e.g. a depth network's maps, thresholded).
 
@@ -41,8 +41,8 @@ class MaskSource(SettingsPlugin, abc.ABC):
     Subclasses set ``name``, ``description``, ``kind`` (one of :data:`MASK_KINDS`), ``setting_schemas`` (each
     setting a JSON-schema fragment with its ``default``) and, when they read annotations, ``annotation`` (the
     dataset annotation kind they need: ``objects`` or ``edges``); ``uses_task`` says the source runs a task's model
-    (whose trained checkpoint is then an input of the mask job). :meth:`prepare` loads what every image shares;
-    :meth:`mask` makes one image's mask from the uncompressed image.
+    (whose trained checkpoint is then an input of the mask job), one of ``task_kinds``. :meth:`prepare` loads what
+    every image shares; :meth:`mask` makes one image's mask from the uncompressed image.
     """
 
     name: ClassVar[str]
@@ -51,6 +51,7 @@ class MaskSource(SettingsPlugin, abc.ABC):
     kind: ClassVar[str]
     annotation: ClassVar[str | None] = None
     uses_task: ClassVar[bool] = False
+    task_kinds: ClassVar[tuple[str, ...]] = ()  # the tasks whose model a source that uses one can run
 
     def __init__(self, settings: dict[str, Any] | None = None):
         unknown = sorted(set(settings or {}) - set(self.setting_schemas) - {"source"})
@@ -237,7 +238,7 @@ class StoredMasks:
 
 
 # Importing the modules registers their sources, in the order the schema lists them.
-from . import ground_truth, detector, saliency, user_files  # noqa: E402,F401,I001
+from . import ground_truth, detector, gradcam, saliency, user_files  # noqa: E402,F401,I001
 
 __all__ = [
     "MASKS_FILE",

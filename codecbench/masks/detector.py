@@ -19,6 +19,7 @@ class Detector(MaskSource):
     name = "detector"
     kind = "model"
     uses_task = True
+    task_kinds = ("detection",)
     description = "a detection task's boxes on the uncompressed image (its model, run once), grown by dilate_px"
     setting_schemas = {
         "task": {

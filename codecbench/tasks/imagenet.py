@@ -263,6 +263,31 @@ class _ImagenetClassifier(Task):
                     out[chosen] = torch.log_softmax(self._network(batch).double(), dim=1).cpu().numpy()
         return out
 
+    def frozen_network(self) -> tuple[Any, Callable[[Any], Any]]:
+        """A frozen copy of the network (eval mode, no gradients into its weights), and the map from a float NCHW
+        [0, 1] RGB batch to its input: with ``preprocess: none`` the weights' normalisation, as :meth:`predict`
+        does; ``preprocess: weights`` resizes and centre-crops, so its input would cover part of the image only,
+        which a per-pixel reading of the image (a Grad-CAM mask) cannot use: ValueError saying so."""
+        if self._network is None:
+            raise RuntimeError(f"{self.name}: no model yet; call load() first")
+        if self.settings["preprocess"] != "none":
+            raise ValueError(
+                f"{self.name}: preprocess {self.settings['preprocess']!r} centre-crops each image, so the network "
+                "sees part of it only; set preprocess: none (images already at the model's input size)"
+            )
+        import copy
+
+        import torch
+
+        network = copy.deepcopy(self._network).eval().requires_grad_(False)
+        mean, std = self._transform.mean, self._transform.std
+
+        def to_input(x: torch.Tensor) -> torch.Tensor:
+            shift, scale = (torch.tensor(v, device=x.device, dtype=x.dtype).view(1, 3, 1, 1) for v in (mean, std))
+            return (x - shift) / scale
+
+        return network, to_input
+
     def counted_network(self) -> tuple[Any, tuple[int, int]] | None:
         """The network at its weights' crop size (with ``preprocess: none`` the images go in at their own size;
         a convolutional network's MACs grow with the pixels, so its kMAC/px stays about the same)."""

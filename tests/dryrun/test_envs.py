@@ -89,6 +89,8 @@ LAZY_EXCLUSIONS: dict[tuple[str, ...], dict[str, str]] = {
         "evaluate_task only; other rules read a task class's score names and labels",
         "codecbench.config.*:*": "config checks, completion and planning run in the Snakefile; jobs get settings as "
         "params",
+        "codecbench.masks.gradcam:*": "Grad-CAM masks (captum) are made by make_masks only; other jobs read the "
+        "stored masks",
     },
     _READING_RULES + _TABLE_RULES: {
         "codecbench.datasets.video:*": "dataset sources are read by prepare_dataset only",

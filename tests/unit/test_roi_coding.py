@@ -207,3 +207,27 @@ def test_masked_psnr_is_the_psnr_of_the_masks_pixels_only():
     assert masked_psnr(reference, decoded, mask) == pytest.approx(10 * np.log10(255**2 / 100))
     assert masked_psnr(reference, decoded, ~mask) == float("inf")
     assert np.isnan(masked_psnr(reference, decoded, np.zeros((4, 4), dtype=bool)))
+
+
+def test_a_gradcam_mask_needs_a_classifier_that_sees_the_whole_image(default_config):
+    cfg = copy.deepcopy(default_config)
+    cfg["masks"]["cam_yolo"] = {"source": "gradcam", "task": "shapes_yolo"}
+    cfg["masks"]["cam_cropped"] = {"source": "gradcam", "task": "crops_mobilenet"}
+    cfg["tasks"]["crops_mobilenet"]["preprocess"] = "weights"
+    cfg["masks"]["cam_nothing"] = {"source": "gradcam", "task": "nope"}
+    with pytest.raises(ConfigError) as error:
+        validate_config(cfg)
+    text = str(error.value)
+    assert (
+        "masks.cam_yolo.task: 'shapes_yolo' is a detection task, not classification or imagenet_agreement or "
+        "imagenet_classification" in text
+    )
+    assert "masks.cam_cropped.task: 'crops_mobilenet' centre-crops its images (preprocess 'weights')" in text
+    assert "masks.cam_nothing.task: 'nope' is not a task under tasks" in text
+    cfg["tasks"]["crops_mobilenet"]["preprocess"] = "none"
+    del cfg["masks"]["cam_yolo"], cfg["masks"]["cam_nothing"]
+    assert validate_config(cfg)["masks"]["cam_cropped"] == {
+        "source": "gradcam",
+        "task": "crops_mobilenet",
+        "coverage": 0.3,
+    }
