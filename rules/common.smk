@@ -328,7 +328,7 @@ def get_train_codec_inputs(wildcards):
     if entry.get("init_from"):
         inputs["init"] = [point_checkpoint(entry["init_from"], int(wildcards.model))]
     if entry.get("task_loss"):
-        inputs["task_model"] = [complexity_task_model(entry["task_loss"]["task"])]
+        inputs["task_model"] = [first_task_model(entry["task_loss"]["task"])]
     return inputs
 
 
@@ -666,9 +666,10 @@ def get_stage_benchmarks(wildcards):
 
 
 # ---- complexity: parameters, kMAC/px and coding time of every codec and task model -----------------------------
-def complexity_task_model(task):
-    """The model of a task that the complexity table counts: its first variant's (the user's own checkpoint,
-    the one trained for it, or None for the ready model its settings name)."""
+def first_task_model(task):
+    """A task's model as the complexity table counts it, a mask draws with it or a codec trains against it: its
+    first variant's (the user's own checkpoint, the one trained for it, or None for the ready model its settings
+    name)."""
     entry = config["tasks"][task]
     variant = train_variants(config, task)[0]
     if entry.get("checkpoint"):
@@ -680,7 +681,7 @@ def complexity_task_model(task):
 
 def get_complexity_inputs(wildcards):
     """The quality table (every point's coding time) and each task's model file."""
-    checkpoints = [complexity_task_model(task) for task in config.get("tasks", {})]
+    checkpoints = [first_task_model(task) for task in config.get("tasks", {})]
     return {
         "quality": layout.table("quality.csv"),
         "checkpoints": [path for path in checkpoints if path],
@@ -699,7 +700,7 @@ def get_complexity_task_models(wildcards):
         task: {
             "settings": task_job_settings(config, task),
             "dataset": entry["dataset"],
-            "checkpoint": complexity_task_model(task),
+            "checkpoint": first_task_model(task),
         }
         for task, entry in config.get("tasks", {}).items()
     }
@@ -739,7 +740,7 @@ def mask_task(mask):
 def mask_task_model(mask):
     """The model file a mask's task runs (its first variant's), or None for the ready model its settings name."""
     task = mask_task(mask)
-    return complexity_task_model(task) if task else None
+    return first_task_model(task) if task else None
 
 
 def get_mask_inputs(wildcards):

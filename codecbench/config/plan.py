@@ -96,8 +96,13 @@ def dataset_job_settings(cfg: dict, dataset: str) -> dict:
 
 def codec_datasets(cfg: dict, codec: str) -> list[str]:
     """The datasets a codec runs on: its own 'datasets' list, or every declared dataset meant for evaluation."""
-    evaluated = [name for name, entry in cfg["datasets"].items() if entry.get("evaluate", True)]
-    return list(cfg["codecs"][codec].get("datasets", evaluated))
+    return entry_datasets(cfg, cfg["codecs"][codec])
+
+
+def entry_datasets(cfg: dict, entry: dict) -> list[str]:
+    """The datasets a codec (or learned codec) entry runs on: its 'datasets', else every evaluated dataset."""
+    evaluated = [name for name, dataset in cfg["datasets"].items() if dataset.get("evaluate", True)]
+    return list(entry.get("datasets", evaluated))
 
 
 def sweep_points(cfg: dict) -> list[tuple[str, str, Any]]:

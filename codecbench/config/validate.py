@@ -20,6 +20,7 @@ from .plan import (
     LEARNED_VIDEO_CODECS,
     ORIGINAL_VARIANT,
     codec_datasets,
+    entry_datasets,
     is_video_dataset,
     normalise_quality,
     registry_name,
@@ -239,9 +240,8 @@ def _fine_tuning_errors(cfg: dict, name: str, entry: dict) -> list[str]:
     if compare_to is not None and compare_to not in cfg["codecs"] and compare_to not in learned:
         problems.append(f"{key}.compare_to: {compare_to!r} is not a declared codec")
     elif compare_to is not None:
-        evaluated = [d for d, e in cfg["datasets"].items() if e.get("evaluate", True)]
         other = cfg["codecs"].get(compare_to) or learned[compare_to]
-        missing = sorted(set(entry.get("datasets", evaluated)) - set(other.get("datasets", evaluated)))
+        missing = sorted(set(entry_datasets(cfg, entry)) - set(entry_datasets(cfg, other)))
         if missing:
             problems.append(
                 f"{key}.compare_to: {compare_to} does not run on {', '.join(missing)}; add them to its datasets"
@@ -261,25 +261,7 @@ def _roi_errors(cfg: dict) -> list[str]:
     problems = []
     masks = cfg.get("masks", {})
     for name, entry in masks.items():
-        source = get_mask_source(entry["source"])
-        if source.uses_task:
-            task = entry.get("task") or ""
-            kinds = " or ".join(source.task_kinds)
-            if task not in cfg.get("tasks", {}):
-                problems.append(
-                    f"masks.{name}.task: {task!r} is not a task under tasks; name the {kinds} task whose model draws "
-                    f"the mask (tasks: {', '.join(cfg.get('tasks', {})) or 'none'})"
-                )
-            elif cfg["tasks"][task]["task"] not in source.task_kinds:
-                problems.append(f"masks.{name}.task: {task!r} is a {cfg['tasks'][task]['task']} task, not {kinds}")
-            elif entry["source"] == "gradcam" and cfg["tasks"][task].get("preprocess", "none") != "none":
-                problems.append(
-                    f"masks.{name}.task: {task!r} centre-crops its images (preprocess "
-                    f"{cfg['tasks'][task]['preprocess']!r}), so its class-activation map covers part of each image "
-                    "only; give the task preprocess: none"
-                )
-        if entry["source"] == "files" and not Path(entry.get("path") or "").expanduser().is_dir():
-            problems.append(f"masks.{name}.path: folder {entry.get('path')!r} does not exist (the user's mask files)")
+        problems += get_mask_source(entry["source"]).problems(name, entry, cfg)
     for codec, entry in cfg["codecs"].items():
         roi = entry.get("roi")
         if not roi:

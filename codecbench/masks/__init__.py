@@ -31,6 +31,15 @@ MASK_COLUMNS = ["image_id", "file", "width", "height", "coverage", "mask_source"
 MASK_KINDS = ("oracle", "model", "weight-free", "user")
 
 
+# The settings fragment of a source whose region is the top fraction of a per-pixel score (saliency, Grad-CAM).
+COVERAGE = {
+    "type": "number",
+    "exclusiveMinimum": 0,
+    "maximum": 1,
+    "description": "the fraction of each image's pixels in the region",
+}
+
+
 class MaskError(ValueError):
     """A mask cannot be made or read; the message names the mask, the image or file and what to do."""
 
@@ -62,6 +71,43 @@ class MaskSource(SettingsPlugin, abc.ABC):
     @classmethod
     def known(cls) -> str:
         return ", ".join(sorted(cls.setting_schemas)) or "none"
+
+    @classmethod
+    def problems(cls, name: str, entry: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
+        """What is wrong with mask ``name``'s config ``entry`` beyond its schema: for a source that runs a task's
+        model, that ``task`` names a task of one of its ``task_kinds`` (:meth:`task_problems` adds the source's
+        own demands on it)."""
+        if not cls.uses_task:
+            return []
+        tasks = cfg.get("tasks", {})
+        task = entry.get("task") or ""
+        kinds = " or ".join(cls.task_kinds)
+        if task not in tasks:
+            return [
+                f"masks.{name}.task: {task!r} is not a task under tasks; name the {kinds} task whose model draws "
+                f"the mask (tasks: {', '.join(tasks) or 'none'})"
+            ]
+        if tasks[task]["task"] not in cls.task_kinds:
+            return [f"masks.{name}.task: {task!r} is a {tasks[task]['task']} task, not {kinds}"]
+        return cls.task_problems(name, task, tasks[task])
+
+    @classmethod
+    def task_problems(cls, name: str, task: str, task_entry: dict[str, Any]) -> list[str]:
+        """What this source needs of the task ``task`` (its config ``task_entry``) beyond its kind; default none."""
+        return []
+
+    def load_task(
+        self, task_checkpoint: Path | None, task_settings: dict[str, Any] | None, device: str = "auto"
+    ) -> Any:
+        """The task whose model draws the masks, loaded on ``device``: from ``task_checkpoint``, or for None the
+        ready model its settings name. ``task_settings``: :func:`codecbench.config.plan.task_job_settings`."""
+        from ..tasks import get_task_class
+
+        if task_settings is None:
+            raise MaskError(f"mask source {self.name} needs the settings of task {self.settings['task']!r}")
+        task = get_task_class(task_settings["task"])(task_settings["settings"])
+        task.load(task_checkpoint, device=device)
+        return task
 
     def prepare(self, dataset_dir: Path, task_checkpoint: Path | None, task_settings: dict[str, Any] | None) -> None:  # noqa: B027
         """Load what every image's mask shares (annotations, a model); default: nothing."""
@@ -241,6 +287,7 @@ class StoredMasks:
 from . import ground_truth, detector, gradcam, saliency, user_files  # noqa: E402,F401,I001
 
 __all__ = [
+    "COVERAGE",
     "MASKS_FILE",
     "MASK_COLUMNS",
     "MASK_KINDS",

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from . import MaskError, MaskSource, box_mask, register_mask_source
+from . import MaskSource, box_mask, register_mask_source
 
 
 @register_mask_source
@@ -44,12 +44,7 @@ class Detector(MaskSource):
     }
 
     def prepare(self, dataset_dir: Path, task_checkpoint: Path | None, task_settings: dict[str, Any] | None) -> None:
-        from ..tasks import get_task_class
-
-        if task_settings is None:
-            raise MaskError(f"mask source detector needs the settings of task {self.settings['task']!r}")
-        self.model = get_task_class(task_settings["task"])(task_settings["settings"])
-        self.model.load(task_checkpoint)  # None: the ready model its settings name
+        self.model = self.load_task(task_checkpoint, task_settings)
 
     def mask(self, image: np.ndarray, image_id: str) -> np.ndarray:
         predicted = self.model.predict([image], [image_id])

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from . import MaskError, MaskSource, register_mask_source
+from . import COVERAGE, MaskError, MaskSource, register_mask_source
 
 
 def last_convolution(network: Any) -> Any:
@@ -52,23 +52,20 @@ class GradCam(MaskSource):
             "default": "",
             "description": "the classification task (classification, imagenet_agreement or imagenet_classification)",
         },
-        "coverage": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "maximum": 1,
-            "default": 0.3,
-            "description": "the fraction of each image's pixels in the region",
-        },
+        "coverage": {**COVERAGE, "default": 0.3},
     }
 
-    def prepare(self, dataset_dir: Path, task_checkpoint: Path | None, task_settings: dict[str, Any] | None) -> None:
-        from ..tasks import get_task_class
+    @classmethod
+    def task_problems(cls, name: str, task: str, task_entry: dict[str, Any]) -> list[str]:
+        if task_entry.get("preprocess", "none") != "none":
+            return [
+                f"masks.{name}.task: {task!r} centre-crops its images (preprocess {task_entry['preprocess']!r}), so "
+                "its class-activation map covers part of each image only; give the task preprocess: none"
+            ]
+        return []
 
-        if task_settings is None:
-            raise MaskError(f"mask source gradcam needs the settings of task {self.settings['task']!r}")
-        task = get_task_class(task_settings["task"])(task_settings["settings"])
-        task.load(task_checkpoint, device="cpu")  # None: the ready model its settings name
-        self.network, self.to_input = task.frozen_network()
+    def prepare(self, dataset_dir: Path, task_checkpoint: Path | None, task_settings: dict[str, Any] | None) -> None:
+        self.network, self.to_input = self.load_task(task_checkpoint, task_settings, "cpu").frozen_network()
         self.layer = last_convolution(self.network)
 
     def mask(self, image: np.ndarray, image_id: str) -> np.ndarray:

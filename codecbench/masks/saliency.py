@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import MaskSource, register_mask_source
+from . import COVERAGE, MaskSource, register_mask_source
 
 
 @register_mask_source
@@ -14,13 +14,7 @@ class SpectralResidual(MaskSource):
     kind = "weight-free"
     description = "spectral-residual saliency (no weights): the most salient coverage of each image's pixels"
     setting_schemas = {
-        "coverage": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "maximum": 1,
-            "default": 0.25,
-            "description": "the fraction of each image's pixels in the region",
-        },
+        "coverage": {**COVERAGE, "default": 0.25},
         "side": {
             "type": "integer",
             "minimum": 16,

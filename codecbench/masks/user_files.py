@@ -30,6 +30,12 @@ class UserFiles(MaskSource):
         "invert": {"type": "boolean", "default": False, "description": "the region is below the threshold instead"},
     }
 
+    @classmethod
+    def problems(cls, name: str, entry: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
+        if not Path(entry.get("path") or "").expanduser().is_dir():
+            return [f"masks.{name}.path: folder {entry.get('path')!r} does not exist (the user's mask files)"]
+        return []
+
     def prepare(self, dataset_dir: Path, task_checkpoint: Path | None, task_settings: dict[str, Any] | None) -> None:
         self.folder = Path(self.settings["path"]).expanduser()
         if not self.folder.is_dir():

@@ -112,8 +112,10 @@ def compress_ladder(
         "shard": list(shard) if shard else None,
         "plugin_code": plugin_code or {},
     }
+    roi = _roi_coding(points[0])  # a job's points are of one codec: one strategy, one set of masks
     coders = [
-        _PointCoder(point, manifest_path.parent, dataset, {**key_base, **_point_key(point)}, shard) for point in points
+        _PointCoder(point, manifest_path.parent, dataset, {**key_base, **_point_key(point, roi)}, shard, roi)
+        for point in points
     ]
     first = points[0]
     log.info(
@@ -130,13 +132,16 @@ def compress_ladder(
         workers = max(1, int(threads)) if get_codec_class(first.codec_name).parallel_images else 1
         limit_threads(1 if workers > 1 else threads)
     need_pixels = bool(metrics) or any(coder.reused is None for coder in coders)
+    need_masks = roi is not None and any(coder.reused is None for coder in coders)
 
     def code_unit(unit: _Unit) -> list[tuple[list[dict], list[dict]]]:
         """Per point: the unit's new rate rows and its measured rows."""
         references = [read_rgb(manifest_path.parent / item.file) for item in unit.rows] if need_pixels else []
+        # An ROI variant's masks, read once for all its points and outside their coding times.
+        masks = [roi[1][item.image_id] for item in unit.rows] if need_masks else None
         coded = []
         for coder in coders:
-            decoded, rate_rows = coder.unit(unit, references)
+            decoded, rate_rows = coder.unit(unit, references, masks)
             measured_rows = []
             if metrics:
                 measured_rows = _measure_unit(
@@ -206,19 +211,27 @@ def _units(manifest_path: Path, rows: pd.DataFrame, sequence_codec: bool) -> Ite
         yield _Unit(clip.name, list(clip.rows.itertuples(index=False)), clip.fps)
 
 
-def _point_key(point: Point) -> dict[str, Any]:
-    """What a point's bitstreams depend on beyond the dataset: codec, options, quality, the codec's library and
-    code, a trained codec's model file, an ROI variant's masks and strategy code."""
-    codec_class = get_codec_class(point.codec_name)
-    roi = {}
-    if point.settings.get("roi"):
-        from ..masks import StoredMasks
-        from ..roi import get_strategy
+def _roi_coding(point: Point) -> tuple[Any, Any] | None:
+    """An ROI variant's strategy and stored masks (:mod:`codecbench.roi`, :mod:`codecbench.masks`); None for
+    every other codec."""
+    if not point.settings.get("roi"):
+        return None
+    from ..masks import StoredMasks
+    from ..roi import make_strategy
 
-        strategy = get_strategy(point.settings["roi"]["strategy"])
-        roi = {"masks": StoredMasks(point.masks).digest, "roi_code": _code_sha256(strategy)}
+    return make_strategy(point.settings["roi"]), StoredMasks(point.masks)
+
+
+def _point_key(point: Point, roi: tuple[Any, Any] | None = None) -> dict[str, Any]:
+    """What a point's bitstreams depend on beyond the dataset: codec, options, quality, the codec's library and
+    code, a trained codec's model file, an ROI variant's masks and strategy code (``roi``: :func:`_roi_coding`)."""
+    codec_class = get_codec_class(point.codec_name)
+    roi_key = {}
+    if roi is not None:
+        strategy, masks = roi
+        roi_key = {"masks": masks.digest, "roi_code": _code_sha256(type(strategy))}
     return {
-        **roi,
+        **roi_key,
         "settings": point.settings,
         "quality": str(point.quality),
         "target_bpp": point.target_bpp,
@@ -249,7 +262,15 @@ def coding_key(key: dict[str, Any]) -> str:
 class _PointCoder:
     """One point of a compression job: reuses its stored rows when they hold, else codes each unit."""
 
-    def __init__(self, point: Point, root: Path, dataset: str, key: dict[str, Any], shard: tuple[int, int] | None):
+    def __init__(
+        self,
+        point: Point,
+        root: Path,
+        dataset: str,
+        key: dict[str, Any],
+        shard: tuple[int, int] | None,
+        roi: tuple[Any, Any] | None = None,
+    ):
         self.point = point
         self.root = root  # the prepared dataset's folder
         self.dataset = dataset
@@ -262,12 +283,8 @@ class _PointCoder:
         self._local = threading.local()  # each coding thread its own codec instances
         self.version = get_codec_class(point.codec_name).version()
         self.host = platform.node()
-        self.strategy = self.masks = None
-        if point.settings.get("roi"):  # an ROI variant: its strategy codes each image with its mask
-            from ..masks import StoredMasks
-            from ..roi import make_strategy
-
-            self.strategy, self.masks = make_strategy(point.settings["roi"]), StoredMasks(point.masks)
+        # An ROI variant's strategy codes each image with its mask (``roi``: :func:`_roi_coding`).
+        self.strategy = roi[0] if roi is not None else None
 
     def name(self) -> str:
         return f"{self.point.describe()} on {self.dataset}"
@@ -310,15 +327,22 @@ class _PointCoder:
             return None
         return stored.drop(columns=[CODING_KEY])
 
-    def unit(self, unit: _Unit, references: list[np.ndarray]) -> tuple[list[np.ndarray] | None, list[dict]]:
-        """The decoded images of one unit (None when reused and nothing needs them) and its new rate rows."""
+    def unit(
+        self, unit: _Unit, references: list[np.ndarray], masks: list[np.ndarray] | None = None
+    ) -> tuple[list[np.ndarray] | None, list[dict]]:
+        """The decoded images of one unit (None when reused and nothing needs them) and its new rate rows;
+        ``masks``: an ROI variant's mask of each of the unit's images."""
         if self.reused is not None:
             if not references:
                 return None, []
             return [self.reader[self.reader.image_index(item.image_id)] for item in unit.rows], []
         if self.point.sequence_codec:
-            return self._code_clip(unit, references)
-        coded = [self._code_image(item, image) for item, image in zip(unit.rows, references, strict=True)]
+            return self._code_clip(unit, references, masks)
+        per_image = masks if masks is not None else [None] * len(references)
+        coded = [
+            self._code_image(item, image, mask)
+            for item, image, mask in zip(unit.rows, references, per_image, strict=True)
+        ]
         return [decoded for decoded, _ in coded], [row for _, row in coded]
 
     def _codec(self, quality: Any):
@@ -327,7 +351,7 @@ class _PointCoder:
             codecs[quality] = self.point.make_codec(quality)
         return codecs[quality]
 
-    def _code_image(self, item, image: np.ndarray) -> tuple[np.ndarray, dict]:
+    def _code_image(self, item, image: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
         height, width = image.shape[:2]
         point = self.point
         try:
@@ -340,7 +364,7 @@ class _PointCoder:
             if self.strategy is None:
                 data = codec.encode(image)
             else:
-                data = self.strategy.encode(codec, image, self.masks[item.image_id])
+                data = self.strategy.encode(codec, image, mask)
             encode_s = time.perf_counter() - start
             start = time.perf_counter()
             decoded = codec.decode(data, size=(height, width))
@@ -373,7 +397,9 @@ class _PointCoder:
         row.update(bitstream=name, bitstream_sha256=_sha256(data), decoded_sha256=pixels_sha256(decoded))
         return decoded, row
 
-    def _code_clip(self, unit: _Unit, frames: list[np.ndarray]) -> tuple[list[np.ndarray], list[dict]]:
+    def _code_clip(
+        self, unit: _Unit, frames: list[np.ndarray], masks: list[np.ndarray] | None = None
+    ) -> tuple[list[np.ndarray], list[dict]]:
         """A video codec codes each clip as one file ``<clip>.<extension>``; its rows stay one per frame:
         ``bytes`` is the frame's coded size (``frame_bytes``) plus an equal share of the file's container overhead,
         so that a clip's frames add up to its file size; ``encode_s``/``decode_s`` are the clip's over its frames.
@@ -385,7 +411,6 @@ class _PointCoder:
             if self.strategy is None:
                 encoded = codec.encode_sequence(frames, unit.fps)
             else:
-                masks = [self.masks[item.image_id] for item in unit.rows]
                 encoded = self.strategy.encode_sequence(codec, frames, masks, unit.fps)
             encode_s = time.perf_counter() - start
             start = time.perf_counter()

@@ -59,6 +59,7 @@ def roi_quality(
     files = dict(read_split(manifest_csv, "test")[["image_id", "file"]].itertuples(index=False))
     references: dict[str, np.ndarray] = {}
     stored = {mask: StoredMasks(path) for mask, path in masks.items()}
+    read_masks: dict[tuple[str, str], np.ndarray] = {}  # (mask id, image id) -> mask: read once, for every point
     rows, done = [], set()
     for variant, facts in variants.items():
         mask_id = facts["mask"]
@@ -75,7 +76,9 @@ def roi_quality(
                     if row.image_id not in references:
                         references[row.image_id] = read_rgb(manifest_csv.parent / files[row.image_id])
                     reference, decoded = references[row.image_id], images[index]
-                    mask = stored[mask_id][row.image_id]
+                    if (mask_id, row.image_id) not in read_masks:
+                        read_masks[(mask_id, row.image_id)] = stored[mask_id][row.image_id]
+                    mask = read_masks[(mask_id, row.image_id)]
                     rows.append(
                         [dataset, codec, role, facts["compare_to"], facts["strategy"] if role == "roi" else "",
                          mask_id, kind, point_quality, row.image_id, row.bpp, coverage[row.image_id],

@@ -452,16 +452,8 @@ class Classification(Task):
         """
         if self._network is None:
             raise RuntimeError("classification: no model yet; call train() or load() first")
-        import torch
-
         network = copy.deepcopy(self._network).eval().requires_grad_(False)
-        px, mean, std = self.image_px, self.mean, self.std
-
-        def to_input(x: torch.Tensor) -> torch.Tensor:
-            shift, scale = (torch.tensor(v, device=x.device, dtype=x.dtype).view(1, 3, 1, 1) for v in (mean, std))
-            return (_resized(x, px) - shift) / scale
-
-        return network, to_input
+        return network, normalising_input(self.mean, self.std, self.image_px)
 
     def counted_network(self) -> tuple[Any, tuple[int, int]] | None:
         """The loaded network at its input size (every image is resized to ``image_px`` square)."""
@@ -612,6 +604,18 @@ def _unit_tensor(images: Sequence[np.ndarray], px: int):
         x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).unsqueeze(0).contiguous().float() / 255
         resized.append(_resized(x, px))
     return torch.cat(resized).contiguous()
+
+
+def normalising_input(mean, std, px: int | None = None):
+    """The differentiable map from a float NCHW [0, 1] RGB batch to a network's input: resized to ``px`` square
+    (:func:`_resized`; None: as it is), then normalised per channel by ``mean`` and ``std``, on the batch's device."""
+    import torch
+
+    def to_input(x: torch.Tensor) -> torch.Tensor:
+        shift, scale = (torch.tensor(v, device=x.device, dtype=x.dtype).view(1, 3, 1, 1) for v in (mean, std))
+        return ((x if px is None else _resized(x, px)) - shift) / scale
+
+    return to_input
 
 
 def _resized(x, px: int):

@@ -277,16 +277,10 @@ class _ImagenetClassifier(Task):
             )
         import copy
 
-        import torch
+        from .classification import normalising_input
 
         network = copy.deepcopy(self._network).eval().requires_grad_(False)
-        mean, std = self._transform.mean, self._transform.std
-
-        def to_input(x: torch.Tensor) -> torch.Tensor:
-            shift, scale = (torch.tensor(v, device=x.device, dtype=x.dtype).view(1, 3, 1, 1) for v in (mean, std))
-            return (x - shift) / scale
-
-        return network, to_input
+        return network, normalising_input(self._transform.mean, self._transform.std)
 
     def counted_network(self) -> tuple[Any, tuple[int, int]] | None:
         """The network at its weights' crop size (with ``preprocess: none`` the images go in at their own size;

@@ -164,7 +164,7 @@ def test_the_default_variants_are_valid_and_complete(default_config):
 
 def test_a_points_coding_key_follows_its_masks(tmp_path, shapes_dataset):
     from codecbench.masks import make_masks
-    from codecbench.stages.compress import _point_key
+    from codecbench.stages.compress import _point_key, _roi_coding
     from codecbench.stages.points import Point
 
     manifest = shapes_dataset / "manifest.csv"
@@ -174,7 +174,7 @@ def test_a_points_coding_key_follows_its_masks(tmp_path, shapes_dataset):
         make_masks(manifest, "m", {"source": "boxes", "dilate_px": dilate}, folder)
         settings = {"codec": "jpeg", "options": {}, "roi": {"mask": "m", "strategy": "background_jpeg"}}
         point = Point(quality=50, folder=tmp_path / "p", settings=settings, masks=str(folder / "masks.csv"))
-        keys.append(_point_key(point))
+        keys.append(_point_key(point, _roi_coding(point)))
     assert keys[0] == keys[1] and keys[0]["masks"] != keys[2]["masks"]
 
 
